@@ -1,0 +1,16 @@
+"""popsim: agent-based simulation of a township's population under family-planning policy.
+
+The public API::
+
+    scenario = popsim.load_scenario("params/baseline.yaml", {"demography.srb": 1.07})
+    result = popsim.simulate(scenario, seed=1, n_agents=10_000, years=10)
+    result.annual  # one row per year: population, births, deaths, CBR, TFR, SRB, ...
+"""
+
+from popsim.loading import ScenarioError, load_scenario
+from popsim.params import Scenario
+from popsim.results import Result
+from popsim.runner import simulate
+
+__version__ = "0.1.0"
+__all__ = ["Result", "Scenario", "ScenarioError", "load_scenario", "simulate", "__version__"]

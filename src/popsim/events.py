@@ -1,0 +1,62 @@
+"""Per-event records (births, deaths, moves, marriages) gathered step by step."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+import pandas as pd
+
+EVENT_KINDS = ("birth", "death", "in_migration", "out_migration", "marriage")
+EVENT_COLUMNS = {
+    "month": np.int32,  # month index of the event
+    "pid": np.int64,  # the person the event happened to (the child, for births)
+    "sex": np.int8,  # 0 female, 1 male
+    "age_months": np.int32,  # age at the event (the mother's, for births)
+    "village": np.int16,
+    "order": np.int8,  # birth order (births only), else 0
+    "other": np.int64,  # mother's pid (births), spouse's pid (marriages), else -1
+    "reason": np.int8,  # see REASONS
+}
+REASONS = ("", "labour", "household", "marriage", "external_bride", "immigration")
+
+
+class EventLog:
+    """Chunks of event arrays, concatenated once at the end of a run."""
+
+    def __init__(self) -> None:
+        self._chunks: dict[str, list[dict[str, np.ndarray]]] = defaultdict(list)
+        self.totals: dict[str, int] = dict.fromkeys(EVENT_KINDS, 0)
+
+    def add(self, kind: str, **cols: np.ndarray | int) -> None:
+        """Record events of one kind; scalars broadcast to the length of ``pid``."""
+        n = len(cols["pid"])
+        self.totals[kind] += n
+        if n:
+            self._chunks[kind].append(
+                {
+                    k: np.broadcast_to(
+                        np.asarray(cols.get(k, -1 if k == "other" else 0), dtype=dt), n
+                    ).copy()
+                    for k, dt in EVENT_COLUMNS.items()
+                }
+            )
+
+    def frame(self) -> pd.DataFrame:
+        """All events, ordered by month and kind, as one tidy table."""
+        parts = []
+        for kind in EVENT_KINDS:
+            chunks = self._chunks.get(kind)
+            if not chunks:
+                continue
+            part = pd.DataFrame({k: np.concatenate([c[k] for c in chunks]) for k in EVENT_COLUMNS})
+            part.insert(1, "event", kind)
+            parts.append(part)
+        if not parts:
+            empty = pd.DataFrame({k: pd.Series(dtype=dt) for k, dt in EVENT_COLUMNS.items()})
+            empty.insert(1, "event", pd.Series(dtype=str))
+            parts = [empty]
+        frame = pd.concat(parts, ignore_index=True)
+        frame["event"] = pd.Categorical(frame["event"], categories=EVENT_KINDS)
+        frame["reason"] = pd.Categorical.from_codes(frame["reason"], categories=REASONS)
+        return frame.sort_values(["month", "event"], kind="stable", ignore_index=True)

@@ -1,0 +1,210 @@
+"""Checks of the default demographic tables against the source CSVs they are derived from."""
+
+from __future__ import annotations
+
+import csv
+import math
+from importlib.resources import files
+
+import numpy as np
+import pytest
+
+from popsim import tables
+
+SEXES = ("male", "female")
+
+
+def read_csv(name: str) -> list[dict[str, str]]:
+    with (files("popsim") / "data" / name).open(encoding="utf-8", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def span(label: str) -> tuple[int, int]:
+    if label.endswith("+"):
+        return int(label[:-1]), 101
+    lo, _, hi = label.partition("-")
+    return int(lo), int(hi or lo) + 1
+
+
+# --- mortality -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("sex", SEXES)
+def test_e0_matches_wpp2019(sex: str) -> None:
+    # WPP's abridged table treats deaths within an interval with its own nax (about n/2 at
+    # adult ages); a constant hazard within each interval puts deaths slightly earlier in
+    # the interval, which matters only where mx is large (age 0 and 80+, where few
+    # person-years are lived). Holding the same mx, the two assumptions differ by < 0.1
+    # year in e0 (WPP also rounds mx to 2-4 significant digits), so a gap beyond 0.3 means
+    # the wrong period, sex, edition or age mapping, not the hazard assumption.
+    row = next(
+        r
+        for r in read_csv("china_wpp_srb_e0.csv")
+        if r["edition"] == "WPP2019" and r["time"] == "2005-2010"
+    )
+    expected = float(row[f"e0_{sex}"])
+    got = tables.life_expectancy(tables.mortality_mx(sex, "2005-2010"))
+    print(f"e0 {sex}: {got:.3f} (WPP2019 {expected})")
+    assert abs(got - expected) < 0.3
+
+
+@pytest.mark.parametrize("sex", SEXES)
+def test_mx_constant_within_abridged_intervals(sex: str) -> None:
+    mx = tables.mortality_mx(sex)
+    assert mx.shape == (101,) and mx.dtype == np.float64
+    rows = [
+        r
+        for r in read_csv("china_wpp_abridged_mx.csv")
+        if (r["edition"], r["period"], r["sex"]) == ("WPP2019", "2005-2010", sex)
+    ]
+    starts = [int(r["age_start"].rstrip("+")) for r in rows]
+    assert starts == [0, 1, *range(5, 101, 5)]
+    for r, lo, hi in zip(rows, starts, [*starts[1:], 101], strict=True):
+        assert np.all(mx[lo:hi] == float(r["mx"])), r
+
+
+def test_mx_bad_arguments_name_allowed_values() -> None:
+    with pytest.raises(ValueError, match="female"):
+        tables.mortality_mx("females")
+    with pytest.raises(ValueError, match="2010-2015"):
+        tables.mortality_mx("male", "2005-2009")
+
+
+def test_life_expectancy_of_constant_hazard_is_its_inverse() -> None:
+    # With the same hazard at every age the life table is exponential: e0 = 1/m exactly.
+    assert tables.life_expectancy(np.full(101, 0.02)) == pytest.approx(50.0, rel=1e-12)
+
+
+def test_tables_are_read_only_and_cached() -> None:
+    mx = tables.mortality_mx("male")
+    assert mx is tables.mortality_mx("male")
+    for arr in (
+        mx,
+        *tables.initial_age_sex(),
+        tables.first_marriage_hazard("female"),
+        tables.asfr_shape(),
+        tables.asfr(1.6),
+    ):
+        with pytest.raises(ValueError):
+            arr[20] = 1.0
+
+
+# --- initial population ----------------------------------------------------------------
+
+
+def test_initial_shares_reproduce_anhui_groups() -> None:
+    male, female = tables.initial_age_sex()
+    assert male.shape == female.shape == (101,)
+    assert male.sum() + female.sum() == pytest.approx(1.0, abs=1e-12)
+    assert (male >= 0).all() and (female >= 0).all()
+    anhui = [
+        r
+        for r in read_csv("anhui_china_2010_census_population_by_agegroup_sex.csv")
+        if r["area"] == "Anhui"
+    ]
+    total_row = next(r for r in anhui if r["age_group"] == "total")
+    groups = [r for r in anhui if r["age_group"] != "total"]
+    covered = sorted(a for r in groups for a in range(*span(r["age_group"])))
+    assert covered == list(range(101))
+    grand = float(total_row["total"])
+    assert sum(float(r["male"]) + float(r["female"]) for r in groups) == grand
+    for r in groups:
+        lo, hi = span(r["age_group"])
+        assert male[lo:hi].sum() == pytest.approx(float(r["male"]) / grand, abs=1e-12)
+        assert female[lo:hi].sum() == pytest.approx(float(r["female"]) / grand, abs=1e-12)
+
+
+def test_initial_shares_follow_national_single_years_within_groups() -> None:
+    male, female = tables.initial_age_sex()
+    china = {
+        int(r["age"].rstrip("+")): r
+        for r in read_csv("china_2010_census_population_by_age_sex.csv")
+    }
+    for sex, shares in (("male", male), ("female", female)):
+        national = np.array([float(china[a][sex]) for a in range(101)])
+        for lo, hi in ((1, 5), (20, 25), (60, 65)):
+            ratio = shares[lo:hi] / national[lo:hi]
+            assert ratio == pytest.approx(np.full(hi - lo, ratio[0]), rel=1e-12)
+
+
+# --- first marriage --------------------------------------------------------------------
+
+
+def census_single(sex: str) -> dict[int, float]:
+    """Rural proportion never married by group start, 15-19 .. 60-64."""
+    rows = [
+        r
+        for r in read_csv("china_2010_census_15plus_by_residence_sex_age_marital.csv")
+        if r["residence"] == "rural" and r["sex"] == sex and "-" in r["age_group"]
+    ]
+    count = {(r["age_group"], r["marital_status"]): float(r["persons"]) for r in rows}
+    starts = sorted({span(g)[0] for g, _ in count})
+    assert starts == list(range(15, 65, 5))
+    return {
+        a: count[(f"{a}-{a + 4}", "Single (never married)")] / count[(f"{a}-{a + 4}", "Total")]
+        for a in starts
+    }
+
+
+@pytest.mark.parametrize("sex", SEXES)
+def test_marriage_hazard_reproduces_census_proportion_single(sex: str) -> None:
+    h = tables.first_marriage_hazard(sex)
+    assert h.shape == (101,) and (h >= 0).all()
+    assert (h[:12] == 0).all() and (h[65:] == 0).all()
+    ln_surv = -np.concatenate(([0.0], np.cumsum(h)))  # ln S at whole ages 0..101
+    single = census_single(sex)
+    reproduced = []
+    lowest = 1.0
+    for a, s in single.items():
+        # ln S is linear between midpoints, so on [a+1, a+2.5] it keeps the slope of year
+        # a+1: ln S(a+2.5) = ln S(a+2) - h[a+1] / 2.
+        implied = math.exp(ln_surv[a + 2] - 0.5 * h[a + 1])
+        if s <= lowest:  # inside the interpolated (non-increasing) range
+            assert implied == pytest.approx(s, rel=1e-9, abs=1e-12), (sex, a)
+            reproduced.append(a)
+            lowest = s
+        else:  # a cross-sectional rise: held at the running minimum, hazard 0
+            assert implied == pytest.approx(lowest, rel=1e-9), (sex, a)
+    print(f"{sex}: census proportion single reproduced for groups starting at {reproduced}")
+    # Guard against silently dropping groups: all groups before the first rise must count.
+    assert reproduced[:7] == list(range(15, 50, 5))
+
+
+@pytest.mark.parametrize(("sex", "low", "high"), [("female", 20.0, 26.0), ("male", 22.0, 29.0)])
+def test_mean_age_at_first_marriage(sex: str, low: float, high: float) -> None:
+    mean = tables.mean_age_at_first_marriage(tables.first_marriage_hazard(sex))
+    print(f"mean age at first marriage, {sex}: {mean:.2f}")
+    assert math.isfinite(mean) and low < mean < high
+
+
+def test_mean_age_at_first_marriage_of_single_year() -> None:
+    h = np.zeros(101)
+    h[24] = 5.0  # everyone marries at 24, counted at 24.5
+    assert tables.mean_age_at_first_marriage(h) == pytest.approx(24.5)
+
+
+# --- fertility -------------------------------------------------------------------------
+
+
+def test_asfr_sums_to_tfr_and_is_zero_outside_15_49() -> None:
+    rates = tables.asfr(1.6)
+    ages = np.arange(101)
+    inside = (ages >= 15) & (ages <= 49)
+    assert rates.sum() == pytest.approx(1.6, abs=1e-12)
+    assert (rates[~inside] == 0).all() and (rates[inside] > 0).all()
+    assert tables.asfr_shape().sum() == pytest.approx(1.0, abs=1e-12)
+
+
+def test_asfr_shape_is_census_births_per_woman() -> None:
+    rows = read_csv("china_2010_census_births_by_age_order.csv")
+    rates = {int(r["age"]): float(r["births_total"]) / float(r["avg_women"]) for r in rows}
+    # The census TFR (SOURCES.md: 1.188 from the rounded published rates) checks the columns.
+    assert sum(rates.values()) == pytest.approx(1.188, abs=0.002)
+    shape = tables.asfr_shape()
+    for age in (15, 24, 49):
+        assert shape[age] == pytest.approx(rates[age] / sum(rates.values()), rel=1e-12)
+
+
+def test_asfr_rejects_bad_tfr() -> None:
+    with pytest.raises(ValueError):
+        tables.asfr(-1.0)
