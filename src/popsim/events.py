@@ -7,7 +7,7 @@ from collections import defaultdict
 import numpy as np
 import pandas as pd
 
-EVENT_KINDS = ("birth", "death", "in_migration", "out_migration", "marriage")
+EVENT_KINDS = ("birth", "death", "in_migration", "out_migration", "marriage", "abortion")
 EVENT_COLUMNS = {
     "month": np.int32,  # month index of the event
     "pid": np.int64,  # the person the event happened to (the child, for births)
@@ -17,8 +17,20 @@ EVENT_COLUMNS = {
     "order": np.int8,  # birth order (births only), else 0
     "other": np.int64,  # mother's pid (births), spouse's pid (marriages), else -1
     "reason": np.int8,  # see REASONS
+    "out_of_plan": np.int8,  # births and abortions under a birth rule: 1 out of plan, 0 in plan
+    "reported": np.int8,  # births: 1 registered, 0 not; -1 where it does not apply
 }
-REASONS = ("", "labour", "household", "marriage", "external_bride", "immigration")
+REASONS = (
+    "",
+    "labour",
+    "household",
+    "marriage",
+    "external_bride",
+    "immigration",
+    "remedial",
+    "sex_selective",
+)
+_FILL = {"other": -1, "out_of_plan": -1, "reported": -1}
 
 
 class EventLog:
@@ -36,7 +48,7 @@ class EventLog:
             self._chunks[kind].append(
                 {
                     k: np.broadcast_to(
-                        np.asarray(cols.get(k, -1 if k == "other" else 0), dtype=dt), n
+                        np.asarray(cols.get(k, _FILL.get(k, 0)), dtype=dt), n
                     ).copy()
                     for k, dt in EVENT_COLUMNS.items()
                 }

@@ -12,48 +12,23 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Annotated, Any, Literal
+from typing import Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from popsim import tables
-
-N_AGES = 101  #: single years of age 0..100, the last one open (100+)
-REPRO_AGES = range(15, 50)  #: the reproductive ages of fertility tables
-N_REPRO = len(REPRO_AGES)
-
-
-def _length(n: int, what: str):
-    def check(values: tuple[float, ...]) -> tuple[float, ...]:
-        if len(values) != n:
-            raise ValueError(f"{what} needs exactly {n} values, got {len(values)}")
-        return values
-
-    return AfterValidator(check)
-
-
-NonNeg = Annotated[float, Field(ge=0, allow_inf_nan=False)]
-Prob = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
-AgeRates = Annotated[tuple[NonNeg, ...], _length(N_AGES, "a table by single year of age 0..100")]
-AgeProbs = Annotated[tuple[Prob, ...], _length(N_AGES, "a table by single year of age 0..100")]
-ReproProbs = Annotated[tuple[Prob, ...], _length(N_REPRO, "a table by single year of age 15..49")]
-ReproRates = Annotated[tuple[NonNeg, ...], _length(N_REPRO, "a table by single year of age 15..49")]
-
-
-def lever(default: Any = None, *, unit: str, meaning: str, source: str = "[U]", **kw: Any) -> Any:
-    """A schema field that carries its unit, meaning and source into the JSON Schema."""
-    extra = {"unit": unit, "source": source}
-    if callable(default):
-        kw["default_factory"] = default
-    else:
-        kw["default"] = default
-    return Field(description=f"{meaning} [{unit}] {source}", json_schema_extra=extra, **kw)
-
-
-class Section(BaseModel):
-    """Base of every schema section: immutable, unknown keys refused."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=False)
+from popsim.levers import Policy
+from popsim.schema import (  # noqa: F401 - N_AGES, N_REPRO, REPRO_AGES: this module's API
+    N_AGES,
+    N_REPRO,
+    REPRO_AGES,
+    AgeRates,
+    Prob,
+    ReproProbs,
+    ReproRates,
+    Section,
+    lever,
+)
 
 
 def _repro(values) -> tuple[float, ...]:
@@ -318,6 +293,7 @@ class Scenario(Section):
     township: Township = Field(default_factory=Township)
     demography: Demography = Field(default_factory=Demography)
     initial: InitialPopulation = Field(default_factory=InitialPopulation)
+    policy: Policy = Field(default_factory=Policy)
 
     def digest(self) -> str:
         """SHA-256 of the canonical JSON of every value: the scenario's identity."""

@@ -41,6 +41,16 @@ PERSON_COLUMNS: dict[str, tuple[type, object]] = {
     "susceptible_from": (np.int32, 0),  # first month a conception is possible again
     "wants_more": (np.bool_, False),  # trying for another child
     "away": (np.bool_, False),  # labour migrant: away but still registered
+    # family-planning state (used only when the policy is on)
+    "desired": (np.int8, -1),  # desired family size; -1 not yet drawn
+    "son_pref": (np.bool_, False),  # the couple wants at least one son
+    "method": (np.int8, 0),  # contraceptive method, index into levers.METHODS
+    "iud_missing": (np.bool_, False),  # IUD removed outside the system: on record, not in place
+    "larc_fake": (np.bool_, False),  # LARC on a fake out-of-area certificate
+    "out_of_plan": (np.bool_, False),  # the current pregnancy is out of plan
+    "preg_known": (np.bool_, False),  # the current pregnancy was found at a check-up
+    "certificate": (np.bool_, False),  # one-child certificate holder
+    "rewarded": (np.bool_, False),  # one-off reward (two daughters / quota waiver) paid
 }
 
 
@@ -127,10 +137,11 @@ class Persons(Table):
 
 
 class Households(Table):
-    """One row per household: its village and random-number key."""
+    """One row per household: village, random-number key, wealth (yuan; NaN until drawn)."""
 
     def __init__(self, capacity: int = 1024) -> None:
-        super().__init__({"village": (np.int16, 0), "key": (np.uint64, 0)}, capacity)
+        columns = {"village": (np.int16, 0), "key": (np.uint64, 0), "wealth": (np.float64, np.nan)}
+        super().__init__(columns, capacity)
 
     def add(self, villages: np.ndarray, founder_keys: np.ndarray) -> np.ndarray:
         """New households founded by persons with ``founder_keys``; returns their ids."""
