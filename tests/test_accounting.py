@@ -68,3 +68,37 @@ def test_parity_equals_sons_plus_daughters_and_the_birth_log(baseline_run):
     per_mother = births.groupby("other")["order"].agg(["min", "max", "size"])
     # a mother's births in the run have consecutive orders
     assert (per_mother["max"] - per_mother["min"] + 1 == per_mother["size"]).all()
+
+
+def test_retired_rows_are_dropped_over_a_long_run():
+    # The rule (Persons.compact, called by PopsimModel.step after the December step): with
+    # n rows of which `alive` are living, retired = n - alive; the table is compacted to its
+    # living rows when retired >= 0.25 * n. So right after every year end either n == alive
+    # (compacted), or retired < 0.25 * n, i.e. n < alive / (1 - 0.25); in integers
+    # 4 * (n - alive) < n in both cases. Between year ends rows are only appended (births,
+    # immigrants, external brides: exactly the births and in-migrants of the flows), so within
+    # a year n <= n at the last year end + that year's additions so far. Together, at a year
+    # end n <= alive / (1 - 0.25) + the year's additions + 1 (the bound asked for; the first is
+    # sharper). Dead and emigrated rows therefore never pile up, and the monthly kernels, which
+    # scan all n rows, do not slow down as the run goes on.
+    scenario = popsim.load_scenario(PARAMS / "baseline.yaml")
+    model = PopsimModel(popsim.runner.resize(scenario, 5_000, 40), seed=1)
+    p = model.world.persons
+    rows_at_year_end = [p.n]
+    added = 0
+    while model.running:
+        model.step()
+        added += model.flows["births"] + model.flows["in_migrants"]
+        assert p.n <= rows_at_year_end[-1] + added, f"month {model.world.t - 1}: only appends"
+        if model.world.t % 12 == 0:
+            alive = int(np.count_nonzero(p.alive))
+            year = model.world.t // 12
+            assert 4 * (p.n - alive) < p.n, f"year {year}: {p.n} rows, {alive} alive"
+            assert p.n <= alive / (1 - 0.25) + added + 1, f"year {year}"
+            rows_at_year_end.append(p.n)
+            added = 0
+    assert model.world.t == 12 * 40
+    assert len(rows_at_year_end) == 41
+    assert np.any(np.diff(rows_at_year_end) < 0), f"never compacted: {rows_at_year_end}"
+    # and the table ends close to the living population, not to everyone who ever lived
+    assert p.n < p.next_pid * 0.75

@@ -42,11 +42,9 @@ def pregnancy_outcomes(
     return lost | aborted, born
 
 
-def conceptions(
-    u: np.ndarray, *, eligible: np.ndarray, age_years: np.ndarray, fecundability: np.ndarray
-) -> np.ndarray:
-    """Who conceives; ``fecundability`` is indexed by single year of age 0..100."""
-    return eligible & (u < fecundability[age_years])
+def conceptions(u: np.ndarray, *, eligible: np.ndarray, p_conceive: np.ndarray) -> np.ndarray:
+    """Who conceives this month, each with her own probability."""
+    return eligible & (u < p_conceive)
 
 
 def wants_another(u: np.ndarray, parity: np.ndarray, progression: np.ndarray) -> np.ndarray:
@@ -79,6 +77,8 @@ def step_mortality(world: World) -> None:
 def _give_birth(world: World, mothers: np.ndarray, male: np.ndarray) -> None:
     """Add the newborns and update their mothers' parity and children."""
     p, t, fert = world.persons, world.t, world.scenario.demography.fertility
+    policy = world.policy
+    out_of_plan, reported = policy.on_births(mothers) if policy is not None else (-1, -1)
     first = p.parity[mothers] == 0
     p.first_birth_month[mothers[first]] = t
     p.parity[mothers] += 1
@@ -87,8 +87,11 @@ def _give_birth(world: World, mothers: np.ndarray, male: np.ndarray) -> None:
     p.last_birth_month[mothers] = t
     p.preg_month[mothers] = 0
     p.susceptible_from[mothers] = t + fert.postpartum_months + 1
-    u_want = world.uniform("parity_progression", mothers)
-    p.wants_more[mothers] = wants_another(u_want, p.parity[mothers], world.rates.progression)
+    if policy is not None and policy.decides:
+        p.wants_more[mothers] = False  # the couple's decision module takes it from here
+    else:
+        u_want = world.uniform("parity_progression", mothers)
+        p.wants_more[mothers] = wants_another(u_want, p.parity[mothers], world.rates.progression)
     world.log.add(
         "birth",
         month=t,
@@ -98,6 +101,8 @@ def _give_birth(world: World, mothers: np.ndarray, male: np.ndarray) -> None:
         village=p.village[mothers],
         order=p.parity[mothers],
         other=p.pid[mothers],
+        out_of_plan=out_of_plan,
+        reported=reported,
     )
     p.add(
         mothers.size,
@@ -132,6 +137,8 @@ def step_fertility(world: World) -> None:
     )
     p.preg_month[ended] = 0
     p.susceptible_from[ended] = t + 1
+    p.out_of_plan[ended] = False
+    p.preg_known[ended] = False
     p.preg_month[pregnant & ~ended & ~born] += 1
 
     spouse = p.spouse
@@ -140,18 +147,20 @@ def step_fertility(world: World) -> None:
         women
         & (p.marital == MARRIED)
         & (p.preg_month == 0)
-        & p.wants_more
         & (t >= p.susceptible_from)
         & spouse_here
     )
-    conceived = conceptions(
-        world.uniform("conception"),
-        eligible=eligible,
-        age_years=age,
-        fecundability=rates.fecundability,
-    )
-    p.preg_month[conceived] = 1
-    p.fetus_male[conceived] = world.uniform("fetal_sex", np.flatnonzero(conceived)) < rates.p_male
+    p_conceive = rates.fecundability[age]
+    if world.policy is None:
+        eligible &= p.wants_more  # couples not trying use perfect contraception
+    else:
+        p_conceive = p_conceive * world.policy.conception_factor()
+    conceived = conceptions(world.uniform("conception"), eligible=eligible, p_conceive=p_conceive)
+    new = np.flatnonzero(conceived)
+    p.preg_month[new] = 1
+    p.fetus_male[new] = world.uniform("fetal_sex", new) < rates.p_male
+    if world.policy is not None:
+        world.policy.on_conceptions(new)
 
     mothers = np.flatnonzero(born)  # last: adding newborns lengthens the table
     _give_birth(world, mothers, p.fetus_male[mothers])

@@ -11,7 +11,7 @@ EVENT_KINDS = ("birth", "death", "in_migration", "out_migration", "marriage", "a
 EVENT_COLUMNS = {
     "month": np.int32,  # month index of the event
     "pid": np.int64,  # the person the event happened to (the child, for births)
-    "sex": np.int8,  # 0 female, 1 male
+    "sex": np.int8,  # 0 female, 1 male (abortions: the fetus's sex; pid is the mother's)
     "age_months": np.int32,  # age at the event (the mother's, for births)
     "village": np.int16,
     "order": np.int8,  # birth order (births only), else 0

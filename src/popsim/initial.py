@@ -130,10 +130,7 @@ def _simulate_histories(world: World, women: np.ndarray, marriage_age: np.ndarra
             preg[active & (preg > 0) & ~ended & ~born] += 1
             eligible = active & married & (preg == 0) & wants & (m >= susceptible)
             conceived = conceptions(
-                rng.random(k),
-                eligible=eligible,
-                age_years=age_years,
-                fecundability=rates.fecundability,
+                rng.random(k), eligible=eligible, p_conceive=rates.fecundability[age_years]
             )
             preg[conceived] = 1
             fetus_male[conceived] = rng.random(conceived.sum()) < rates.p_male

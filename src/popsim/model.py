@@ -58,11 +58,20 @@ class PopsimModel(mesa.Model):
         self.world = World(scenario, seed)
         self.months = 12 * scenario.township.years
         populate(self.world)
+        if scenario.policy.enabled:
+            from popsim.policy import PolicyState
+
+            self.world.policy = PolicyState(self)
         self.villages = [Village(self, i) for i in range(scenario.township.n_villages)]
         self.flows = dict.fromkeys(FLOWS, 0)
         self.exposure = np.zeros((scenario.township.years, 2, N_AGES))  # person-years
         self.snapshots: dict[str, list[np.ndarray]] = {"pyramid": [], "parity": []}
         self._count_villages()
+        agent_reporters = {Village: {"population": "population"}}
+        if self.world.policy is not None:
+            from popsim.enforcement import Cadre
+
+            agent_reporters[Cadre] = {"village": "village", "effectiveness": "effectiveness"}
         self.datacollector = mesa.DataCollector(
             model_reporters={
                 "month": lambda m: m.world.t,
@@ -73,7 +82,7 @@ class PopsimModel(mesa.Model):
                 ),
                 **{name: (lambda m, k=name: m.flows[k]) for name in FLOWS},
             },
-            agent_reporters={"population": "population"},
+            agenttype_reporters=agent_reporters,
         )
 
     @property
@@ -99,12 +108,18 @@ class PopsimModel(mesa.Model):
             step_migration(w)
         if s.marriage.enabled:
             step_marriage(w)
+        if w.policy is not None:
+            w.policy.before_fertility()
         step_fertility(w)
+        if w.policy is not None:
+            w.policy.end_of_month()
         self.flows = {name: w.log.totals[kind] - totals[kind] for name, kind in FLOWS.items()}
         self._count_villages()
         self.datacollector.collect(self)
         if month == 11:
             self._snapshot()
+            if w.policy is not None:
+                w.policy.end_of_year()
             w.persons.compact()
         w.t += 1
         if w.t >= self.months:

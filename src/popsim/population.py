@@ -68,6 +68,15 @@ class Table:
             raise AttributeError(name)
         return cols[name][: self.n]
 
+    def __setattr__(self, name: str, value: object) -> None:
+        cols = self.__dict__.get("_cols")
+        if cols is not None and name in cols:
+            # ``table.col &= mask`` rebinds the attribute: write in place instead of
+            # leaving a stale view that would outlive the next append
+            cols[name][: self.n] = value
+        else:
+            super().__setattr__(name, value)
+
     @property
     def columns(self) -> list[str]:
         """Column names in declaration order."""

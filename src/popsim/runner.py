@@ -12,7 +12,7 @@ import pandas as pd
 
 from popsim import indicators
 from popsim.loading import ScenarioError, load_scenario, validate
-from popsim.model import PopsimModel
+from popsim.model import PopsimModel, Village
 from popsim.params import Scenario
 from popsim.results import Result
 
@@ -69,7 +69,7 @@ def collect(model: PopsimModel, cpu_seconds: float = float("nan")) -> Result:
     s = model.params
     start = s.township.start_year
     monthly = model.datacollector.get_model_vars_dataframe().reset_index(drop=True)
-    villages = model.datacollector.get_agent_vars_dataframe().reset_index()
+    villages = model.datacollector.get_agenttype_vars_dataframe(Village).reset_index()
     villages = villages.rename(columns={"Step": "step", "AgentID": "agent"})
     events = model.world.log.frame()
     events.insert(1, "year", (events["month"] // 12 + start).astype(np.int32))

@@ -87,6 +87,7 @@ class World:
         self.households = Households(capacity=max(1024, scenario.township.n_persons // 2))
         self.log = EventLog()
         self.t = 0
+        self.policy = None  #: a popsim.policy.PolicyState when the regime is on
         self._ages_key: tuple[int, int] | None = None
 
     def uniform(self, stream: str, rows: np.ndarray | None = None) -> np.ndarray:
