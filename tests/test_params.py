@@ -452,7 +452,7 @@ def test_every_params_file_loads(path: Path) -> None:
     assert s.name
 
 
-def test_analytic_inherits_from_baseline() -> None:
+def test_analytic_inherits_from_core() -> None:
     baseline = load_scenario(REPO / "params" / "baseline.yaml")
     analytic = load_scenario(REPO / "params" / "analytic.yaml")
     assert analytic.demography.fertility.mode == "asfr"

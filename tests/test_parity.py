@@ -31,16 +31,20 @@ def expected_distribution(progression):
 @pytest.fixture(scope="module")
 def fertile_closed_township():
     zeros = [0.0] * 101
-    return popsim.load_scenario(PARAMS / "baseline.yaml", {
-        "demography.mortality.mx_male": zeros, "demography.mortality.mx_female": zeros,
-        "demography.migration.enabled": False,
-        "demography.marriage.marry_out_share": 0.0,
-        "demography.fertility.fecundability": [0.5] * 35,
-        "demography.fertility.postpartum_months": 0,
-        "demography.fertility.miscarriage_prob": 0.0,
-        "demography.fertility.abortion_prob": 0.0,
-        "demography.fertility.parity_progression": list(PROGRESSION),
-    })
+    return popsim.load_scenario(
+        PARAMS / "core.yaml",
+        {
+            "demography.mortality.mx_male": zeros,
+            "demography.mortality.mx_female": zeros,
+            "demography.migration.enabled": False,
+            "demography.marriage.marry_out_share": 0.0,
+            "demography.fertility.fecundability": [0.5] * 35,
+            "demography.fertility.postpartum_months": 0,
+            "demography.fertility.miscarriage_prob": 0.0,
+            "demography.fertility.abortion_prob": 0.0,
+            "demography.fertility.parity_progression": list(PROGRESSION),
+        },
+    )
 
 
 def parity_of_married_women_45_49(model):
@@ -55,10 +59,11 @@ def check(counts, where):
     assert n > 800, f"{where}: too few women ({n}) for the test's power"
     observed = counts[: len(expected)] / n
     se = np.sqrt(expected * (1 - expected) / n)
-    assert counts[len(expected):].sum() == 0, f"{where}: a progression ratio of 0 stops at 3"
+    assert counts[len(expected) :].sum() == 0, f"{where}: a progression ratio of 0 stops at 3"
     assert np.all(np.abs(observed - expected) < Z * se + 1e-12), (
         f"{where}: parity distribution {np.round(observed, 3)} vs {np.round(expected, 3)} "
-        f"implied by the progression ratios {PROGRESSION} (s.e. {np.round(se, 3)})")
+        f"implied by the progression ratios {PROGRESSION} (s.e. {np.round(se, 3)})"
+    )
 
 
 def test_initial_histories_follow_the_progression_ratios(fertile_closed_township):
@@ -72,5 +77,6 @@ def test_simulated_lives_follow_the_progression_ratios(fertile_closed_township):
     model = PopsimModel(scenario, seed=9).run()
     p, age = model.world.persons, model.world.age_years
     assert (p.birth_month[p.alive & (age >= 45) & (age < 50)] < 0).all(), (
-        "test set-up: women 45-49 at the end were children at the start")
+        "test set-up: women 45-49 at the end were children at the start"
+    )
     check(parity_of_married_women_45_49(model), "simulated run")

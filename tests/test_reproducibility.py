@@ -21,7 +21,7 @@ def run_cli(out, seed):
             "-m",
             "popsim.cli",
             "run",
-            str(PARAMS / "baseline.yaml"),
+            str(PARAMS / "core.yaml"),
             "--seed",
             str(seed),
             "--agents",
@@ -52,12 +52,12 @@ def test_same_seed_gives_identical_tables_in_separate_processes(tmp_path):
 
 @pytest.fixture(scope="module")
 def scenario():
-    return popsim.load_scenario(PARAMS / "baseline.yaml")
+    return popsim.load_scenario(PARAMS / "core.yaml")
 
 
 def paired(scenario, overrides, seed=21, n=6_000, years=8):
     base = popsim.simulate(scenario, seed=seed, n_agents=n, years=years)
-    changed = popsim.load_scenario(PARAMS / "baseline.yaml", overrides)
+    changed = popsim.load_scenario(PARAMS / "core.yaml", overrides)
     return base, popsim.simulate(changed, seed=seed, n_agents=n, years=years)
 
 

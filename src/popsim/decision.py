@@ -88,8 +88,10 @@ def step_decision(world) -> None:
         p.desired[new] = np.minimum(np.searchsorted(cum, u, side="right"), len(cum) - 1)
         p.son_pref[new] = world.uniform("son_preference", new) < dec.son_preference
     sterilised = np.isin(p.method, STERILISED)
-    desire = wives & ~sterilised & desires_another(
-        p.parity, p.sons, p.desired, p.son_pref, dec.son_seeking_max_parity
+    desire = (
+        wives
+        & ~sterilised
+        & desires_another(p.parity, p.sons, p.desired, p.son_pref, dec.son_seeking_max_parity)
     )
     p.wants_more &= desire
     candidates = np.flatnonzero(desire & ~p.wants_more & (p.preg_month == 0))

@@ -69,8 +69,9 @@ def attendance_probability(away, effort, *, resident, migrant, room_gain) -> np.
     return np.minimum(1.0, base * effort)
 
 
-def checkup_outcomes(u_attend, u_find, u_act, *, p_attend, pregnant, out_of_plan, detection,
-                     remedial):
+def checkup_outcomes(
+    u_attend, u_find, u_act, *, p_attend, pregnant, out_of_plan, detection, remedial
+):
     """(attended, pregnancy found, remedial measure) for one round's target women."""
     attended = u_attend < p_attend
     found = attended & pregnant & (u_find < detection)
@@ -80,7 +81,7 @@ def checkup_outcomes(u_attend, u_find, u_act, *, p_attend, pregnant, out_of_plan
 
 def step_checkups(world) -> dict[str, int]:
     """One check-up round; returns its counts for the KPI tables."""
-    p, t, ch = world.persons, world.t, world.scenario.policy.checkups
+    p, ch = world.persons, world.scenario.policy.checkups
     targets = np.flatnonzero(wives_of_reproductive_age(world))
     migrant = ch.agreement_participation if ch.agreement else ch.migrant_participation
     p_attend = attendance_probability(

@@ -47,9 +47,7 @@ class EventLog:
         if n:
             self._chunks[kind].append(
                 {
-                    k: np.broadcast_to(
-                        np.asarray(cols.get(k, _FILL.get(k, 0)), dtype=dt), n
-                    ).copy()
+                    k: np.broadcast_to(np.asarray(cols.get(k, _FILL.get(k, 0)), dtype=dt), n).copy()
                     for k, dt in EVENT_COLUMNS.items()
                 }
             )

@@ -31,8 +31,12 @@ def levy(world, mothers: np.ndarray, known: np.ndarray, pay) -> None:
     charged = mothers[known]
     households = world.persons.household[charged]
     wealth = world.households.wealth[households]
-    got = collectable(np.full(charged.size, fee), wealth, wealth_share=pol.fee.wealth_share,
-                      collection=pol.fee.collection)
+    got = collectable(
+        np.full(charged.size, fee),
+        wealth,
+        wealth_share=pol.fee.wealth_share,
+        collection=pol.fee.collection,
+    )
     np.subtract.at(world.households.wealth, households, got)
     pay("fee_levied", charged.size * fee)
     pay("fee_collected", float(got.sum()))

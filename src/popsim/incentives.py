@@ -9,7 +9,10 @@
   quota-waiver reward when it takes the certificate. A second birth ends it.
 * Two-daughter reward: once, to a couple with two daughters, no son and a
   sterilised spouse.
-* Old-age reward: per parent aged 60+ whose family is one child or two daughters.
+* Old-age reward: per parent aged 60+ of a certified one-child family or of a
+  rewarded two-daughter family (the national programme pays families that kept
+  the rules; the initial population holds no certificates, so the line grows as
+  certified parents reach 60).
 All amounts are multiplied by ``scale``.
 """
 
@@ -22,8 +25,16 @@ from popsim.decision import desires_another
 from popsim.population import FEMALE, MARRIED
 from popsim.world import monthly_probability
 
-LINES = ("health_fee", "cable_tv", "quota_waiver", "two_daughter", "land_compensation",
-         "old_age", "service_rooms", "service_centre")
+LINES = (
+    "health_fee",
+    "cable_tv",
+    "quota_waiver",
+    "two_daughter",
+    "land_compensation",
+    "old_age",
+    "service_rooms",
+    "service_centre",
+)
 
 
 def step_incentives(world, pay) -> None:
@@ -32,11 +43,16 @@ def step_incentives(world, pay) -> None:
     inc, scale = pol.incentives, pol.incentives.scale
     dec = pol.decision
     wives = p.alive & (p.sex == FEMALE) & (p.marital == MARRIED)
-    content = ~desires_another(p.parity, p.sons, p.desired, p.son_pref,
-                               dec.son_seeking_max_parity) if dec.enabled else ~p.wants_more
+    content = (
+        ~desires_another(p.parity, p.sons, p.desired, p.son_pref, dec.son_seeking_max_parity)
+        if dec.enabled
+        else ~p.wants_more
+    )
     candidates = np.flatnonzero(wives & (p.parity == 1) & ~p.certificate & content & ~p.wants_more)
-    take = candidates[world.uniform("certificate", candidates)
-                      < monthly_probability(-np.log1p(-min(inc.certificate_takeup, 0.999999)))]
+    take = candidates[
+        world.uniform("certificate", candidates)
+        < monthly_probability(-np.log1p(-min(inc.certificate_takeup, 0.999999)))
+    ]
     p.certificate[take] = True
     pay("cable_tv", take.size * inc.cable_tv_subsidy * scale)
     waiver = take[(p.daughters[take] == 1) & ~p.rewarded[take]]
@@ -48,18 +64,21 @@ def step_incentives(world, pay) -> None:
     young = holders[child_months < inc.health_fee_age_limit * 12]
     pay("health_fee", young.size * inc.health_fee_monthly * scale)
     requisitioned = world.uniform("land_requisition", holders) < monthly_probability(
-        inc.land_requisition_rate)
+        inc.land_requisition_rate
+    )
     pay("land_compensation", requisitioned.sum() * inc.land_compensation * scale)
     pay("hiring_income", holders.size * inc.hiring_income_gain * scale / 12)
 
     sterilised = np.isin(p.method, STERILISATION)
-    two_girls = np.flatnonzero(wives & (p.daughters == 2) & (p.sons == 0) & (p.parity == 2)
-                               & sterilised & ~p.rewarded)
+    two_girls = np.flatnonzero(
+        wives & (p.daughters == 2) & (p.sons == 0) & (p.parity == 2) & sterilised & ~p.rewarded
+    )
     p.rewarded[two_girls] = True
     pay("two_daughter", two_girls.size * inc.two_daughter_reward * scale)
 
     old = p.alive & (p.sex == FEMALE) & (world.age_years >= inc.old_age_age)
-    small_family = (p.parity == 1) | ((p.parity == 2) & (p.daughters == 2))
+    # certified one-child families, or two-daughter families rewarded for complying
+    small_family = p.certificate | ((p.parity == 2) & (p.daughters == 2) & p.rewarded)
     mothers = np.flatnonzero(old & small_family)
     parents = mothers.size + int((p.spouse[mothers] >= 0).sum())
     pay("old_age", parents * inc.old_age_reward * scale / 12)

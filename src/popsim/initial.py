@@ -58,7 +58,7 @@ def populate(world: World) -> None:
     village = rng.integers(0, s.township.n_villages, n).astype(np.int16)
     p = world.persons
     keys = derive(np.arange(n, dtype=np.uint64), TAG_INITIAL)
-    rows = p.add(n, key=keys, sex=sex, birth_month=-age_months, village=village)
+    rows = p.add(n, key=keys, sex=sex, birth_month=world.t - age_months, village=village)
 
     rates = world.rates
     p_month = (rates.marriage_female, monthly_probability(rates.groom_weight))
@@ -98,7 +98,8 @@ def _simulate_histories(world: World, women: np.ndarray, marriage_age: np.ndarra
     """Each woman's births and pregnancy up to now, with the run's own kernels."""
     p, fert = world.persons, world.scenario.demography.fertility
     rng = world.streams["initial_history"]
-    age_now = -p.birth_month[women]
+    t0 = world.t
+    age_now = t0 - p.birth_month[women]
     k = women.size
     parity = np.zeros(k, dtype=np.int8)
     sons = np.zeros(k, dtype=np.int8)
@@ -113,7 +114,7 @@ def _simulate_histories(world: World, women: np.ndarray, marriage_age: np.ndarra
     for m in range(HISTORY_START_AGE * 12, min(int(age_now.max(initial=0)), last_fertile)):
         active = age_now > m
         age_years = np.full(k, m // 12)
-        t_rel = m - age_now  # calendar month of this age, relative to month 0
+        t_rel = t0 + m - age_now  # the calendar month in which she was this age
         if fert.mode == "asfr":
             born = active & (rng.random(k) < rates.asfr_month[age_years])
             male = rng.random(k) < rates.p_male
@@ -150,13 +151,13 @@ def _simulate_histories(world: World, women: np.ndarray, marriage_age: np.ndarra
     p.first_birth_month[women] = first_birth
     p.preg_month[women] = preg
     p.fetus_male[women] = fetus_male
-    p.susceptible_from[women] = susceptible - age_now
+    p.susceptible_from[women] = t0 + susceptible - age_now
     p.wants_more[women] = wants
 
 
 def _assign_households(world: World, rng: np.random.Generator) -> None:
     p = world.persons
-    age = -p.birth_month
+    age = world.t - p.birth_month
     has_home = p.household >= 0
     mothers = np.flatnonzero((p.sex == FEMALE) & (p.marital == MARRIED) & (p.parity > 0))
     children = np.flatnonzero(~has_home & (age < CHILD_MAX_AGE * 12))

@@ -2,7 +2,7 @@
 
 Money is in yuan; ``income`` is local annual net income per person, the unit
 in which the couple's decision weighs prices. Every section has ``enabled``;
-with the whole ``policy.enabled`` false (the default) no policy code runs and
+with the whole ``policy.enabled`` false no policy code runs and
 the demographic core is reproduced exactly.
 """
 
@@ -21,18 +21,33 @@ METHODS = ("none", "condom", "pill", "iud", "female_sterilisation", "male_steril
 class BirthRules(Section):
     """Which births are in plan (DOMAIN item 2, 4)."""
 
-    regime: Regime = lever("one_and_half", unit="choice",
-                           meaning="birth rule: 'one_and_half' allows a 2nd child only after a "
-                                   "girl; 3rd and later births are never in plan",
-                           source="[S] bulletin: rural 1.5-child rule")
-    spacing_months: int = lever(48, unit="months", ge=0, le=240,
-                                meaning="minimum interval after the 1st birth for an in-plan 2nd")
-    second_child_min_age: int = lever(24, unit="years", ge=15, le=49,
-                                      meaning="minimum age of the mother for an in-plan 2nd child")
-    change_year: int | None = lever(None, unit="calendar year", ge=1900, le=2300,
-                                    meaning="year from which regime_after applies (none: never)")
-    regime_after: Regime = lever("two_child", unit="choice",
-                                 meaning="birth rule from change_year on")
+    regime: Regime = lever(
+        "one_and_half",
+        unit="choice",
+        meaning="birth rule: 'one_and_half' allows a 2nd child only after a "
+        "girl; 3rd and later births are never in plan",
+        source="[S] bulletin: rural 1.5-child rule",
+    )
+    spacing_months: int = lever(
+        48,
+        unit="months",
+        ge=0,
+        le=240,
+        meaning="minimum interval after the 1st birth for an in-plan 2nd",
+    )
+    second_child_min_age: int = lever(
+        24, unit="years", ge=15, le=49, meaning="minimum age of the mother for an in-plan 2nd child"
+    )
+    change_year: int | None = lever(
+        None,
+        unit="calendar year",
+        ge=1900,
+        le=2300,
+        meaning="year from which regime_after applies (none: never)",
+    )
+    regime_after: Regime = lever(
+        "two_child", unit="choice", meaning="birth rule from change_year on"
+    )
 
 
 class Contraception(Section):
@@ -40,35 +55,66 @@ class Contraception(Section):
 
     enabled: bool = lever(True, unit="switch", meaning="couples not trying use a method")
     failure: tuple[Prob, ...] = lever(
-        (1.0, 0.012, 0.006, 0.0007, 0.0001, 0.0001), unit="probability per month",
+        (1.0, 0.012, 0.006, 0.0007, 0.0001, 0.0001),
+        unit="probability per month",
         meaning=f"monthly conception probability at peak fecundability, by method {METHODS} "
-                "(none = 1: the couple's fecundability)",
+        "(none = 1: the couple's fecundability)",
         source="[U] from typical-use first-year failure rates (Trussell 2011)",
-        min_length=len(METHODS), max_length=len(METHODS))
-    short_acting_pill_share: float = lever(0.1, unit="probability", ge=0, le=1,
-                                           meaning="share of short-acting users on the pill "
-                                                   "(the rest use condoms)",
-                                           source="[S] 2010: pill 0.98 %, condom 9.32 %")
-    uptake: float = lever(0.97, unit="probability", ge=0, le=1,
-                          meaning="chance that a couple who stop trying use any method")
-    iud_expulsion_rate: float = lever(0.03, unit="per year", ge=0, le=1,
-                                      meaning="IUD expulsion or removal for health reasons")
-    larc: bool = lever(True, unit="switch",
-                       meaning="LARC campaign: IUD after the 1st birth, sterilisation after "
-                               "the 2nd, as monthly targets of the village cadres",
-                       source="[S] bulletin")
-    larc_rate: float = lever(0.15, unit="per month", ge=0, le=1,
-                             meaning="monthly completion of a listed LARC target at average "
-                                     "cadre effort")
-    larc_grace_months: int = lever(3, unit="months", ge=0, le=60,
-                                   meaning="months after a birth before the target is listed")
-    male_sterilisation_share: float = lever(0.15, unit="probability", ge=0, le=1,
-                                            meaning="share of sterilisations done on the husband")
-    fake_certificate_prob: float = lever(0.15, unit="probability", ge=0, le=1,
-                                         meaning="chance an away woman's out-of-area surgery "
-                                                 "certificate is fake")
-    verification_prob: float = lever(0.3, unit="probability", ge=0, le=1,
-                                     meaning="chance a fake certificate is caught (per year)")
+        min_length=len(METHODS),
+        max_length=len(METHODS),
+    )
+    short_acting_pill_share: float = lever(
+        0.1,
+        unit="probability",
+        ge=0,
+        le=1,
+        meaning="share of short-acting users on the pill (the rest use condoms)",
+        source="[S] 2010: pill 0.98 %, condom 9.32 %",
+    )
+    uptake: float = lever(
+        0.97,
+        unit="probability",
+        ge=0,
+        le=1,
+        meaning="chance that a couple who stop trying use any method",
+    )
+    iud_expulsion_rate: float = lever(
+        0.03, unit="per year", ge=0, le=1, meaning="IUD expulsion or removal for health reasons"
+    )
+    larc: bool = lever(
+        True,
+        unit="switch",
+        meaning="LARC campaign: IUD after the 1st birth, sterilisation after "
+        "the 2nd, as monthly targets of the village cadres",
+        source="[S] bulletin",
+    )
+    larc_rate: float = lever(
+        0.15,
+        unit="per month",
+        ge=0,
+        le=1,
+        meaning="monthly completion of a listed LARC target at average cadre effort",
+    )
+    larc_grace_months: int = lever(
+        3, unit="months", ge=0, le=60, meaning="months after a birth before the target is listed"
+    )
+    male_sterilisation_share: float = lever(
+        0.15, unit="probability", ge=0, le=1, meaning="share of sterilisations done on the husband"
+    )
+    fake_certificate_prob: float = lever(
+        0.15,
+        unit="probability",
+        ge=0,
+        le=1,
+        meaning="chance an away woman's out-of-area surgery certificate is fake",
+    )
+    verification_prob: float = lever(
+        0.3,
+        unit="probability",
+        ge=0,
+        le=1,
+        meaning="chance a fake certificate is caught (per year)",
+    )
 
 
 class Decision(Section):
@@ -84,78 +130,174 @@ class Decision(Section):
     probability with respect to the full price of the birth.
     """
 
-    enabled: bool = lever(True, unit="switch",
-                          meaning="couples decide by desire and price (off: parity progression)")
-    desired_size: tuple[Prob, ...] = lever((0.02, 0.3, 0.6, 0.08), unit="probability",
-                                            min_length=2, max_length=8,
-                                            meaning="distribution of desired family size 0, 1, "
-                                                    "2, ... children, drawn at marriage")
-    son_preference: float = lever(0.6, unit="probability", ge=0, le=1,
-                                  meaning="share of couples who want at least one son")
-    son_seeking_max_parity: int = lever(3, unit="children", ge=0, le=10,
-                                        meaning="parity after which even son-preferring couples "
-                                                "stop")
-    try_rate: float = lever(0.06, unit="per month", ge=0, le=1,
-                            meaning="monthly chance of starting to try for a wanted child at "
-                                    "zero policy price (first births: 1)")
-    child_cost_years: float = lever(2.0, unit="years of income", gt=0, le=50,
-                                    meaning="private cost of raising a child, the price base")
-    elasticity: float = lever(-0.7, unit="ratio", ge=-10, le=0,
-                              meaning="elasticity of the trying probability to the full price",
-                              source="[S] DOMAIN.md: -0.7")
-    son_value_years: float = lever(1.42, unit="years of income", ge=0, le=50,
-                                   meaning="value of a first son to a son-preferring couple",
-                                   source="[S] DOMAIN.md: 1.42 years of income")
+    enabled: bool = lever(
+        True, unit="switch", meaning="couples decide by desire and price (off: parity progression)"
+    )
+    desired_size: tuple[Prob, ...] = lever(
+        (0.02, 0.3, 0.6, 0.08),
+        unit="probability",
+        min_length=2,
+        max_length=8,
+        meaning="distribution of desired family size 0, 1, 2, ... children, drawn at marriage",
+    )
+    son_preference: float = lever(
+        0.6, unit="probability", ge=0, le=1, meaning="share of couples who want at least one son"
+    )
+    son_seeking_max_parity: int = lever(
+        3,
+        unit="children",
+        ge=0,
+        le=10,
+        meaning="parity after which even son-preferring couples stop",
+    )
+    try_rate: float = lever(
+        0.06,
+        unit="per month",
+        ge=0,
+        le=1,
+        meaning="monthly chance of starting to try for a wanted child at "
+        "zero policy price (first births: 1)",
+    )
+    child_cost_years: float = lever(
+        2.0,
+        unit="years of income",
+        gt=0,
+        le=50,
+        meaning="private cost of raising a child, the price base",
+    )
+    elasticity: float = lever(
+        -0.7,
+        unit="ratio",
+        ge=-10,
+        le=0,
+        meaning="elasticity of the trying probability to the full price",
+        source="[S] DOMAIN.md: -0.7",
+    )
+    son_value_years: float = lever(
+        1.42,
+        unit="years of income",
+        ge=0,
+        le=50,
+        meaning="value of a first son to a son-preferring couple",
+        source="[S] DOMAIN.md: 1.42 years of income",
+    )
 
 
 class Incentives(Section):
     """Rewards for compliance (DOMAIN items 10-12, 17), each paid from its budget line."""
 
     enabled: bool = lever(True, unit="switch", meaning="pay the incentives")
-    scale: float = lever(1.0, unit="ratio", ge=0, le=100,
-                         meaning="multiplier on every amount below (0: removed, 2: doubled)")
-    certificate_takeup: float = lever(0.7, unit="probability", ge=0, le=1,
-                                      meaning="chance a one-child couple takes the certificate")
-    health_fee_monthly: float = lever(10.0, unit="yuan per month", ge=0, le=1e5,
-                                      meaning="one-child health fee paid to certificate holders")
-    health_fee_age_limit: int = lever(14, unit="years", ge=0, le=30,
-                                      meaning="the only child's age at which the fee stops")
-    two_daughter_reward: float = lever(1000.0, unit="yuan", ge=0, le=1e6,
-                                       meaning="one-off reward: two daughters and a sterilised "
-                                               "spouse")
-    quota_waiver_reward: float = lever(1000.0, unit="yuan", ge=0, le=1e6,
-                                       meaning="one-off reward for giving up an in-plan 2nd birth")
-    cable_tv_subsidy: float = lever(300.0, unit="yuan", ge=0, le=1e5,
-                                    meaning="cable-TV subsidy per certified household (town 200 "
-                                            "+ village 100)", source="[S] bulletin")
-    land_requisition_rate: float = lever(0.01, unit="per year", ge=0, le=1,
-                                         meaning="chance a household's land is requisitioned")
-    land_compensation: float = lever(20000.0, unit="yuan", ge=0, le=1e7,
-                                     meaning="compensation paid a second time to certified "
-                                             "households (the 'double' part)")
-    hiring_income_gain: float = lever(1000.0, unit="yuan per year", ge=0, le=1e6,
-                                      meaning="income gain of certified households from hiring "
-                                              "priority (not a budget outlay)")
-    old_age_reward: float = lever(600.0, unit="yuan per year", ge=0, le=1e5,
-                                  meaning="per parent aged 60+ with one child or two daughters",
-                                  source="[S] national programme from 2004")
+    scale: float = lever(
+        1.0,
+        unit="ratio",
+        ge=0,
+        le=100,
+        meaning="multiplier on every amount below (0: removed, 2: doubled)",
+    )
+    certificate_takeup: float = lever(
+        0.7,
+        unit="probability",
+        ge=0,
+        le=1,
+        meaning="chance a one-child couple takes the certificate",
+    )
+    health_fee_monthly: float = lever(
+        10.0,
+        unit="yuan per month",
+        ge=0,
+        le=1e5,
+        meaning="one-child health fee paid to certificate holders",
+    )
+    health_fee_age_limit: int = lever(
+        14, unit="years", ge=0, le=30, meaning="the only child's age at which the fee stops"
+    )
+    two_daughter_reward: float = lever(
+        1000.0,
+        unit="yuan",
+        ge=0,
+        le=1e6,
+        meaning="one-off reward: two daughters and a sterilised spouse",
+    )
+    quota_waiver_reward: float = lever(
+        1000.0,
+        unit="yuan",
+        ge=0,
+        le=1e6,
+        meaning="one-off reward for giving up an in-plan 2nd birth",
+    )
+    cable_tv_subsidy: float = lever(
+        300.0,
+        unit="yuan",
+        ge=0,
+        le=1e5,
+        meaning="cable-TV subsidy per certified household (town 200 + village 100)",
+        source="[S] bulletin",
+    )
+    land_requisition_rate: float = lever(
+        0.01, unit="per year", ge=0, le=1, meaning="chance a household's land is requisitioned"
+    )
+    land_compensation: float = lever(
+        20000.0,
+        unit="yuan",
+        ge=0,
+        le=1e7,
+        meaning="compensation paid a second time to certified households (the 'double' part)",
+    )
+    hiring_income_gain: float = lever(
+        1000.0,
+        unit="yuan per year",
+        ge=0,
+        le=1e6,
+        meaning="income gain of certified households from hiring priority (not a budget outlay)",
+    )
+    old_age_reward: float = lever(
+        600.0,
+        unit="yuan per year",
+        ge=0,
+        le=1e5,
+        meaning="per parent aged 60+ with one child or two daughters",
+        source="[S] national programme from 2004",
+    )
     old_age_age: int = lever(60, unit="years", ge=40, le=100, meaning="age of the old-age reward")
-    discount_rate: float = lever(0.05, unit="per year", ge=0, le=1,
-                                 meaning="rate at which couples discount future rewards")
+    discount_rate: float = lever(
+        0.05, unit="per year", ge=0, le=1, meaning="rate at which couples discount future rewards"
+    )
 
 
 class MaintenanceFee(Section):
     """Social maintenance fee on out-of-plan births (DOMAIN item 13)."""
 
+    detection: float = lever(
+        0.9,
+        unit="probability",
+        ge=0,
+        le=1,
+        meaning="chance the township learns of an out-of-plan birth not found at a check-up",
+    )
     enabled: bool = lever(True, unit="switch", meaning="levy the fee")
-    multiple: float = lever(4.0, unit="years of income", ge=0, le=20,
-                            meaning="fee per out-of-plan birth, in years of per-person income",
-                            source="[U] typically 3-6")
-    collection: float = lever(0.952, unit="probability", ge=0, le=1,
-                              meaning="collection effort: share of the levied fee pursued",
-                              source="[S] bulletin: collection rate 95.2 %")
-    wealth_share: float = lever(0.8, unit="ratio", ge=0, le=1,
-                                meaning="largest share of a household's wealth that can be taken")
+    multiple: float = lever(
+        4.0,
+        unit="years of income",
+        ge=0,
+        le=20,
+        meaning="fee per out-of-plan birth, in years of per-person income",
+        source="[U] typically 3-6",
+    )
+    collection: float = lever(
+        0.952,
+        unit="probability",
+        ge=0,
+        le=1,
+        meaning="collection effort: share of the levied fee pursued",
+        source="[S] bulletin: collection rate 95.2 %",
+    )
+    wealth_share: float = lever(
+        0.8,
+        unit="ratio",
+        ge=0,
+        le=1,
+        meaning="largest share of a household's wealth that can be taken",
+    )
 
 
 class Checkups(Section):
@@ -163,88 +305,197 @@ class Checkups(Section):
 
     enabled: bool = lever(True, unit="switch", meaning="hold check-up rounds")
     interval_months: int = lever(3, unit="months", ge=1, le=24, meaning="months between rounds")
-    participation: float = lever(0.9, unit="probability", ge=0, le=1,
-                                 meaning="chance a resident target woman attends a round")
-    migrant_participation: float = lever(0.5, unit="probability", ge=0, le=1,
-                                         meaning="chance an away woman's feedback form returns")
-    agreement: bool = lever(False, unit="switch",
-                            meaning="inter-regional agreement (two-way migrant service)")
-    agreement_participation: float = lever(0.8, unit="probability", ge=0, le=1,
-                                           meaning="migrants' participation under the agreement")
-    detection: float = lever(0.9, unit="probability", ge=0, le=1,
-                             meaning="chance a check-up finds a pregnancy or a missing IUD")
-    remedial: float = lever(0.8, unit="probability", ge=0, le=1,
-                            meaning="chance a detected out-of-plan pregnancy is ended")
-    reinsertion: float = lever(0.9, unit="probability", ge=0, le=1,
-                               meaning="chance an IUD is re-inserted after a detected removal")
-    reconceive: bool = lever(True, unit="switch",
-                             meaning="after a remedial measure the couple may try again")
-    cadres_per_village: int = lever(2, unit="cadres", ge=1, le=50, source="[S] 28 for 14 villages",
-                                    meaning="family-planning cadres per village")
-    cadre_capacity: int = lever(250, unit="women per round", ge=1, le=100000,
-                                meaning="target women one cadre can reach in a round")
-    cadre_sd: float = lever(0.15, unit="ratio", ge=0, le=1,
-                            meaning="spread of cadre effectiveness around 1")
-    turnover: int = lever(2, unit="cadres per year", ge=0, le=1000,
-                          meaning="weakest cadres replaced each year", source="[S] bulletin: 2")
-    recruit_mean: float = lever(1.1, unit="ratio", ge=0, le=3,
-                                meaning="mean effectiveness of newly placed cadres")
-    room_quality: float = lever(1.0, unit="ratio", ge=0, le=1,
-                                meaning="service-room standard (0 none, 1 all 14 standardised)")
-    room_effect: float = lever(0.05, unit="ratio", ge=0, le=1,
-                               meaning="participation gain of a standardised room")
+    participation: float = lever(
+        0.9,
+        unit="probability",
+        ge=0,
+        le=1,
+        meaning="chance a resident target woman attends a round",
+    )
+    migrant_participation: float = lever(
+        0.5, unit="probability", ge=0, le=1, meaning="chance an away woman's feedback form returns"
+    )
+    agreement: bool = lever(
+        False, unit="switch", meaning="inter-regional agreement (two-way migrant service)"
+    )
+    agreement_participation: float = lever(
+        0.8, unit="probability", ge=0, le=1, meaning="migrants' participation under the agreement"
+    )
+    detection: float = lever(
+        0.9,
+        unit="probability",
+        ge=0,
+        le=1,
+        meaning="chance a check-up finds a pregnancy or a missing IUD",
+    )
+    remedial: float = lever(
+        0.8,
+        unit="probability",
+        ge=0,
+        le=1,
+        meaning="chance a detected out-of-plan pregnancy is ended",
+    )
+    reinsertion: float = lever(
+        0.9,
+        unit="probability",
+        ge=0,
+        le=1,
+        meaning="chance an IUD is re-inserted after a detected removal",
+    )
+    reconceive: bool = lever(
+        True, unit="switch", meaning="after a remedial measure the couple may try again"
+    )
+    cadres_per_village: int = lever(
+        2,
+        unit="cadres",
+        ge=1,
+        le=50,
+        source="[S] 28 for 14 villages",
+        meaning="family-planning cadres per village",
+    )
+    cadre_capacity: int = lever(
+        250,
+        unit="women per round",
+        ge=1,
+        le=100000,
+        meaning="target women one cadre can reach in a round",
+    )
+    cadre_sd: float = lever(
+        0.15, unit="ratio", ge=0, le=1, meaning="spread of cadre effectiveness around 1"
+    )
+    turnover: int = lever(
+        2,
+        unit="cadres per year",
+        ge=0,
+        le=1000,
+        meaning="weakest cadres replaced each year",
+        source="[S] bulletin: 2",
+    )
+    recruit_mean: float = lever(
+        1.1, unit="ratio", ge=0, le=3, meaning="mean effectiveness of newly placed cadres"
+    )
+    room_quality: float = lever(
+        1.0,
+        unit="ratio",
+        ge=0,
+        le=1,
+        meaning="service-room standard (0 none, 1 all 14 standardised)",
+    )
+    room_effect: float = lever(
+        0.05, unit="ratio", ge=0, le=1, meaning="participation gain of a standardised room"
+    )
 
 
 class SexSelection(Section):
     """Prenatal sex detection and selective abortion (DOMAIN item 15)."""
 
     enabled: bool = lever(True, unit="switch", meaning="allow sex-selective abortion")
-    prob_no_son: tuple[Prob, ...] = lever((0.02, 0.25, 0.4, 0.5), unit="probability",
-                                           min_length=1, max_length=10,
-                                           meaning="chance a son-preferring couple without a son "
-                                                   "aborts a female fetus, by parity 0, 1, 2, 3+")
-    prob_with_son: float = lever(0.0, unit="probability", ge=0, le=1,
-                                 meaning="the same for couples who already have a son")
-    daughter_reward_factor: float = lever(0.5, unit="ratio", ge=0, le=10,
-                                          meaning="relative rise in selection at parity 1 when "
-                                                  "the two-daughter reward is paid (per 1000 yuan)")
-    crackdown: float = lever(0.0, unit="ratio", ge=0, le=1,
-                             meaning="share of sex-selective abortions prevented by enforcement")
-    detection_month: int = lever(4, unit="month of pregnancy", ge=2, le=8,
-                                 meaning="month in which the fetus's sex can be seen")
+    prob_no_son: tuple[Prob, ...] = lever(
+        (0.02, 0.25, 0.4, 0.5),
+        unit="probability",
+        min_length=1,
+        max_length=10,
+        meaning="chance a son-preferring couple without a son "
+        "aborts a female fetus, by parity 0, 1, 2, 3+",
+    )
+    prob_with_son: float = lever(
+        0.0, unit="probability", ge=0, le=1, meaning="the same for couples who already have a son"
+    )
+    daughter_reward_factor: float = lever(
+        0.5,
+        unit="ratio",
+        ge=0,
+        le=10,
+        meaning="relative rise in selection at parity 1 when "
+        "the two-daughter reward is paid (per 1000 yuan)",
+    )
+    crackdown: float = lever(
+        0.0,
+        unit="ratio",
+        ge=0,
+        le=1,
+        meaning="share of sex-selective abortions prevented by enforcement",
+    )
+    detection_month: int = lever(
+        4,
+        unit="month of pregnancy",
+        ge=2,
+        le=8,
+        meaning="month in which the fetus's sex can be seen",
+    )
 
 
 class Reporting(Section):
     """Birth registration and the reported layer of every KPI (DOMAIN item 14)."""
 
-    in_plan: float = lever(0.99, unit="probability", ge=0, le=1,
-                           meaning="chance an in-plan birth is reported")
-    out_of_plan: float = lever(0.7, unit="probability", ge=0, le=1,
-                               meaning="chance an out-of-plan birth is reported",
-                               source="[S] <10 % of all births unreported 1991-2003")
-    penalty: float = lever(0.0, unit="ratio", ge=0, le=1,
-                           meaning="misreporting penalty: closes this share of the reporting gap")
+    in_plan: float = lever(
+        0.99, unit="probability", ge=0, le=1, meaning="chance an in-plan birth is reported"
+    )
+    out_of_plan: float = lever(
+        0.3,
+        unit="probability",
+        ge=0,
+        le=1,
+        meaning="chance an out-of-plan birth enters the township's report",
+        source="[S] <10 % of all births unreported 1991-2003",
+    )
+    penalty: float = lever(
+        0.0,
+        unit="ratio",
+        ge=0,
+        le=1,
+        meaning="misreporting penalty: closes this share of the reporting gap",
+    )
+    checkup_overreport: float = lever(
+        0.9,
+        unit="probability",
+        ge=0,
+        le=1,
+        meaning="share of missed check-ups that cadres report as attended",
+        source="[U] the bulletin reports 100 % participation",
+    )
 
 
 class Budget(Section):
     """Fixed costs and the income unit (DOMAIN item 9)."""
 
-    income: float = lever(4504.0, unit="yuan per person-year", gt=0, le=1e6,
-                          meaning="local net income per person, the fee's and prices' unit",
-                          source="[S] Anhui rural net income per capita 2009")
-    service_rooms: float = lever(510_000.0, unit="yuan", ge=0, le=1e9,
-                                 meaning="14 standardised village service rooms, year 1",
-                                 source="[S] bulletin")
-    service_centre: float = lever(2_500_000.0, unit="yuan", ge=0, le=1e10,
-                                  meaning="township service centre, year 1", source="[S] bulletin")
-    wealth_years: float = lever(1.5, unit="years of income", gt=0, le=100,
-                                meaning="mean household wealth (log-normal, sd 1 on log scale)")
+    income: float = lever(
+        4504.0,
+        unit="yuan per person-year",
+        gt=0,
+        le=1e6,
+        meaning="local net income per person, the fee's and prices' unit",
+        source="[S] Anhui rural net income per capita 2009",
+    )
+    service_rooms: float = lever(
+        510_000.0,
+        unit="yuan",
+        ge=0,
+        le=1e9,
+        meaning="14 standardised village service rooms, year 1",
+        source="[S] bulletin",
+    )
+    service_centre: float = lever(
+        2_500_000.0,
+        unit="yuan",
+        ge=0,
+        le=1e10,
+        meaning="township service centre, year 1",
+        source="[S] bulletin",
+    )
+    wealth_years: float = lever(
+        30.0,
+        unit="years of income",
+        gt=0,
+        le=100,
+        meaning="mean household wealth (log-normal, sd 1 on log scale)",
+    )
 
 
 class Policy(Section):
-    """The family-planning regime. Off by default: the demographic core alone."""
+    """The family-planning regime (on by default: the bulletin's township)."""
 
-    enabled: bool = lever(False, unit="switch", meaning="apply the family-planning regime")
+    enabled: bool = lever(True, unit="switch", meaning="apply the family-planning regime")
     rules: BirthRules = Field(default_factory=BirthRules)
     contraception: Contraception = Field(default_factory=Contraception)
     decision: Decision = Field(default_factory=Decision)

@@ -83,7 +83,8 @@ def step_migration(world: World) -> None:
     birth_month = t - rng.integers(lo * 12, hi * 12, n)
     sex = np.where(rng.random(n) < 0.5, MALE, FEMALE)
     village = rng.integers(0, world.scenario.township.n_villages, n).astype(np.int16)
-    keys = derive(np.arange(n, dtype=np.uint64) + (np.uint64(t) << np.uint64(32)), TAG_IMMIGRANT)
+    month_tag = np.uint64((t % (1 << 32)) << 32)  # t < 0 during the burn-in
+    keys = derive(np.arange(n, dtype=np.uint64) + month_tag, TAG_IMMIGRANT)
     new = p.add(
         n,
         key=keys,

@@ -13,6 +13,7 @@ import mesa
 import numpy as np
 
 from popsim.demography import step_fertility, step_mortality
+from popsim.events import EventLog
 from popsim.initial import populate
 from popsim.marriage import step_marriage
 from popsim.migration import step_migration
@@ -57,6 +58,7 @@ class PopsimModel(mesa.Model):
         self.params = scenario
         self.world = World(scenario, seed)
         self.months = 12 * scenario.township.years
+        self.world.t = -12 * scenario.township.burn_in_years
         populate(self.world)
         if scenario.policy.enabled:
             from popsim.policy import PolicyState
@@ -84,6 +86,7 @@ class PopsimModel(mesa.Model):
             },
             agenttype_reporters=agent_reporters,
         )
+        self._burn_in()
 
     @property
     def population(self) -> int:
@@ -97,12 +100,19 @@ class PopsimModel(mesa.Model):
         )
 
     def step(self) -> None:
-        """One month."""
+        """One recorded month."""
+        self._advance(record=True)
+        if self.world.t >= self.months:
+            self.running = False
+
+    def _advance(self, *, record: bool) -> None:
+        """One month of every process; ``record`` false during the burn-in."""
         w, s = self.world, self.params.demography
         year, month = divmod(w.t, 12)
         totals = dict(w.log.totals)
         self.population_start = self.population
-        self._add_exposure(year)
+        if record:
+            self._add_exposure(year)
         step_mortality(w)
         if s.migration.enabled:
             step_migration(w)
@@ -115,15 +125,23 @@ class PopsimModel(mesa.Model):
             w.policy.end_of_month()
         self.flows = {name: w.log.totals[kind] - totals[kind] for name, kind in FLOWS.items()}
         self._count_villages()
-        self.datacollector.collect(self)
+        if record:
+            self.datacollector.collect(self)
         if month == 11:
-            self._snapshot()
+            if record:
+                self._snapshot()
             if w.policy is not None:
                 w.policy.end_of_year()
             w.persons.compact()
         w.t += 1
-        if w.t >= self.months:
-            self.running = False
+
+    def _burn_in(self) -> None:
+        """Run the months before start_year, then forget what they logged."""
+        while self.world.t < 0:
+            self._advance(record=False)
+        self.world.log = EventLog()
+        if self.world.policy is not None:
+            self.world.policy.records.clear()
 
     def run(self) -> PopsimModel:
         """Run all the scenario's months."""

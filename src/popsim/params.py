@@ -49,7 +49,7 @@ class Township(Section):
         unit="persons",
         ge=1,
         le=50_000_000,
-        meaning="initial registered population",
+        meaning="registered population created at the start of the burn-in",
         source="[S] bulletin: about 38,000 residents",
     )
     n_villages: int = lever(
@@ -69,6 +69,14 @@ class Township(Section):
         source="[S] bulletin dated July 2009",
     )
     years: int = lever(20, unit="years", ge=1, le=300, meaning="simulated years (monthly steps)")
+    burn_in_years: int = lever(
+        10,
+        unit="years",
+        ge=0,
+        le=100,
+        meaning="years simulated before start_year and discarded, so the "
+        "initial state settles under the scenario's own rules",
+    )
 
 
 class Mortality(Section):

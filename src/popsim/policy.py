@@ -48,8 +48,6 @@ class PolicyState:
         self.village_effort = np.ones(model.params.township.n_villages)
         self.records: list[dict] = []
         self._month: dict[str, float] = defaultdict(float)
-        self.pay("service_rooms", pol.budget.service_rooms * pol.checkups.room_quality)
-        self.pay("service_centre", pol.budget.service_centre)
 
     @property
     def decides(self) -> bool:
@@ -64,6 +62,9 @@ class PolicyState:
     def before_fertility(self) -> None:
         """Every mechanism that acts before conception and birth this month."""
         w, pol = self.world, self.pol
+        if w.t == 0:  # the bulletin's investments, booked in the first simulated month
+            self.pay("service_rooms", pol.budget.service_rooms * pol.checkups.room_quality)
+            self.pay("service_centre", pol.budget.service_centre)
         self._draw_wealth()
         self._update_effort()
         if pol.decision.enabled:
@@ -101,9 +102,10 @@ class PolicyState:
             out_plan=pol.reporting.out_of_plan,
             penalty=pol.reporting.penalty,
         )
-        reported = p.preg_known[mothers] | (w.uniform("registration", mothers) < prob)
+        reported = w.uniform("registration", mothers) < prob
         if pol.fee.enabled:
-            levy(w, mothers[out], reported[out], self.pay)
+            known = p.preg_known[mothers] | (w.uniform("fee_detection", mothers) < pol.fee.detection)
+            levy(w, mothers[out], known[out], self.pay)
         forfeit_certificates(w, mothers)
         p.out_of_plan[mothers] = False
         p.preg_known[mothers] = False
@@ -113,9 +115,15 @@ class PolicyState:
         """Induced abortions (remedial or sex-selective): logged, the woman may conceive again."""
         w, p = self.world, self.world.persons
         w.log.add(
-            "abortion", month=w.t, pid=p.pid[rows], sex=p.fetus_male[rows].astype(np.int8),
-            age_months=w.age_months[rows], village=p.village[rows], order=p.parity[rows] + 1,
-            reason=reason, out_of_plan=p.out_of_plan[rows].astype(np.int8),
+            "abortion",
+            month=w.t,
+            pid=p.pid[rows],
+            sex=p.fetus_male[rows].astype(np.int8),
+            age_months=w.age_months[rows],
+            village=p.village[rows],
+            order=p.parity[rows] + 1,
+            reason=reason,
+            out_of_plan=p.out_of_plan[rows].astype(np.int8),
         )
         p.preg_month[rows] = 0
         p.preg_known[rows] = False
@@ -127,10 +135,9 @@ class PolicyState:
             p.son_pref[rows] = False
 
     def birth_known_probability(self, rows: np.ndarray) -> np.ndarray:
-        """Chance an out-of-plan birth of ``rows`` becomes known (registered or found)."""
+        """Chance the township learns of an out-of-plan birth of ``rows`` (found or detected)."""
         pol, p = self.pol, self.world.persons
-        rep = pol.reporting
-        p_report = rep.out_of_plan + rep.penalty * (1 - rep.out_of_plan)
+        p_report = pol.fee.detection
         if not pol.checkups.enabled:
             return np.full(rows.size, p_report)
         ch = pol.checkups
@@ -172,7 +179,8 @@ class PolicyState:
             keys = h.key[new]
             s = self.world.streams
             h.wealth[new] = lognormal_wealth(
-                s.keyed("wealth_a", keys, 0), s.keyed("wealth_b", keys, 0),
+                s.keyed("wealth_a", keys, 0),
+                s.keyed("wealth_b", keys, 0),
                 mean=self.pol.budget.wealth_years * self.pol.budget.income,
             )
 
@@ -180,6 +188,4 @@ class PolicyState:
         p, w = self.world.persons, self.world
         wives = wives_of_reproductive_age(w)
         targets = np.bincount(p.village[wives], minlength=self.village_effort.size)
-        self.village_effort = village_effort(
-            self.cadres, targets, self.pol.checkups.cadre_capacity
-        )
+        self.village_effort = village_effort(self.cadres, targets, self.pol.checkups.cadre_capacity)

@@ -1,10 +1,11 @@
 """Birth registration: the reported layer of every KPI (DOMAIN item 14).
 
-A birth is registered with probability ``in_plan`` or ``out_of_plan``; a
-misreporting ``penalty`` closes that share of the gap to full registration. A
-birth whose pregnancy was found at a check-up is known and registered. Since
-out-of-plan births go unreported more often, reported compliance exceeds the
-true one.
+A birth enters the township's report with probability ``in_plan`` or
+``out_of_plan``; a misreporting ``penalty`` closes that share of the gap to full
+registration. The report is what the township tells the county, which assesses
+it on compliance, so out-of-plan births known locally (and charged the fee) may
+still be left out of it. Since out-of-plan births go unreported more often,
+reported compliance exceeds the true one.
 """
 
 from __future__ import annotations

@@ -25,6 +25,9 @@ TABLES = (
     "exposure",
     "pyramid",
     "parity",
+    "kpis",
+    "policy_monthly",
+    "cadres",
 )
 
 
@@ -44,6 +47,11 @@ class Result:
         exposure: person-years by year, sex and single age.
         pyramid: year-end persons by 5-year age group and sex.
         parity: year-end women 45-49 by parity.
+        kpis: one row per year of the family-planning KPIs, true and reported
+            (compliance, SRB by order, check-up participation, contraception and
+            LARC, abortions, money by budget line); empty without the regime.
+        policy_monthly: the regime's monthly counts and money, behind ``kpis``.
+        cadres: every cadre's village and effectiveness every month.
         manifest: scenario name and hash, seed, size, versions, run time.
     """
 
@@ -56,6 +64,9 @@ class Result:
     exposure: pd.DataFrame
     pyramid: pd.DataFrame
     parity: pd.DataFrame
+    kpis: pd.DataFrame
+    policy_monthly: pd.DataFrame
+    cadres: pd.DataFrame
     manifest: dict = field(default_factory=dict)
 
 

@@ -12,6 +12,8 @@ import pandas as pd
 
 from popsim import indicators
 from popsim.loading import ScenarioError, load_scenario, validate
+from popsim.enforcement import Cadre
+from popsim.kpis import annual_kpis
 from popsim.model import PopsimModel, Village
 from popsim.params import Scenario
 from popsim.results import Result
@@ -71,6 +73,13 @@ def collect(model: PopsimModel, cpu_seconds: float = float("nan")) -> Result:
     monthly = model.datacollector.get_model_vars_dataframe().reset_index(drop=True)
     villages = model.datacollector.get_agenttype_vars_dataframe(Village).reset_index()
     villages = villages.rename(columns={"Step": "step", "AgentID": "agent"})
+    policy = model.world.policy
+    records = pd.DataFrame(policy.records if policy is not None else {"month": []})
+    if policy is not None:
+        cadres = model.datacollector.get_agenttype_vars_dataframe(Cadre).reset_index()
+        cadres = cadres.rename(columns={"Step": "step", "AgentID": "agent"})
+    else:
+        cadres = pd.DataFrame({"step": [], "agent": [], "village": [], "effectiveness": []})
     events = model.world.log.frame()
     events.insert(1, "year", (events["month"] // 12 + start).astype(np.int32))
     exposure = indicators.exposure_frame(model.exposure, start)
@@ -94,6 +103,9 @@ def collect(model: PopsimModel, cpu_seconds: float = float("nan")) -> Result:
         exposure=exposure,
         pyramid=indicators.pyramid(model.snapshots["pyramid"], start),
         parity=indicators.parity_distribution(model.snapshots["parity"], start),
+        kpis=annual_kpis(events, records, s),
+        policy_monthly=records,
+        cadres=cadres,
         manifest=manifest,
     )
 

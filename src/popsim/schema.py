@@ -41,5 +41,6 @@ def lever(default: Any = None, *, unit: str, meaning: str, source: str = "[U]", 
 class Section(BaseModel):
     """Base of every schema section: immutable, unknown keys refused."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=False,
-                              allow_inf_nan=False)
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", validate_default=False, allow_inf_nan=False
+    )

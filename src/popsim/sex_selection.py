@@ -21,8 +21,9 @@ from popsim.events import REASONS
 SEX_SELECTIVE = REASONS.index("sex_selective")
 
 
-def selection_probability(parity, sons, daughters, son_pref, *, prob_no_son, prob_with_son,
-                          reward_boost, crackdown) -> np.ndarray:
+def selection_probability(
+    parity, sons, daughters, son_pref, *, prob_no_son, prob_with_son, reward_boost, crackdown
+) -> np.ndarray:
     """Chance that a couple aborts a female fetus."""
     table = np.asarray(prob_no_son, dtype=float)
     no_son = table[np.minimum(parity, table.size - 1)]
@@ -41,9 +42,14 @@ def step_sex_selection(world) -> int:
         boost = ss.daughter_reward_factor * pol.incentives.two_daughter_reward
         boost *= pol.incentives.scale / 1000.0
     prob = selection_probability(
-        p.parity[seen], p.sons[seen], p.daughters[seen], p.son_pref[seen],
-        prob_no_son=ss.prob_no_son, prob_with_son=ss.prob_with_son,
-        reward_boost=boost, crackdown=ss.crackdown,
+        p.parity[seen],
+        p.sons[seen],
+        p.daughters[seen],
+        p.son_pref[seen],
+        prob_no_son=ss.prob_no_son,
+        prob_with_son=ss.prob_with_son,
+        reward_boost=boost,
+        crackdown=ss.crackdown,
     )
     ended = seen[world.uniform("sex_selection", seen) < prob]
     world.policy.end_pregnancies(ended, SEX_SELECTIVE, stop_trying=False)
