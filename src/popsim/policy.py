@@ -104,7 +104,9 @@ class PolicyState:
         )
         reported = w.uniform("registration", mothers) < prob
         if pol.fee.enabled:
-            known = p.preg_known[mothers] | (w.uniform("fee_detection", mothers) < pol.fee.detection)
+            known = p.preg_known[mothers] | (
+                w.uniform("fee_detection", mothers) < pol.fee.detection
+            )
             levy(w, mothers[out], known[out], self.pay)
         forfeit_certificates(w, mothers)
         p.out_of_plan[mothers] = False

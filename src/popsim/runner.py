@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 
 from popsim import indicators
-from popsim.loading import ScenarioError, load_scenario, validate
 from popsim.enforcement import Cadre
 from popsim.kpis import annual_kpis
+from popsim.loading import ScenarioError, load_scenario, validate
 from popsim.model import PopsimModel, Village
 from popsim.params import Scenario
 from popsim.results import Result
