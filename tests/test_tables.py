@@ -208,3 +208,15 @@ def test_asfr_shape_is_census_births_per_woman() -> None:
 def test_asfr_rejects_bad_tfr() -> None:
     with pytest.raises(ValueError):
         tables.asfr(-1.0)
+
+
+def test_registered_population_puts_back_the_migrants() -> None:
+    resident = np.add(*tables.initial_age_sex())
+    male, female = tables.registered_age_sex(0.15)
+    registered = male + female
+    assert registered.sum() == pytest.approx(1.0, abs=1e-12)
+    added = registered - resident * 0.85  # resident share of the registered total is 85 %
+    assert added.sum() == pytest.approx(0.15, abs=1e-12)
+    assert np.allclose(added[:15], 0) and np.allclose(added[45:], 0), "only ages 15-44 change"
+    assert (added[15:45] > 0).all()
+    assert tables.registered_age_sex(0.0)[0] == pytest.approx(tables.initial_age_sex()[0])

@@ -81,19 +81,24 @@ def _campaign(world, wives: np.ndarray) -> None:
         & (t - p.last_birth_month >= c.larc_grace_months)
     )
     sterilise = ready & (p.parity >= 2) & ~np.isin(p.method, STERILISATION)
-    iud = ready & (p.parity == 1) & ~np.isin(p.method, LARC)
+    iud = ready & (p.parity >= 1) & ~np.isin(p.method, LARC)
     iud_rows = np.flatnonzero(iud)
     in_plan_try = p.wants_more[iud_rows] & ~next_birth_out_of_plan(world, iud_rows, 9)
     iud[iud_rows[in_plan_try]] = False
     targets = np.flatnonzero(sterilise | iud)
+    refuses = world.streams.keyed("larc_refusal", p.key[targets], 0) < c.refusal  # a trait
     effort = world.policy.village_effort[p.village[targets]]
-    done = targets[world.uniform("larc", targets) < c.larc_rate * effort]
-    away = p.away[done]
-    fake = away & (world.uniform("fake_certificate", done) < c.fake_certificate_prob)
+    to_sterilise = sterilise[targets] & (
+        world.uniform("sterilisation", targets) < c.sterilisation_rate * effort
+    )
+    to_iud = iud[targets] & (world.uniform("larc", targets) < c.larc_rate * effort)
+    done_mask = ~refuses & (to_sterilise | to_iud)
+    done, sterilised = targets[done_mask], to_sterilise[done_mask]
+    fake = p.away[done] & (world.uniform("fake_certificate", done) < c.fake_certificate_prob)
     p.larc_fake[done[fake]] = True
-    real = done[~fake]
+    real, sterilised = done[~fake], sterilised[~fake]
     male = world.uniform("sterilisation_side", real) < c.male_sterilisation_share
     p.method[real] = np.where(
-        p.parity[real] >= 2, np.where(male, MALE_STERILISATION, FEMALE_STERILISATION), IUD
+        sterilised, np.where(male, MALE_STERILISATION, FEMALE_STERILISATION), IUD
     )
     p.wants_more[real] = False

@@ -91,6 +91,7 @@ def step_decision(world) -> None:
     desire = (
         wives
         & ~sterilised
+        & (world.age_years <= dec.max_try_age)
         & desires_another(p.parity, p.sons, p.desired, p.son_pref, dec.son_seeking_max_parity)
     )
     p.wants_more &= desire

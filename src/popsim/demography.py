@@ -103,6 +103,7 @@ def _give_birth(world: World, mothers: np.ndarray, male: np.ndarray) -> None:
         other=p.pid[mothers],
         out_of_plan=out_of_plan,
         reported=reported,
+        sons_before=p.sons[mothers] - male,
     )
     p.add(
         mothers.size,
@@ -143,14 +144,8 @@ def step_fertility(world: World) -> None:
 
     spouse = p.spouse
     spouse_here = np.where(spouse >= 0, p.away[np.maximum(spouse, 0)] == p.away, True)
-    eligible = (
-        women
-        & (p.marital == MARRIED)
-        & (p.preg_month == 0)
-        & (t >= p.susceptible_from)
-        & spouse_here
-    )
-    p_conceive = rates.fecundability[age]
+    eligible = women & (p.marital == MARRIED) & (p.preg_month == 0) & (t >= p.susceptible_from)
+    p_conceive = rates.fecundability[age] * np.where(spouse_here, 1.0, rates.separated_contact)
     if world.policy is None:
         eligible &= p.wants_more  # couples not trying use perfect contraception
     else:

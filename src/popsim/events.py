@@ -19,6 +19,7 @@ EVENT_COLUMNS = {
     "reason": np.int8,  # see REASONS
     "out_of_plan": np.int8,  # births and abortions under a birth rule: 1 out of plan, 0 in plan
     "reported": np.int8,  # births: 1 registered, 0 not; -1 where it does not apply
+    "sons_before": np.int8,  # births and abortions: the mother's sons before it; else -1
 }
 REASONS = (
     "",
@@ -30,7 +31,7 @@ REASONS = (
     "remedial",
     "sex_selective",
 )
-_FILL = {"other": -1, "out_of_plan": -1, "reported": -1}
+_FILL = {"other": -1, "out_of_plan": -1, "reported": -1, "sons_before": -1}
 
 
 class EventLog:

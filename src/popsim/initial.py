@@ -47,11 +47,36 @@ def draw_marriage_age(u: np.ndarray, p_month: np.ndarray) -> np.ndarray:
     return np.where(months >= survival.size, np.iinfo(np.int32).max, months)
 
 
+def back_project(weights: np.ndarray, mx: np.ndarray, years: int) -> np.ndarray:
+    """Age weights ``years`` earlier: those aged a + years now, before their deaths since.
+
+    Persons aged a at the start of a burn-in of ``years`` are those aged a + years
+    at ``start_year``, divided by their chance of surviving the interval under
+    the death rates ``mx``. Ages whose survivors would be beyond 100 get none.
+    """
+    weights, mx = np.asarray(weights, dtype=float), np.asarray(mx, dtype=float)
+    if years == 0:
+        return weights
+    log_survival = np.concatenate([[0.0], np.cumsum(-mx)])  # log l(a) of a person aged 0
+    out = np.zeros_like(weights)
+    ages = np.arange(weights.size - years)
+    out[ages] = weights[ages + years] * np.exp(log_survival[ages] - log_survival[ages + years])
+    return out
+
+
 def populate(world: World) -> None:
-    """Fill ``world`` with the scenario's initial township."""
+    """Fill ``world`` with the scenario's initial township.
+
+    With a burn-in, the scenario's age structure (that of ``start_year``) is
+    back-projected to the burn-in's start, so that the burn-in ages it into place.
+    """
     s, rng = world.scenario, world.streams["initial"]
     n = s.township.n_persons
-    weights = np.concatenate([s.initial.female_by_age, s.initial.male_by_age])
+    back, mort = s.township.burn_in_years, s.demography.mortality
+    weights = np.concatenate([
+        back_project(s.initial.female_by_age, mort.mx_female, back),
+        back_project(s.initial.male_by_age, mort.mx_male, back),
+    ])
     cell = rng.choice(weights.size, size=n, p=weights / weights.sum())
     sex = np.where(cell >= N_AGES, MALE, FEMALE).astype(np.int8)
     age_months = (cell % N_AGES) * 12 + rng.integers(0, 12, n)

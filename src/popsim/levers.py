@@ -95,6 +95,21 @@ class Contraception(Section):
         le=1,
         meaning="monthly completion of a listed LARC target at average cadre effort",
     )
+    sterilisation_rate: float = lever(
+        0.03,
+        unit="per month",
+        ge=0,
+        le=1,
+        meaning="monthly completion of a listed sterilisation target at average cadre effort",
+    )
+    refusal: float = lever(
+        0.08,
+        unit="probability",
+        ge=0,
+        le=1,
+        meaning="share of women who keep a short-acting method and are never completed as "
+        "LARC targets",
+    )
     larc_grace_months: int = lever(
         3, unit="months", ge=0, le=60, meaning="months after a birth before the target is listed"
     )
@@ -134,7 +149,7 @@ class Decision(Section):
         True, unit="switch", meaning="couples decide by desire and price (off: parity progression)"
     )
     desired_size: tuple[Prob, ...] = lever(
-        (0.02, 0.3, 0.6, 0.08),
+        (0.05, 0.5, 0.42, 0.03),
         unit="probability",
         min_length=2,
         max_length=8,
@@ -180,6 +195,13 @@ class Decision(Section):
         le=50,
         meaning="value of a first son to a son-preferring couple",
         source="[S] DOMAIN.md: 1.42 years of income",
+    )
+    max_try_age: int = lever(
+        44,
+        unit="years",
+        ge=15,
+        le=50,
+        meaning="oldest age at which a woman still tries for a child",
     )
 
 
@@ -391,7 +413,7 @@ class SexSelection(Section):
 
     enabled: bool = lever(True, unit="switch", meaning="allow sex-selective abortion")
     prob_no_son: tuple[Prob, ...] = lever(
-        (0.02, 0.25, 0.4, 0.5),
+        (0.12, 0.33, 0.5, 0.6),
         unit="probability",
         min_length=1,
         max_length=10,

@@ -76,6 +76,10 @@ def _wed(world: World, brides: np.ndarray, grooms: np.ndarray) -> None:
     p.spouse[brides] = grooms
     p.spouse[grooms] = brides
     p.village[brides] = village
+    joins = (
+        world.uniform("bride_joins", grooms) < world.scenario.demography.migration.couple_together
+    )
+    p.away[brides] = p.away[grooms] & joins
     p.household[brides] = household
     p.household[grooms] = household
     u = world.uniform("wants_at_marriage", brides)

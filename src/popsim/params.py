@@ -133,11 +133,13 @@ class Marriage(Section):
         source="[D] rural China 2010 census, proportions never married",
     )
     underage_factor: float = lever(
-        0.1,
+        1.0,
         unit="ratio",
         ge=0,
         le=1,
-        meaning="marriage hazard below the legal minimum age, as a share of the hazard at that age",
+        meaning="marriage hazard below the legal minimum age, as a share of the hazard at that age "
+        "(1: as observed in the census, which includes under-age marriages; lower: stricter)",
+        source="[D] 3.1 % of rural women 15-19 were married in 2010",
     )
     marry_out_share: float = lever(
         0.1,
@@ -231,11 +233,19 @@ class Migration(Section):
         0.2, unit="per year", ge=0, le=12, meaning="hazard that a labour migrant returns home"
     )
     couple_together: float = lever(
-        0.5,
+        0.7,
         unit="probability",
         ge=0,
         le=1,
-        meaning="chance that a married labour migrant's spouse leaves with them",
+        meaning="chance that a married labour migrant's spouse (or a migrant's bride) goes too",
+    )
+    separated_contact: float = lever(
+        0.15,
+        unit="ratio",
+        ge=0,
+        le=1,
+        meaning="conception rate of a couple living apart, relative to one living together "
+        "(home visits, e.g. at the Spring Festival)",
     )
     labour_age_min: int = lever(
         16, unit="years", ge=0, le=100, meaning="youngest age of labour migration"
@@ -280,16 +290,18 @@ class InitialPopulation(Section):
     """Age-sex structure of the initial population (weights, normalised on use)."""
 
     male_by_age: AgeRates = lever(
-        lambda: tuple(tables.initial_age_sex()[0]),
+        lambda: tuple(tables.registered_age_sex()[0]),
         unit="weight",
         meaning="relative number of men by single year of age 0..100+",
-        source="[S] Anhui 2010 census by age group, single-year shape of China 2010",
+        source="[D] Anhui 2010 census by age group, China 2010 single-year shape, with the "
+        "15 % of registered persons living out of province put back at ages 15-44",
     )
     female_by_age: AgeRates = lever(
-        lambda: tuple(tables.initial_age_sex()[1]),
+        lambda: tuple(tables.registered_age_sex()[1]),
         unit="weight",
         meaning="relative number of women by single year of age 0..100+",
-        source="[S] Anhui 2010 census by age group, single-year shape of China 2010",
+        source="[D] Anhui 2010 census by age group, China 2010 single-year shape, with the "
+        "15 % of registered persons living out of province put back at ages 15-44",
     )
 
 

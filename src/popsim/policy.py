@@ -126,6 +126,7 @@ class PolicyState:
             order=p.parity[rows] + 1,
             reason=reason,
             out_of_plan=p.out_of_plan[rows].astype(np.int8),
+            sons_before=p.sons[rows],
         )
         p.preg_month[rows] = 0
         p.preg_known[rows] = False

@@ -128,6 +128,39 @@ def initial_age_sex() -> tuple[np.ndarray, np.ndarray]:
     return _frozen(counts["male"] / total), _frozen(counts["female"] / total)
 
 
+OUT_OF_PROVINCE_SHARE = 0.15  #: [S] DOMAIN.md: share of Anhui's registered population away, 2010
+MIGRANT_AGES = (15, 45)  #: ages over which the missing migrants are put back
+
+
+@lru_cache(maxsize=8)
+def registered_age_sex(away_share: float = OUT_OF_PROVINCE_SHARE) -> tuple[np.ndarray, np.ndarray]:
+    """(male, female) shares of the *registered* population by single year of age.
+
+    The census counts residents, so Anhui's young adults who work in other provinces
+    are missing from :func:`initial_age_sex` (its 20-29 year olds are far fewer than
+    the nation's). The model's population is the registered one, so they are put
+    back: ``away_share`` of the registered total, spread over ages 15-44 in
+    proportion to China's population of each single year and sex.
+    """
+    if not 0 <= away_share < 1:
+        raise ValueError(f"away_share must be in [0, 1), got {away_share}")
+    resident = initial_age_sex()
+    national = {sex: np.zeros(N_AGES) for sex in SEXES}
+    for r in _rows(_CHINA_AGE_FILE):
+        age = _age_span(r["age"])[0]
+        for sex in SEXES:
+            national[sex][age] = float(r[sex])
+    lo, hi = MIGRANT_AGES
+    window = national["male"][lo:hi].sum() + national["female"][lo:hi].sum()
+    added = away_share / (1 - away_share)  # per unit of resident population
+    out = []
+    for sex, shares in zip(SEXES, resident, strict=True):
+        extra = np.zeros(N_AGES)
+        extra[lo:hi] = added * national[sex][lo:hi] / window
+        out.append((shares + extra) / (1 + added))
+    return _frozen(out[0]), _frozen(out[1])
+
+
 @lru_cache(maxsize=8)
 def rural_proportion_single(sex: str) -> tuple[np.ndarray, np.ndarray]:
     """(group midpoints, proportion never married), rural China 2010, groups 15-19 .. 60-64.

@@ -41,6 +41,7 @@ class Rates:
     external_bride: float  #: monthly probability of marrying a bride from outside
     labour_out: float
     labour_return: float
+    separated_contact: float  #: relative conception rate of couples living apart
     emigration: float  #: monthly probability a household leaves
     immigration: float  #: monthly in-migrants per resident
 
@@ -71,6 +72,7 @@ class Rates:
             external_bride=float(monthly_probability(mar.external_bride_rate)),
             labour_out=float(monthly_probability(mig.labour_out_rate)),
             labour_return=float(monthly_probability(mig.labour_return_rate)),
+            separated_contact=mig.separated_contact if mig.enabled else 1.0,
             emigration=float(monthly_probability(mig.emigration_rate)),
             immigration=mig.immigration_rate / 12.0,
         )
