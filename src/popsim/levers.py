@@ -89,7 +89,7 @@ class Contraception(Section):
         source="[S] bulletin",
     )
     larc_rate: float = lever(
-        0.15,
+        0.25,
         unit="per month",
         ge=0,
         le=1,
@@ -174,7 +174,7 @@ class Decision(Section):
         "zero policy price (first births: 1)",
     )
     child_cost_years: float = lever(
-        2.0,
+        1.0,
         unit="years of income",
         gt=0,
         le=50,
@@ -454,7 +454,7 @@ class Reporting(Section):
         0.99, unit="probability", ge=0, le=1, meaning="chance an in-plan birth is reported"
     )
     out_of_plan: float = lever(
-        0.3,
+        0.25,
         unit="probability",
         ge=0,
         le=1,
