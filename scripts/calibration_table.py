@@ -50,7 +50,9 @@ def main() -> int:
                   f"(seeds 0-{args.replicates - 1}), {scenario.township.n_persons} persons, "
                   f"{scenario.township.years} years. Regenerate with "
                   f"`./dev shell python scripts/calibration_table.py --write {args.write}`.\n\n")
-        Path(args.write).write_text(header + md.to_markdown(index=False) + "\n")
+        lines = ["| " + " | ".join(md.columns) + " |", "|" + "---|" * len(md.columns)]
+        lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in md.itertuples(False)]
+        Path(args.write).write_text(header + "\n".join(lines) + "\n")
     return 0
 
 

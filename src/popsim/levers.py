@@ -89,7 +89,7 @@ class Contraception(Section):
         source="[S] bulletin",
     )
     larc_rate: float = lever(
-        0.25,
+        0.3,
         unit="per month",
         ge=0,
         le=1,
@@ -454,7 +454,7 @@ class Reporting(Section):
         0.99, unit="probability", ge=0, le=1, meaning="chance an in-plan birth is reported"
     )
     out_of_plan: float = lever(
-        0.25,
+        0.2,
         unit="probability",
         ge=0,
         le=1,
