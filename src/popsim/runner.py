@@ -113,18 +113,35 @@ def collect(model: PopsimModel, cpu_seconds: float = float("nan")) -> Result:
 def summary(result: Result) -> pd.DataFrame:
     """A short table of the run: first, middle and last year of the key indicators."""
     a = result.annual
+    if not result.kpis.empty:
+        kpis = [
+            "compliance_true",
+            "compliance_reported",
+            "contraceptive_prevalence",
+            "spend_total",
+            "yuan_fee_collected",
+        ]
+        a = a.merge(result.kpis[["year", *kpis]], on="year", how="left")
     picks = sorted({a["year"].iloc[0], a["year"].iloc[len(a) // 2], a["year"].iloc[-1]})
-    cols = [
-        "year",
-        "population",
-        "births",
-        "deaths",
-        "in_migrants",
-        "out_migrants",
-        "cbr",
-        "cdr",
-        "tfr",
-        "srb",
-        "mean_age_first_birth",
-    ]
-    return a.loc[a["year"].isin(picks), cols].round(2).set_index("year")
+    cols = [c for c in a.columns if c in SUMMARY]
+    return a.loc[a["year"].isin(picks), cols].round(3).set_index("year")
+
+
+SUMMARY = (
+    "year",
+    "population",
+    "births",
+    "deaths",
+    "in_migrants",
+    "out_migrants",
+    "cbr",
+    "cdr",
+    "tfr",
+    "srb",
+    "mean_age_first_birth",
+    "compliance_true",
+    "compliance_reported",
+    "contraceptive_prevalence",
+    "spend_total",
+    "yuan_fee_collected",
+)
