@@ -104,7 +104,9 @@ def test_out_of_plan_is_elementwise():
 def test_regime_in_force_switches_at_change_year():
     rules = BirthRules(regime="one_child", change_year=2015, regime_after="two_child")
     assert regime_in_force(rules, 2014) == "one_child"
-    assert regime_in_force(rules, 2015) == "two_child", "the change year itself is under the new rule"
+    assert regime_in_force(rules, 2015) == "two_child", (
+        "the change year itself is under the new rule"
+    )
     assert regime_in_force(rules, 2040) == "two_child"
     never = BirthRules(regime="one_and_half", change_year=None, regime_after="two_child")
     assert {regime_in_force(never, y) for y in (1950, 2015, 2100)} == {"one_and_half"}

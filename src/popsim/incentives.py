@@ -23,6 +23,7 @@ import numpy as np
 from popsim.contraception import STERILISATION
 from popsim.decision import desires_another
 from popsim.population import FEMALE, MARRIED
+from popsim.rules import regime_in_force
 from popsim.world import monthly_probability
 
 LINES = (
@@ -55,7 +56,11 @@ def step_incentives(world, pay) -> None:
     ]
     p.certificate[take] = True
     pay("cable_tv", take.size * inc.cable_tv_subsidy * scale)
-    waiver = take[(p.daughters[take] == 1) & ~p.rewarded[take]]
+    regime = regime_in_force(pol.rules, world.scenario.township.start_year + t // 12)
+    second_allowed = (regime == "two_child") | (
+        (regime == "one_and_half") & (p.daughters[take] == 1)
+    )
+    waiver = take[second_allowed & ~p.rewarded[take]]
     p.rewarded[waiver] = True
     pay("quota_waiver", waiver.size * inc.quota_waiver_reward * scale)
 

@@ -73,10 +73,12 @@ def populate(world: World) -> None:
     s, rng = world.scenario, world.streams["initial"]
     n = s.township.n_persons
     back, mort = s.township.burn_in_years, s.demography.mortality
-    weights = np.concatenate([
-        back_project(s.initial.female_by_age, mort.mx_female, back),
-        back_project(s.initial.male_by_age, mort.mx_male, back),
-    ])
+    weights = np.concatenate(
+        [
+            back_project(s.initial.female_by_age, mort.mx_female, back),
+            back_project(s.initial.male_by_age, mort.mx_male, back),
+        ]
+    )
     cell = rng.choice(weights.size, size=n, p=weights / weights.sum())
     sex = np.where(cell >= N_AGES, MALE, FEMALE).astype(np.int8)
     age_months = (cell % N_AGES) * 12 + rng.integers(0, 12, n)

@@ -413,7 +413,7 @@ class SexSelection(Section):
 
     enabled: bool = lever(True, unit="switch", meaning="allow sex-selective abortion")
     prob_no_son: tuple[Prob, ...] = lever(
-        (0.12, 0.33, 0.5, 0.6),
+        (0.12, 0.23, 0.5, 0.6),
         unit="probability",
         min_length=1,
         max_length=10,
@@ -444,6 +444,13 @@ class SexSelection(Section):
         ge=2,
         le=8,
         meaning="month in which the fetus's sex can be seen",
+    )
+    price_response: float = lever(
+        0.15,
+        unit="per year of income",
+        ge=0,
+        le=10,
+        meaning="relative rise in selection per year of income a later birth would cost",
     )
 
 

@@ -233,7 +233,7 @@ class Migration(Section):
         0.2, unit="per year", ge=0, le=12, meaning="hazard that a labour migrant returns home"
     )
     couple_together: float = lever(
-        0.7,
+        0.75,
         unit="probability",
         ge=0,
         le=1,

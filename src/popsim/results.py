@@ -15,6 +15,9 @@ from pathlib import Path
 
 import pandas as pd
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
 TABLES = (
     "annual",
     "asfr",
@@ -70,9 +73,11 @@ class Result:
     manifest: dict = field(default_factory=dict)
 
 
-def _atomic_write(path: Path, write) -> None:
+def atomic_write(path: Path, write) -> None:
+    """Call ``write(tmp_path)`` and rename the result onto ``path``: all or nothing."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
+    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes it private; results are for sharing
     try:
         write(tmp)
         os.replace(tmp, path)
@@ -81,7 +86,7 @@ def _atomic_write(path: Path, write) -> None:
         raise
 
 
-def _flat(frame: pd.DataFrame) -> pd.DataFrame:
+def flat(frame: pd.DataFrame) -> pd.DataFrame:
     """Parquet wants string column names and no index of meaning."""
     frame = frame.reset_index() if frame.index.name else frame
     return frame.set_axis([str(c) for c in frame.columns], axis=1)
@@ -92,10 +97,10 @@ def write(result: Result, out_dir: str | Path) -> Path:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     for name in TABLES:
-        frame = _flat(getattr(result, name))
-        _atomic_write(out / f"{name}.parquet", lambda tmp, f=frame: f.to_parquet(tmp, index=False))
+        frame = flat(getattr(result, name))
+        atomic_write(out / f"{name}.parquet", lambda tmp, f=frame: f.to_parquet(tmp, index=False))
     text = json.dumps(result.manifest, indent=2, sort_keys=True)
-    _atomic_write(out / "manifest.json", lambda tmp: Path(tmp).write_text(text + "\n"))
+    atomic_write(out / "manifest.json", lambda tmp: Path(tmp).write_text(text + "\n"))
     return out
 
 
