@@ -316,6 +316,7 @@ class Scenario(Section):
     policy: Policy = Field(default_factory=Policy)
 
     def digest(self) -> str:
-        """SHA-256 of the canonical JSON of every value: the scenario's identity."""
-        text = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        """SHA-256 of the canonical JSON of every model input (not the name or description)."""
+        inputs = self.model_dump(mode="json", exclude={"name", "description"})
+        text = json.dumps(inputs, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()
