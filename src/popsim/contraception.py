@@ -30,6 +30,8 @@ FEMALE_STERILISATION = METHODS.index("female_sterilisation")
 MALE_STERILISATION = METHODS.index("male_sterilisation")
 LARC = (IUD, FEMALE_STERILISATION, MALE_STERILISATION)
 STERILISATION = (FEMALE_STERILISATION, MALE_STERILISATION)
+IS_LARC = np.isin(np.arange(len(METHODS)), LARC)  #: IS_LARC[method], a lookup, not a search
+IS_STERILISATION = np.isin(np.arange(len(METHODS)), STERILISATION)
 
 
 def relative_failure(failure: tuple[float, ...], peak_fecundability: float) -> np.ndarray:
@@ -80,8 +82,8 @@ def _campaign(world, wives: np.ndarray) -> None:
         & ~p.iud_missing
         & (t - p.last_birth_month >= c.larc_grace_months)
     )
-    sterilise = ready & (p.parity >= 2) & ~np.isin(p.method, STERILISATION)
-    iud = ready & (p.parity >= 1) & ~np.isin(p.method, LARC)
+    sterilise = ready & (p.parity >= 2) & ~IS_STERILISATION[p.method]
+    iud = ready & (p.parity >= 1) & ~IS_LARC[p.method]
     iud_rows = np.flatnonzero(iud)
     in_plan_try = p.wants_more[iud_rows] & ~next_birth_out_of_plan(world, iud_rows, 9)
     iud[iud_rows[in_plan_try]] = False

@@ -21,12 +21,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from popsim.levers import METHODS
+from popsim.contraception import IS_STERILISATION, IUD
 from popsim.population import FEMALE, MARRIED
 from popsim.rules import next_birth_out_of_plan
-
-IUD = METHODS.index("iud")
-STERILISED = (METHODS.index("female_sterilisation"), METHODS.index("male_sterilisation"))
 
 
 def desires_another(parity, sons, desired, son_pref, son_seeking_max_parity) -> np.ndarray:
@@ -87,7 +84,7 @@ def step_decision(world) -> None:
         u = world.uniform("desired_size", new)
         p.desired[new] = np.minimum(np.searchsorted(cum, u, side="right"), len(cum) - 1)
         p.son_pref[new] = world.uniform("son_preference", new) < dec.son_preference
-    sterilised = np.isin(p.method, STERILISED)
+    sterilised = IS_STERILISATION[p.method]
     desire = (
         wives
         & ~sterilised

@@ -19,10 +19,10 @@ ABORTION_MONTH = 2
 
 
 def deaths(
-    u: np.ndarray, *, alive: np.ndarray, sex: np.ndarray, age_years: np.ndarray, q_month: np.ndarray
+    u: np.ndarray, *, sex: np.ndarray, age_years: np.ndarray, q_month: np.ndarray
 ) -> np.ndarray:
-    """Who dies this month; ``q_month[sex, age]`` is the monthly death probability."""
-    return alive & (u < q_month[sex, age_years])
+    """Who of the living dies this month; ``q_month[sex, age]`` is the monthly probability."""
+    return u < q_month[sex, age_years]
 
 
 def pregnancy_outcomes(
@@ -55,14 +55,14 @@ def wants_another(u: np.ndarray, parity: np.ndarray, progression: np.ndarray) ->
 def step_mortality(world: World) -> None:
     """Deaths this month; spouses of the dead are widowed."""
     p = world.persons
+    living = np.flatnonzero(p.alive)
     dead = deaths(
-        world.uniform("mortality"),
-        alive=p.alive,
-        sex=p.sex,
-        age_years=world.age_years,
+        world.uniform("mortality", living),
+        sex=p.sex[living],
+        age_years=world.age_years[living],
         q_month=world.rates.q_month,
     )
-    rows = np.flatnonzero(dead)
+    rows = living[dead]
     world.log.add(
         "death",
         month=world.t,
@@ -123,39 +123,41 @@ def step_fertility(world: World) -> None:
     women = p.alive & (p.sex == FEMALE)
     age = world.age_years
     if fert.mode == "asfr":
-        u = world.uniform("conception")
-        mothers = np.flatnonzero(women & (u < rates.asfr_month[age]))
+        rows = np.flatnonzero(women)
+        u = world.uniform("conception", rows)
+        mothers = rows[u < rates.asfr_month[age[rows]]]
         male = world.uniform("birth_sex", mothers) < rates.p_male
         _give_birth(world, mothers, male)
         return
 
-    pregnant = women & (p.preg_month > 0)
-    ended, born = pregnancy_outcomes(
-        world.uniform("pregnancy_loss"),
-        preg_month=np.where(pregnant, p.preg_month, 0),
+    pregnant = np.flatnonzero(women & (p.preg_month > 0))
+    ended_mask, born_mask = pregnancy_outcomes(
+        world.uniform("pregnancy_loss", pregnant),
+        preg_month=p.preg_month[pregnant],
         loss_month=rates.loss_month,
         abortion_prob=fert.abortion_prob,
     )
+    ended, born = pregnant[ended_mask], pregnant[born_mask]
     p.preg_month[ended] = 0
     p.susceptible_from[ended] = t + 1
     p.out_of_plan[ended] = False
     p.preg_known[ended] = False
-    p.preg_month[pregnant & ~ended & ~born] += 1
+    p.preg_month[pregnant[~ended_mask & ~born_mask]] += 1
 
-    spouse = p.spouse
-    spouse_here = np.where(spouse >= 0, p.away[np.maximum(spouse, 0)] == p.away, True)
     eligible = women & (p.marital == MARRIED) & (p.preg_month == 0) & (t >= p.susceptible_from)
-    p_conceive = rates.fecundability[age] * np.where(spouse_here, 1.0, rates.separated_contact)
     if world.policy is None:
         eligible &= p.wants_more  # couples not trying use perfect contraception
-    else:
-        p_conceive = p_conceive * world.policy.conception_factor()
-    conceived = conceptions(world.uniform("conception"), eligible=eligible, p_conceive=p_conceive)
-    new = np.flatnonzero(conceived)
+    rows = np.flatnonzero(eligible)
+    spouse = p.spouse[rows]
+    apart = (spouse >= 0) & (p.away[np.maximum(spouse, 0)] != p.away[rows])
+    p_conceive = rates.fecundability[age[rows]] * np.where(apart, rates.separated_contact, 1.0)
+    if world.policy is not None:
+        p_conceive = p_conceive * world.policy.conception_factor(rows)
+    new = rows[conceptions(world.uniform("conception", rows), eligible=True, p_conceive=p_conceive)]
     p.preg_month[new] = 1
     p.fetus_male[new] = world.uniform("fetal_sex", new) < rates.p_male
     if world.policy is not None:
         world.policy.on_conceptions(new)
 
-    mothers = np.flatnonzero(born)  # last: adding newborns lengthens the table
+    mothers = born  # last: adding newborns lengthens the table
     _give_birth(world, mothers, p.fetus_male[mothers])

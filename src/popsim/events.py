@@ -34,24 +34,32 @@ REASONS = (
 _FILL = {"other": -1, "out_of_plan": -1, "reported": -1, "sons_before": -1}
 
 
+def _column(chunks: list[tuple[int, dict]], name: str, dtype: type) -> np.ndarray:
+    """One column of a kind's chunks, scalars broadcast and missing values filled."""
+    parts = [
+        np.broadcast_to(np.asarray(cols.get(name, _FILL.get(name, 0)), dtype=dtype), n)
+        for n, cols in chunks
+    ]
+    return np.concatenate(parts)
+
+
 class EventLog:
     """Chunks of event arrays, concatenated once at the end of a run."""
 
     def __init__(self) -> None:
-        self._chunks: dict[str, list[dict[str, np.ndarray]]] = defaultdict(list)
+        self._chunks: dict[str, list[tuple[int, dict]]] = defaultdict(list)
         self.totals: dict[str, int] = dict.fromkeys(EVENT_KINDS, 0)
 
     def add(self, kind: str, **cols: np.ndarray | int) -> None:
-        """Record events of one kind; scalars broadcast to the length of ``pid``."""
+        """Record events of one kind: arrays of the length of ``pid``, or scalars.
+
+        Columns are kept as given (fancy-indexed copies) and filled in by :meth:`frame`,
+        so recording costs next to nothing inside the monthly step.
+        """
         n = len(cols["pid"])
         self.totals[kind] += n
         if n:
-            self._chunks[kind].append(
-                {
-                    k: np.broadcast_to(np.asarray(cols.get(k, _FILL.get(k, 0)), dtype=dt), n).copy()
-                    for k, dt in EVENT_COLUMNS.items()
-                }
-            )
+            self._chunks[kind].append((n, cols))
 
     def frame(self) -> pd.DataFrame:
         """All events, ordered by month and kind, as one tidy table."""
@@ -60,7 +68,7 @@ class EventLog:
             chunks = self._chunks.get(kind)
             if not chunks:
                 continue
-            part = pd.DataFrame({k: np.concatenate([c[k] for c in chunks]) for k in EVENT_COLUMNS})
+            part = pd.DataFrame({k: _column(chunks, k, dt) for k, dt in EVENT_COLUMNS.items()})
             part.insert(1, "event", kind)
             parts.append(part)
         if not parts:

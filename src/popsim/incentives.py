@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from popsim.contraception import STERILISATION
+from popsim.contraception import IS_STERILISATION
 from popsim.decision import desires_another
 from popsim.population import FEMALE, MARRIED
 from popsim.rules import regime_in_force
@@ -74,7 +74,7 @@ def step_incentives(world, pay) -> None:
     pay("land_compensation", requisitioned.sum() * inc.land_compensation * scale)
     pay("hiring_income", holders.size * inc.hiring_income_gain * scale / 12)
 
-    sterilised = np.isin(p.method, STERILISATION)
+    sterilised = IS_STERILISATION[p.method]
     two_girls = np.flatnonzero(
         wives & (p.daughters == 2) & (p.sons == 0) & (p.parity == 2) & sterilised & ~p.rewarded
     )

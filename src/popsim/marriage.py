@@ -24,16 +24,9 @@ EXTERNAL_BRIDE_MAX_AGE = 45
 MARRIAGE, EXTERNAL_BRIDE = REASONS.index("marriage"), REASONS.index("external_bride")
 
 
-def choose_brides(
-    u: np.ndarray,
-    *,
-    single: np.ndarray,
-    sex: np.ndarray,
-    age_years: np.ndarray,
-    p_month: np.ndarray,
-) -> np.ndarray:
-    """Never-married women who marry this month."""
-    return single & (sex == FEMALE) & (u < p_month[age_years])
+def choose_brides(u: np.ndarray, *, age_years: np.ndarray, p_month: np.ndarray) -> np.ndarray:
+    """Which never-married women (given by their uniforms and ages) marry this month."""
+    return u < p_month[age_years]
 
 
 def match_by_age(
@@ -100,15 +93,14 @@ def step_marriage(world: World) -> None:
     p, rates, mar = world.persons, world.rates, world.scenario.demography.marriage
     age = world.age_years
     single = p.alive & (p.marital == SINGLE)
-    brides = choose_brides(
-        world.uniform("marriage"),
-        single=single,
-        sex=p.sex,
-        age_years=age,
-        p_month=rates.marriage_female,
-    )
-    leaving = brides & (world.uniform("marry_out") < mar.marry_out_share)
-    local = np.flatnonzero(brides & ~leaving)
+    women = np.flatnonzero(single & (p.sex == FEMALE))
+    brides = women[
+        choose_brides(
+            world.uniform("marriage", women), age_years=age[women], p_month=rates.marriage_female
+        )
+    ]
+    marry_out = world.uniform("marry_out", brides) < mar.marry_out_share
+    local = brides[~marry_out]
     men = np.flatnonzero(single & (p.sex == MALE))
     matched, grooms = match_by_age(
         world.uniform("bride_order", local),
@@ -121,8 +113,7 @@ def step_marriage(world: World) -> None:
     )
     _wed(world, matched, grooms)
 
-    leaving[np.setdiff1d(local, matched)] = True
-    out = np.flatnonzero(leaving)
+    out = np.union1d(brides[marry_out], np.setdiff1d(local, matched))
     world.log.add(
         "marriage",
         month=world.t,
@@ -149,15 +140,13 @@ def _external_brides(world: World, single_men: np.ndarray) -> None:
     """Never-married men who marry a bride from outside; she moves in."""
     p, t, mar = world.persons, world.t, world.scenario.demography.marriage
     age = world.age_years
-    eligible = (
+    eligible = np.flatnonzero(
         single_men
         & (p.marital == SINGLE)
         & (age >= mar.min_age_male)
         & (age <= EXTERNAL_BRIDE_MAX_AGE)
     )
-    grooms = np.flatnonzero(
-        eligible & (world.uniform("external_bride") < world.rates.external_bride)
-    )
+    grooms = eligible[world.uniform("external_bride", eligible) < world.rates.external_bride]
     if grooms.size == 0:
         return
     younger = (world.uniform("external_bride_age", grooms) * 60).astype(np.int64)  # 0-59 months

@@ -22,17 +22,16 @@ IMMIGRANT_AGES = (18, 36)  #: in-migrants are never-married adults of these ages
 def labour_moves(
     u: np.ndarray,
     *,
-    alive: np.ndarray,
     away: np.ndarray,
     age_years: np.ndarray,
     age_range: tuple[int, int],
     p_out: float,
     p_return: float,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(leaving for work, returning home) this month."""
+    """(leaving for work, returning home) this month, among the living given."""
     of_age = (age_years >= age_range[0]) & (age_years <= age_range[1])
-    leave = alive & ~away & of_age & (u < p_out)
-    back = alive & away & (u < p_return)
+    leave = ~away & of_age & (u < p_out)
+    back = away & (u < p_return)
     return leave, back
 
 
@@ -46,19 +45,20 @@ def leaving_households(
 def step_migration(world: World) -> None:
     """Labour moves, then household emigration, then in-migrants."""
     p, t, rates, mig = world.persons, world.t, world.rates, world.scenario.demography.migration
-    leave, back = labour_moves(
-        world.uniform("labour_migration"),
-        alive=p.alive,
-        away=p.away,
-        age_years=world.age_years,
+    living = np.flatnonzero(p.alive)
+    leave_mask, back_mask = labour_moves(
+        world.uniform("labour_migration", living),
+        away=p.away[living],
+        age_years=world.age_years[living],
         age_range=(mig.labour_age_min, mig.labour_age_max),
         p_out=rates.labour_out,
         p_return=rates.labour_return,
     )
+    leave = living[leave_mask]
     p.away[leave] = True
-    p.away[back] = False
+    p.away[living[back_mask]] = False
     spouse = p.spouse[leave]
-    joins = world.uniform("couple_migration", np.flatnonzero(leave)) < mig.couple_together
+    joins = world.uniform("couple_migration", leave) < mig.couple_together
     p.away[spouse[(spouse >= 0) & joins]] = True
 
     u_household = world.streams.keyed("emigration", world.households.key, t)

@@ -17,7 +17,7 @@ from collections import defaultdict
 import numpy as np
 
 from popsim.contraception import (
-    LARC,
+    IS_LARC,
     conception_factor,
     relative_failure,
     step_contraception,
@@ -79,12 +79,13 @@ class PolicyState:
         if pol.incentives.enabled:
             step_incentives(w, self.pay)
 
-    def conception_factor(self) -> np.ndarray:
-        """Fecundability multiplier of every row: 1 trying, the method's failure otherwise."""
+    def conception_factor(self, rows: np.ndarray) -> np.ndarray:
+        """Fecundability multiplier of ``rows``: 1 trying, the method's failure otherwise."""
         p = self.world.persons
+        trying, missing = p.wants_more[rows], p.iud_missing[rows]
         if not self.pol.contraception.enabled:
-            return (p.wants_more | p.iud_missing).astype(float)
-        return conception_factor(p.wants_more, p.method, p.iud_missing, self.rel_failure)
+            return (trying | missing).astype(float)
+        return conception_factor(trying, p.method[rows], missing, self.rel_failure)
 
     def on_conceptions(self, rows: np.ndarray) -> None:
         """Classify new pregnancies under the rule expected at birth."""
@@ -161,7 +162,7 @@ class PolicyState:
         for name, count in zip(METHODS, method_counts, strict=True):
             record[f"method_{name}"] = int(count)
         targets = wives & (p.parity >= 1)
-        larc = np.isin(p.method, LARC)
+        larc = IS_LARC[p.method]
         record["larc_targets"] = int(targets.sum())
         record["larc_true"] = int((targets & larc).sum())
         record["larc_reported"] = int((targets & (larc | p.larc_fake | p.iud_missing)).sum())
