@@ -83,7 +83,7 @@ def annual_kpis(events: pd.DataFrame, records: pd.DataFrame, scenario) -> pd.Dat
         out["checkup_away_attended"], out["checkup_away_targets"]
     )
 
-    december = by_year.last()
+    december = records[records["month"] % 12 == 11].groupby("year").last()
     wives = december["wives"]
     out["wives_15_49"] = wives
     out["contraceptive_prevalence"] = 1 - _ratio(december["method_none"], wives)

@@ -111,22 +111,29 @@ class PopsimModel(mesa.Model):
         year, month = divmod(w.t, 12)
         totals = dict(w.log.totals)
         self.population_start = self.population
+        timed = w.timings
         if record:
-            self._add_exposure(year)
-        step_mortality(w)
+            with timed("indicators"):
+                self._add_exposure(year)
+        with timed("mortality"):
+            step_mortality(w)
         if s.migration.enabled:
-            step_migration(w)
+            with timed("migration"):
+                step_migration(w)
         if s.marriage.enabled:
-            step_marriage(w)
+            with timed("marriage"):
+                step_marriage(w)
         if w.policy is not None:
             w.policy.before_fertility()
-        step_fertility(w)
-        if w.policy is not None:
-            w.policy.end_of_month()
-        self.flows = {name: w.log.totals[kind] - totals[kind] for name, kind in FLOWS.items()}
-        self._count_villages()
-        if record:
-            self.datacollector.collect(self)
+        with timed("fertility"):
+            step_fertility(w)
+        with timed("indicators"):
+            if w.policy is not None:
+                w.policy.end_of_month()
+            self.flows = {name: w.log.totals[kind] - totals[kind] for name, kind in FLOWS.items()}
+            self._count_villages()
+            if record:
+                self.datacollector.collect(self)
         if month == 11:
             if record:
                 self._snapshot()

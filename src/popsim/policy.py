@@ -6,8 +6,9 @@ a check-up round when due, sex-selective abortion, incentives. The fertility
 step asks :meth:`PolicyState.conception_factor` who can conceive at what
 rate, classifies each new pregnancy, and calls :meth:`PolicyState.on_births`
 (classification, registration, fee, certificates) for each month's births.
-Money goes to a ledger by budget line; each month's counts to a record from
-which :mod:`popsim.kpis` builds the annual KPI table, true and reported.
+Money goes to a ledger by budget line; each month's counts (and, in December,
+the stocks: methods, LARC, certificates) to a record from which
+:mod:`popsim.kpis` builds the annual KPI table, true and reported.
 """
 
 from __future__ import annotations
@@ -65,19 +66,26 @@ class PolicyState:
         if w.t == 0:  # the bulletin's investments, booked in the first simulated month
             self.pay("service_rooms", pol.budget.service_rooms * pol.checkups.room_quality)
             self.pay("service_centre", pol.budget.service_centre)
-        self._draw_wealth()
-        self._update_effort()
+        timed = w.timings
+        with timed("checkups"):
+            self._draw_wealth()
+            self._update_effort()
         if pol.decision.enabled:
-            step_decision(w)
+            with timed("decision"):
+                step_decision(w)
         if pol.contraception.enabled:
-            step_contraception(w)
+            with timed("contraception"):
+                step_contraception(w)
         if pol.checkups.enabled and w.t % pol.checkups.interval_months == 0:
-            for name, count in step_checkups(w).items():
-                self._month[name] += count
+            with timed("checkups"):
+                for name, count in step_checkups(w).items():
+                    self._month[name] += count
         if pol.sex_selection.enabled:
-            step_sex_selection(w)
+            with timed("sex_selection"):
+                step_sex_selection(w)
         if pol.incentives.enabled:
-            step_incentives(w, self.pay)
+            with timed("incentives"):
+                step_incentives(w, self.pay)
 
     def conception_factor(self, rows: np.ndarray) -> np.ndarray:
         """Fecundability multiplier of ``rows``: 1 trying, the method's failure otherwise."""
@@ -152,11 +160,15 @@ class PolicyState:
         return 1 - (1 - p_report) * (1 - found)
 
     def end_of_month(self) -> None:
-        """Record this month's stocks, flows and money."""
+        """Record this month's flows and money, and in December the stocks."""
         w, p = self.world, self.world.persons
-        wives = wives_of_reproductive_age(w)
         record = dict(self._month)
         record["month"] = w.t
+        self.records.append(record)
+        self._month = defaultdict(float)
+        if w.t % 12 != 11:
+            return
+        wives = wives_of_reproductive_age(w)
         record["wives"] = int(wives.sum())
         method_counts = np.bincount(p.method[wives], minlength=len(METHODS))
         for name, count in zip(METHODS, method_counts, strict=True):
@@ -167,8 +179,6 @@ class PolicyState:
         record["larc_true"] = int((targets & larc).sum())
         record["larc_reported"] = int((targets & (larc | p.larc_fake | p.iud_missing)).sum())
         record["certificates"] = int((p.alive & p.certificate).sum())
-        self.records.append(record)
-        self._month = defaultdict(float)
 
     def end_of_year(self) -> None:
         """Cadre turnover."""

@@ -30,21 +30,26 @@ _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
 _TO_UNIT = 1.0 / (1 << 53)
+_S30, _S27, _S31, _S11 = (np.uint64(s) for s in (30, 27, 31, 11))
 
 
 def mix(z: np.ndarray) -> np.ndarray:
     """SplitMix64 finaliser: a bijection of uint64 with full avalanche."""
-    with np.errstate(over="ignore"):  # wrap-around is the point; numpy warns only on scalars
-        z = np.asarray(z, dtype=np.uint64)
-        z = (z ^ (z >> np.uint64(30))) * _M1
-        z = (z ^ (z >> np.uint64(27))) * _M2
-        return z ^ (z >> np.uint64(31))
+    z = np.array(z, dtype=np.uint64, ndmin=1)  # arrays wrap around silently; scalars warn
+    shifted = z >> _S30
+    z ^= shifted
+    z *= _M1
+    np.right_shift(z, _S27, out=shifted)
+    z ^= shifted
+    z *= _M2
+    np.right_shift(z, _S31, out=shifted)
+    z ^= shifted
+    return z
 
 
 def derive(keys: np.ndarray, tag: int | np.ndarray) -> np.ndarray:
     """New keys from parent keys and a tag (birth order, a role): distinct tags, distinct keys."""
-    with np.errstate(over="ignore"):
-        return mix(np.asarray(keys, dtype=np.uint64) + mix(np.asarray(tag, dtype=np.uint64)))
+    return mix(np.asarray(keys, dtype=np.uint64) + mix(tag))
 
 
 def _name_key(name: str) -> int:
@@ -64,8 +69,8 @@ class Streams:
             raise ValueError(f"seed must be a non-negative integer, got {seed}")
         self.seed = int(seed)
         self._generators: dict[str, np.random.Generator] = {}
-        self._salts: dict[str, np.uint64] = {}
-        self._seed_salt = mix(np.uint64(self.seed) + _GOLDEN)
+        self._salts: dict[str, int] = {}
+        self._seed_salt = int(mix((self.seed + int(_GOLDEN)) % (1 << 64))[0])
 
     def __getitem__(self, name: str) -> np.random.Generator:
         """The sequential generator of process ``name``, created on first use."""
@@ -80,8 +85,9 @@ class Streams:
         """Uniforms in [0, 1) for ``keys`` from process ``name`` in month ``t``."""
         salt = self._salts.get(name)
         if salt is None:
-            salt = mix(self._seed_salt ^ np.uint64(_name_key(name)))
+            salt = int(mix(self._seed_salt ^ _name_key(name))[0])
             self._salts[name] = salt
-        counter = np.uint64((t * int(_GOLDEN) + int(salt)) % (1 << 64))
-        with np.errstate(over="ignore"):
-            return (mix(keys + counter) >> np.uint64(11)) * _TO_UNIT
+        counter = np.uint64((t * int(_GOLDEN) + salt) % (1 << 64))
+        z = mix(keys + counter)
+        z >>= _S11
+        return z * _TO_UNIT

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from collections import defaultdict
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -78,6 +81,22 @@ class Rates:
         )
 
 
+class Timings:
+    """CPU seconds spent in each named process of a run (for profiles and benchmarks)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = defaultdict(float)
+
+    @contextmanager
+    def __call__(self, name: str):
+        """Add the CPU time of the ``with`` block to ``name``."""
+        started = time.process_time()
+        try:
+            yield
+        finally:
+            self.seconds[name] += time.process_time() - started
+
+
 class World:
     """Everything one run's monthly steps read and write."""
 
@@ -90,6 +109,7 @@ class World:
         self.log = EventLog()
         self.t = 0
         self.policy = None  #: a popsim.policy.PolicyState when the regime is on
+        self.timings = Timings()
         self._ages_key: tuple[int, int] | None = None
 
     def uniform(self, stream: str, rows: np.ndarray | None = None) -> np.ndarray:
