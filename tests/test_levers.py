@@ -1,0 +1,163 @@
+"""Contraception, the couple's price response, cadres, fees and incentives: kernels and directions.
+
+Kernel tests check a functional form against its definition; model tests change one lever
+with the same seeds (common random numbers) and name the mechanism in the message.
+"""
+
+import numpy as np
+import pytest
+
+import popsim
+from conftest import PARAMS
+from popsim.contraception import conception_factor, relative_failure
+from popsim.decision import annuity_value, trying_probability
+from popsim.enforcement import attendance_probability, replace_weakest, village_effort
+from popsim.fees import collectable, lognormal_wealth
+from popsim.levers import METHODS
+
+
+def run(overrides, seed=3, n=6000, years=6):
+    scenario = popsim.load_scenario(PARAMS / "baseline.yaml", overrides)
+    return popsim.simulate(scenario, seed=seed, n_agents=n, years=years)
+
+
+# ---- kernels ----------------------------------------------------------------------------------
+
+
+def test_method_failure_scales_fecundability():
+    failure = (1.0, 0.012, 0.006, 0.0007, 0.0001, 0.0001)
+    rel = relative_failure(failure, peak_fecundability=0.2)
+    assert rel[0] == 1.0, "no method: the couple's own fecundability"
+    assert rel[METHODS.index("condom")] == pytest.approx(0.06)
+    trying = np.array([True, False, False, False])
+    method = np.array([3, 3, 0, 1])
+    missing = np.array([False, False, False, True])
+    factor = conception_factor(trying, method, missing, rel)
+    assert factor.tolist() == pytest.approx([1.0, rel[3], 1.0, 1.0]), (
+        "trying or an IUD taken out privately: full fecundability; else the method's failure"
+    )
+
+
+def test_trying_probability_has_the_stated_elasticity():
+    cost, elasticity, base = 1.0, -0.7, 0.06
+    price = np.array([0.5, 2.0, 4.0])
+    p = trying_probability(price, base=base, cost_years=cost, elasticity=elasticity)
+    h = 1e-6
+    p2 = trying_probability(price + h, base=base, cost_years=cost, elasticity=elasticity)
+    measured = (np.log(p2) - np.log(p)) / (np.log(cost + price + h) - np.log(cost + price))
+    assert measured == pytest.approx(np.full(3, elasticity), rel=1e-4), (
+        "d ln p / d ln(full price) is the elasticity anchored in DOMAIN.md"
+    )
+    assert trying_probability(np.array([0.0]), base=base, cost_years=cost, elasticity=elasticity)[
+        0
+    ] == pytest.approx(base)
+
+
+def test_annuity_value_discounts_the_wait():
+    r = 0.05
+    at_60 = annuity_value(np.array([60]), start_age=60, years=15, rate=r)[0]
+    assert at_60 == pytest.approx(sum((1 + r) ** -k for k in range(1, 16)))
+    at_40 = annuity_value(np.array([40]), start_age=60, years=15, rate=r)[0]
+    assert at_40 == pytest.approx(at_60 * (1 + r) ** -20)
+
+
+def test_cadre_coverage_and_turnover():
+    class Cadre:
+        def __init__(self, village, effectiveness):
+            self.village, self.effectiveness = village, effectiveness
+
+    cadres = [Cadre(0, 0.5), Cadre(0, 1.5), Cadre(1, 1.0), Cadre(1, 0.8)]
+    effort = village_effort(cadres, targets=np.array([200, 1000]), capacity=250)
+    assert effort == pytest.approx([1.0 * 1.0, 0.9 * 0.5]), (
+        "effort = mean effectiveness x min(1, cadres x capacity / targets)"
+    )
+    replace_weakest(cadres, 2, np.random.default_rng(0), mean=2.0, sd=0.0)
+    assert sorted(c.effectiveness for c in cadres) == [1.0, 1.5, 2.0, 2.0], (
+        "the two weakest cadres (0.5 and 0.8) are replaced by capable ones"
+    )
+
+
+def test_attendance_uses_the_migrant_rate_for_away_women():
+    p = attendance_probability(
+        np.array([False, True]), np.array([1.0, 1.0]), resident=0.9, migrant=0.5, room_gain=1.05
+    )
+    assert p == pytest.approx([0.945, 0.5])
+    capped = attendance_probability(
+        np.array([False]), np.array([2.0]), resident=0.9, migrant=0.5, room_gain=1.0
+    )
+    assert capped[0] == 1.0
+
+
+def test_fee_collection_is_limited_by_wealth():
+    levied = np.full(4, 18000.0)
+    wealth = np.array([0.0, 10000.0, 50000.0, -5.0])
+    got = collectable(levied, wealth, wealth_share=0.8, collection=0.95)
+    assert got == pytest.approx([0.0, 0.95 * 8000.0, 0.95 * 18000.0, 0.0])
+
+
+def test_lognormal_wealth_has_the_stated_mean():
+    rng = np.random.default_rng(1)
+    n = 400_000
+    w = lognormal_wealth(rng.random(n), rng.random(n), mean=100.0)
+    # log-normal with sigma 1: sd of the mean = 100 * sqrt(e - 1) / sqrt(n)
+    assert abs(w.mean() - 100.0) < 4 * 100 * np.sqrt(np.e - 1) / np.sqrt(n)
+    assert np.median(w) == pytest.approx(100 * np.exp(-0.5), rel=0.01)
+
+
+# ---- model directions -------------------------------------------------------------------------
+
+
+def test_fake_certificates_inflate_reported_larc_only():
+    honest = run({"policy.contraception.fake_certificate_prob": 0.0})
+    faked = run({"policy.contraception.fake_certificate_prob": 0.8})
+    k0, k1 = honest.kpis, faked.kpis
+    gap0 = (k0["larc_in_place_reported"] - k0["larc_in_place_true"]).mean()
+    gap1 = (k1["larc_in_place_reported"] - k1["larc_in_place_true"]).mean()
+    assert gap1 > gap0 + 0.01, (
+        f"fake out-of-area certificates count on record only: gap {gap0:.3f} -> {gap1:.3f}"
+    )
+    assert k1["larc_in_place_true"].mean() < k0["larc_in_place_true"].mean(), (
+        "a fake certificate leaves the woman without the method"
+    )
+
+
+def test_worse_methods_more_births():
+    base = run({})
+    leaky = run({"policy.contraception.failure": [1.0, 0.05, 0.05, 0.01, 0.0001, 0.0001]})
+    b0 = (base.events["event"] == "birth").sum()
+    b1 = (leaky.events["event"] == "birth").sum()
+    assert b1 > b0, f"higher method failure rates mean more unintended births: {b0} -> {b1}"
+
+
+def test_larc_campaign_raises_iud_and_sterilisation():
+    off = run({"policy.contraception.larc": False})
+    on = run({})
+    larc = ["share_iud", "share_female_sterilisation", "share_male_sterilisation"]
+    assert on.kpis[larc].sum(axis=1).mean() > off.kpis[larc].sum(axis=1).mean() + 0.2, (
+        "the campaign's targets are completed: long-acting methods replace short-acting ones"
+    )
+
+
+def test_health_fee_stops_at_the_age_limit():
+    none = run({"policy.incentives.health_fee_age_limit": 0})
+    paid = run({})
+    assert none.kpis["yuan_health_fee"].sum() == 0, "no child is younger than 0 years"
+    assert paid.kpis["yuan_health_fee"].sum() > 0
+    assert (none.kpis["certificates"] > 0).all(), "certificates are still taken"
+
+
+def test_service_rooms_raise_participation():
+    bare = run({"policy.checkups.room_quality": 0.0, "policy.checkups.participation": 0.8})
+    rooms = run(
+        {
+            "policy.checkups.room_quality": 1.0,
+            "policy.checkups.room_effect": 0.2,
+            "policy.checkups.participation": 0.8,
+        }
+    )
+    p0 = bare.kpis["checkup_attended"].sum() / bare.kpis["checkup_targets"].sum()
+    p1 = rooms.kpis["checkup_attended"].sum() / rooms.kpis["checkup_targets"].sum()
+    assert p1 > p0 + 0.05, f"standardised service rooms raise participation: {p0:.3f} -> {p1:.3f}"
+    assert rooms.kpis["yuan_service_rooms"].iloc[0] > bare.kpis["yuan_service_rooms"].iloc[0], (
+        "and cost their investment in the first year"
+    )
