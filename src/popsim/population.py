@@ -82,13 +82,6 @@ class Table:
         """Column names in declaration order."""
         return list(self._cols)
 
-    def add_column(self, name: str, dtype: type, fill: object) -> None:
-        """Add a column (for mechanisms that need per-row state of their own)."""
-        if name in self._cols:
-            raise ValueError(f"column {name!r} exists already")
-        self._spec[name] = (dtype, fill)
-        self._cols[name] = np.full(len(next(iter(self._cols.values()))), fill, dtype=dtype)
-
     def append(self, n: int, **values: np.ndarray | object) -> np.ndarray:
         """Append ``n`` rows; unnamed columns take their fill value. Returns the new rows."""
         unknown = set(values) - set(self._cols)

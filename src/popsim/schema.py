@@ -23,7 +23,6 @@ def _length(n: int, what: str):
 NonNeg = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 Prob = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
 AgeRates = Annotated[tuple[NonNeg, ...], _length(N_AGES, "a table by single year of age 0..100")]
-AgeProbs = Annotated[tuple[Prob, ...], _length(N_AGES, "a table by single year of age 0..100")]
 ReproProbs = Annotated[tuple[Prob, ...], _length(N_REPRO, "a table by single year of age 15..49")]
 ReproRates = Annotated[tuple[NonNeg, ...], _length(N_REPRO, "a table by single year of age 15..49")]
 
