@@ -37,6 +37,7 @@ def test_annual_flows_equal_the_event_log(baseline_run):
     ]:
         assert (a[column] == counts[event].reindex(a.index, fill_value=0)).all(), column
     assert (a["births"] == a["births_male"] + a["births_female"]).all()
+    assert (a["population"] == a["population_male"] + a["population_female"]).all()
 
 
 def test_villages_add_up_to_the_township(baseline_run):

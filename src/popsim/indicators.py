@@ -74,9 +74,16 @@ def death_rates(events: pd.DataFrame, exposure: pd.DataFrame) -> pd.DataFrame:
 
 
 def annual(
-    monthly: pd.DataFrame, events: pd.DataFrame, exposure: pd.DataFrame, start_year: int
+    monthly: pd.DataFrame,
+    events: pd.DataFrame,
+    exposure: pd.DataFrame,
+    start_year: int,
+    pyramid: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """One row per simulated year: stocks, flows, CBR, CDR, TFR, SRB, mean age at first birth."""
+    """One row per simulated year: stocks, flows, CBR, CDR, TFR, SRB, mean age at first birth.
+
+    With the year-end ``pyramid``, also the population by sex at the end of each year.
+    """
     monthly = monthly.assign(year=monthly["month"] // 12 + start_year)
     by_year = monthly.groupby("year")
     out = pd.DataFrame(
@@ -108,6 +115,10 @@ def annual(
     out["srb"] = 100 * out["births_male"] / out["births_female"].where(out["births_female"] > 0)
     first = births[births["order"] == 1]
     out["mean_age_first_birth"] = (first["age_months"] / 12).groupby(first["year"]).mean()
+    if pyramid is not None:
+        by_sex = pyramid.groupby(["year", "sex"])["persons"].sum().unstack("sex")
+        out["population_male"] = by_sex.get(1)
+        out["population_female"] = by_sex.get(0)
     out = out.reset_index()
     columns = [
         "year",

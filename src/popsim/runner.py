@@ -83,6 +83,7 @@ def collect(model: PopsimModel, cpu_seconds: float = float("nan")) -> Result:
     events = model.world.log.frame()
     events.insert(1, "year", (events["month"] // 12 + start).astype(np.int32))
     exposure = indicators.exposure_frame(model.exposure, start)
+    pyramid = indicators.pyramid(model.snapshots["pyramid"], start)
     manifest = {
         "scenario": s.name,
         "scenario_hash": s.digest(),
@@ -94,14 +95,14 @@ def collect(model: PopsimModel, cpu_seconds: float = float("nan")) -> Result:
         "cpu_seconds": round(cpu_seconds, 3),
     }
     return Result(
-        annual=indicators.annual(monthly, events, exposure, start),
+        annual=indicators.annual(monthly, events, exposure, start, pyramid),
         asfr=indicators.asfr(events, exposure),
         asfr5=indicators.asfr_5year(events, exposure),
         events=events,
         monthly=monthly,
         villages=villages,
         exposure=exposure,
-        pyramid=indicators.pyramid(model.snapshots["pyramid"], start),
+        pyramid=pyramid,
         parity=indicators.parity_distribution(model.snapshots["parity"], start),
         kpis=annual_kpis(events, records, s),
         policy_monthly=records,
