@@ -23,8 +23,9 @@ PYPROJECT = ROOT / "pyproject.toml"
 ENVIRONMENT = ROOT / "environment.yml"
 
 # PyPI name (canonicalised) -> conda-forge name, where they differ. PyYAML needs no entry:
-# canonicalize_name("PyYAML") is already conda-forge's "pyyaml".
-PYPI_TO_CONDA: dict[str, str] = {}
+# canonicalize_name("PyYAML") is already conda-forge's "pyyaml". conda-forge's "matplotlib"
+# also pulls in a Qt GUI toolkit; "matplotlib-base" is the same library without it.
+PYPI_TO_CONDA: dict[str, str] = {"matplotlib": "matplotlib-base"}
 
 # Conda has no pip-style extras: packages that an extra pulls in must be listed by hand.
 EXTRA_PROVIDES = {
@@ -162,3 +163,12 @@ def test_pip_section_installs_the_package_itself() -> None:
         "environment.yml's pip section must install the package itself "
         f"(e.g. '-e .[test]'); found {entries!r}"
     )
+
+
+def test_jupyterlab_only_in_the_lab_extra() -> None:
+    # With jupyterlab installed every `import nbformat` takes about a second more, which
+    # papermill and nbval pay once per notebook: the runtime and test paths must not pull it in.
+    installed = {canonicalize_name(req.name) for _, req in _requirements()} | set(_conda_pins())
+    assert "jupyterlab" not in installed, "jupyterlab belongs in the [lab] extra only"
+    lab = _pyproject()["project"].get("optional-dependencies", {}).get("lab", [])
+    assert "jupyterlab" in {canonicalize_name(Requirement(r).name) for r in lab}

@@ -31,10 +31,9 @@ def test_method_failure_scales_fecundability():
     assert rel[METHODS.index("condom")] == pytest.approx(0.06)
     trying = np.array([True, False, False, False])
     method = np.array([3, 3, 0, 1])
-    missing = np.array([False, False, False, True])
-    factor = conception_factor(trying, method, missing, rel)
-    assert factor.tolist() == pytest.approx([1.0, rel[3], 1.0, 1.0]), (
-        "trying or an IUD taken out privately: full fecundability; else the method's failure"
+    factor = conception_factor(trying, method, rel)
+    assert factor.tolist() == pytest.approx([1.0, rel[3], 1.0, rel[1]]), (
+        "trying or no method: full fecundability; else the method's failure"
     )
 
 

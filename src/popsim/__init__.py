@@ -11,6 +11,14 @@ from popsim.loading import ScenarioError, load_scenario
 from popsim.params import Scenario
 from popsim.results import Result
 from popsim.runner import simulate
+from popsim.version import __version__, code_version
 
-__version__ = "0.1.0"
-__all__ = ["Result", "Scenario", "ScenarioError", "load_scenario", "simulate", "__version__"]
+__all__ = [
+    "Result",
+    "Scenario",
+    "ScenarioError",
+    "__version__",
+    "code_version",
+    "load_scenario",
+    "simulate",
+]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -42,6 +43,39 @@ def _validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _batch(args: argparse.Namespace) -> int:
+    from popsim import batch
+
+    return batch.main(
+        args.scenarios,
+        args.out,
+        replicates_=args.replicates,
+        first_seed=args.first_seed,
+        n_agents=args.agents,
+        years=args.years,
+        workers=args.jobs,
+        reference=args.reference,
+        notebooks=args.notebooks,
+    )
+
+
+def _count(minimum: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = minimum - 1
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{text!r}: must be an integer >= {minimum}")
+        return value
+
+    return parse
+
+
+def _cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def _schema(args: argparse.Namespace) -> int:
     from popsim.params import Scenario
 
@@ -70,6 +104,30 @@ def parser() -> argparse.ArgumentParser:
     val = sub.add_parser("validate", help="check scenario files")
     val.add_argument("files", nargs="+")
     val.set_defaults(func=_validate)
+    bat = sub.add_parser(
+        "batch",
+        help="run scenarios through notebooks/scenario.ipynb in parallel, then write "
+        "OUT/report.html from notebooks/compare.ipynb",
+    )
+    bat.add_argument(
+        "scenarios",
+        nargs="*",
+        metavar="SCENARIO.yaml",
+        help="scenario files (default: params/baseline.yaml and params/scenarios/*.yaml)",
+    )
+    bat.add_argument("--replicates", type=_count(1), default=4, help="seeds per scenario")
+    bat.add_argument("--first-seed", type=_count(0), default=0)
+    bat.add_argument("--agents", type=_count(1), help="initial persons (default: the scenario's)")
+    bat.add_argument("--years", type=_count(1), help="simulated years (default: the scenario's)")
+    bat.add_argument(
+        "--jobs", type=_count(1), default=_cores(), help="scenarios at once (default: %(default)s)"
+    )
+    bat.add_argument("--out", default="results/batch", help="batch folder (default: %(default)s)")
+    bat.add_argument(
+        "--reference", default="baseline", help="scenario compared against (default: %(default)s)"
+    )
+    bat.add_argument("--notebooks", help="folder of scenario.ipynb and compare.ipynb")
+    bat.set_defaults(func=_batch)
     sch = sub.add_parser("schema", help="print the scenario JSON Schema")
     sch.set_defaults(func=_schema)
     return top
@@ -80,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return args.func(args)
-    except ScenarioError as exc:
+    except ScenarioError as exc:  # popsim.batch.BatchError too
         print(f"popsim: error: {exc}", file=sys.stderr)
         return 2
 

@@ -41,9 +41,13 @@ def relative_failure(failure: tuple[float, ...], peak_fecundability: float) -> n
     return rel
 
 
-def conception_factor(trying, method, iud_missing, rel_failure) -> np.ndarray:
-    """Multiplier of fecundability for every woman: 1 when trying, else her method's failure."""
-    return np.where(trying | iud_missing, 1.0, rel_failure[method])
+def conception_factor(trying, method, rel_failure) -> np.ndarray:
+    """Multiplier of fecundability for every woman: 1 when trying, else her method's failure.
+
+    ``method`` is what she really uses; an IUD taken out privately (``iud_missing``) is
+    only a record that the check-ups may correct, not a method.
+    """
+    return np.where(trying, 1.0, rel_failure[method])
 
 
 def wives_of_reproductive_age(world) -> np.ndarray:
@@ -60,7 +64,7 @@ def step_contraception(world) -> None:
     u = world.uniform("iud_expulsion", iud_users)
     p.method[iud_users[u < monthly_probability(c.iud_expulsion_rate)]] = 0
 
-    idle = wives & ~p.wants_more & (p.preg_month == 0) & (p.method == 0) & ~p.iud_missing
+    idle = wives & ~p.wants_more & (p.preg_month == 0) & (p.method == 0)
     adopters = np.flatnonzero(idle)
     adopters = adopters[world.uniform("method_uptake", adopters) < c.uptake]
     pill = world.uniform("method_choice", adopters) < c.short_acting_pill_share

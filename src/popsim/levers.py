@@ -458,7 +458,7 @@ class Reporting(Section):
     """Birth registration and the reported layer of every KPI (DOMAIN item 14)."""
 
     in_plan: float = lever(
-        0.99, unit="probability", ge=0, le=1, meaning="chance an in-plan birth is reported"
+        0.995, unit="probability", ge=0, le=1, meaning="chance an in-plan birth is reported"
     )
     out_of_plan: float = lever(
         0.2,

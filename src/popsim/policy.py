@@ -90,10 +90,10 @@ class PolicyState:
     def conception_factor(self, rows: np.ndarray) -> np.ndarray:
         """Fecundability multiplier of ``rows``: 1 trying, the method's failure otherwise."""
         p = self.world.persons
-        trying, missing = p.wants_more[rows], p.iud_missing[rows]
+        trying = p.wants_more[rows]
         if not self.pol.contraception.enabled:
-            return (trying | missing).astype(float)
-        return conception_factor(trying, p.method[rows], missing, self.rel_failure)
+            return trying.astype(float)  # couples not trying: perfect contraception, as the core
+        return conception_factor(trying, p.method[rows], self.rel_failure)
 
     def on_conceptions(self, rows: np.ndarray) -> None:
         """Classify new pregnancies under the rule expected at birth."""

@@ -27,6 +27,7 @@ from popsim.loading import load_scenario
 from popsim.params import Scenario
 from popsim.results import TABLES, atomic_write, flat
 from popsim.runner import resize, simulate
+from popsim.version import code_version
 
 MANIFEST = "manifest.json"
 
@@ -41,15 +42,13 @@ class Request:
     @property
     def identity(self) -> dict[str, Any]:
         """The manifest fields that must match for an existing output to be reused."""
-        from popsim import __version__
-
         return {
             "scenario": self.scenario.name,
             "scenario_hash": self.scenario.digest(),
             "seeds": list(self.seeds),
             "n_persons": self.scenario.township.n_persons,
             "years": self.scenario.township.years,
-            "code_version": __version__,
+            "code_version": code_version(),
         }
 
 

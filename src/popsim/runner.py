@@ -17,6 +17,7 @@ from popsim.loading import ScenarioError, load_scenario, validate
 from popsim.model import PopsimModel, Village
 from popsim.params import Scenario
 from popsim.results import Result
+from popsim.version import code_version
 
 VERSIONED = ("popsim", "mesa", "numpy", "pandas", "pydantic", "pyarrow")
 
@@ -91,6 +92,7 @@ def collect(model: PopsimModel, cpu_seconds: float = float("nan")) -> Result:
         "n_persons": s.township.n_persons,
         "years": s.township.years,
         "start_year": start,
+        "code_version": code_version(),
         "versions": {p: _version(p) for p in VERSIONED} | {"python": platform.python_version()},
         "cpu_seconds": round(cpu_seconds, 3),
     }

@@ -1,0 +1,294 @@
+"""``popsim batch``: notebooks through papermill, the report, failures, and resuming after a kill.
+
+The end-to-end tests run the real CLI in a subprocess at a small size (1500 persons, 2 years,
+2 replicates) with the repository's notebooks.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from html import escape
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook
+
+from popsim import batch, cli, replicates
+from popsim.results import TABLES
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ROOT / "notebooks"
+BASELINE = ROOT / "params" / "baseline.yaml"
+NO_CHECKUPS = ROOT / "params" / "scenarios" / "no_checkups.yaml"
+SMALL = ["--replicates", "2", "--agents", "1500", "--years", "2"]
+
+
+def _notebook(*sources: str, parameters: str | None = None) -> nbformat.NotebookNode:
+    cells = [new_code_cell(s) for s in sources]
+    if parameters is not None:
+        cell = new_code_cell(parameters)
+        cell.metadata["tags"] = ["parameters"]
+        cells.insert(0, cell)
+    nb = new_notebook(cells=cells)
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    return nb
+
+
+def _batch(out: Path, *scenarios: Path, jobs: int = 2) -> list[str]:
+    """The command line of a small batch of the repository's notebooks."""
+    return [
+        sys.executable, "-m", "popsim.cli", "batch", *map(str, scenarios), *SMALL,
+        "--jobs", str(jobs), "--out", str(out), "--notebooks", str(NOTEBOOKS),
+    ]  # fmt: skip
+
+
+def _run(args: list[str]) -> subprocess.CompletedProcess:
+    return subprocess.run(args, capture_output=True, text=True, timeout=300, cwd=ROOT)
+
+
+def _request(path: Path) -> replicates.Request:
+    return replicates.request(path, {}, replicates=2, first_seed=0, n_agents=1500, years=2)
+
+
+def _tables(folder: Path) -> dict[str, pd.DataFrame]:
+    return replicates.read(folder)[1]
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
+    """An uninterrupted two-scenario batch, the reference for the other tests."""
+    out = tmp_path_factory.mktemp("batch") / "out"
+    return out, _run(_batch(out, BASELINE, NO_CHECKUPS))
+
+
+# --- end to end -------------------------------------------------------------------------------
+
+
+def _html_tables(html: str) -> list[list[dict[str, str]]]:
+    """Every table of the report as rows of {column header: cell text}."""
+    from bs4 import BeautifulSoup  # nbconvert's own dependency
+
+    tables = []
+    for table in BeautifulSoup(html, "html.parser").find_all("table"):
+        if table.thead is None or table.tbody is None:
+            continue
+        head = [th.get_text(strip=True) for th in table.thead.find("tr").find_all("th")]
+        rows = [
+            [c.get_text(strip=True) for c in tr.find_all(["th", "td"])]
+            for tr in table.tbody.find_all("tr")
+        ]
+        tables.append([dict(zip(head, row, strict=False)) for row in rows if row])
+    return tables
+
+
+def _close(shown: str, value: float, decimals: int) -> bool:
+    return abs(float(shown.replace(",", "")) - value) <= 0.5 * 10**-decimals + 1e-9
+
+
+def test_batch_writes_scenarios_and_report(finished):
+    out, proc = finished
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "summary:" in proc.stdout and f"report: {out / 'report.html'}" in proc.stdout
+    html = (out / "report.html").read_text(encoding="utf-8")
+    for cell in nbformat.read(NOTEBOOKS / "compare.ipynb", as_version=4).cells:
+        if cell.cell_type == "code":
+            line = max(cell.source.splitlines(), key=len)
+            assert escape(line) not in html, f"the report shows code: {line}"
+    assert "data:image/png;base64," in html, "figures must be embedded in the report"
+    cbr = {}
+    for name, path in (("baseline", BASELINE), ("no_checkups", NO_CHECKUPS)):
+        folder = out / name
+        assert name in html
+        assert replicates.is_complete(folder, _request(path))
+        nb = nbformat.read(folder / "scenario.ipynb", as_version=4)
+        assert nb.metadata.papermill.parameters["out_dir"] == str(folder)
+        assert "end: done" in (folder / "log.txt").read_text()
+        # the notebook's tables are exactly those of the same request run here
+        direct = replicates.run(_request(path))
+        for table, frame in _tables(folder).items():
+            pd.testing.assert_frame_equal(frame, direct[table], check_exact=True, obj=table)
+        by_seed = direct["annual"].groupby("seed")
+        cbr[name] = 1000 * by_seed["births"].sum() / by_seed["person_years"].sum()
+
+    # The report's numbers equal those computed here from the tables: the CBR pooled over
+    # the years of each replicate (3 decimals), and the CBR table's means and paired
+    # difference (2 decimals).
+    tables = _html_tables(html)
+    replicate_rows = [r for t in tables for r in t if {"scenario", "seed", "cbr"} <= r.keys()]
+    assert len(replicate_rows) == 4, "the report should list every replicate"
+    for row in replicate_rows:
+        expected = cbr[row["scenario"]][int(row["seed"])]
+        assert _close(row["cbr"], expected, 3), (row, expected)
+    ref, scen = cbr["baseline"], cbr["no_checkups"]
+    expected = {"reference": ref.mean(), "scenario": scen.mean(), "difference": (scen - ref).mean()}
+    comparison_rows = [r for t in tables for r in t if {"reference", "difference"} <= r.keys()]
+    assert any(
+        r.get("") == "no_checkups" and all(_close(r[k], v, 2) for k, v in expected.items())
+        for r in comparison_rows
+    ), f"no table shows the CBR comparison {expected}"
+
+
+def test_rerun_skips_complete_scenarios(finished):
+    out, _ = finished
+    before = {p: p.stat().st_mtime_ns for p in out.glob("*/tables/*.parquet")}
+    proc = _run(_batch(out, BASELINE, NO_CHECKUPS))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.count(" skipped ") == 2, proc.stdout
+    assert before == {p: p.stat().st_mtime_ns for p in out.glob("*/tables/*.parquet")}
+
+
+def test_killed_batch_resumes_without_recomputing(tmp_path, finished):
+    reference, _ = finished
+    out = tmp_path / "out"
+    args = _batch(out, BASELINE, NO_CHECKUPS, jobs=1)  # one at a time, in order
+    proc = subprocess.Popen(
+        args, cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    first = out / "baseline"
+    deadline = time.monotonic() + 120
+    while not ((first / "manifest.json").is_file() and (first / "scenario.ipynb").is_file()):
+        assert proc.poll() is None and time.monotonic() < deadline, "batch ended too early"
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (out / "no_checkups" / "scenario.ipynb").exists(), "killed too late to test"
+    # nothing visible is half-written: every notebook and manifest there parses
+    for path in [*out.glob("*/*.ipynb"), *out.glob("*/manifest.json")]:
+        if not path.name.startswith("."):
+            json.loads(path.read_text())
+    stamps = {p: p.stat().st_mtime_ns for p in [first / "manifest.json", *first.glob("tables/*")]}
+
+    proc = _run(args)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert stamps == {p: p.stat().st_mtime_ns for p in stamps}, "baseline was recomputed"
+    assert "skipped" in (first / "log.txt").read_text().splitlines()[-1]
+    assert (out / "report.html").is_file()
+    for name in ("baseline", "no_checkups"):
+        ours, theirs = _tables(out / name), _tables(reference / name)
+        for table in TABLES:
+            pd.testing.assert_frame_equal(ours[table], theirs[table], check_exact=True, obj=table)
+
+
+def test_failing_scenario_is_reported_and_others_complete(tmp_path):
+    # Loads (valid weights) but cannot run: no one to draw an initial population from.
+    zeros = ", ".join(["0"] * 101)
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(
+        f"extends: {BASELINE}\nname: broken\n"
+        f"initial:\n  male_by_age: [{zeros}]\n  female_by_age: [{zeros}]\n"
+    )
+    out = tmp_path / "out"
+    proc = _run(_batch(out, broken, BASELINE))
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "broken" in proc.stdout and "failed" in proc.stdout
+    assert "cell In [" in proc.stdout and "ValueError" in proc.stdout, proc.stdout
+    assert "end: failed: cell In [" in (out / "broken" / "log.txt").read_text()
+    assert (out / "broken" / "scenario.failed.ipynb").is_file()
+    assert not (out / "broken" / "scenario.ipynb").exists()
+    assert not (out / "broken" / "manifest.json").exists()
+    assert replicates.is_complete(out / "baseline", _request(BASELINE))
+
+
+# --- pieces -----------------------------------------------------------------------------------
+
+
+def test_kernel_runs_this_interpreter(tmp_path):
+    assert batch.kernel_command()[0] == sys.executable
+    nb = _notebook(
+        "import sys, pathlib\npathlib.Path('where.txt').write_text(sys.executable)",
+        parameters="x = 0",
+    )
+    nbformat.write(nb, tmp_path / "nb.ipynb")
+    attempts = batch.execute(
+        tmp_path / "nb.ipynb", tmp_path / "out.ipynb", {"x": 1}, tmp_path, failed=tmp_path / "f"
+    )
+    assert attempts == 1
+    assert (tmp_path / "where.txt").read_text() == sys.executable
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def _fake_papermill(monkeypatch, failures: list[tuple[bool, Exception]]):
+    """papermill.execute_notebook that fails as listed (cell started?, error), then succeeds."""
+    import papermill
+
+    calls = []
+
+    def execute_notebook(source, target, **kwargs):
+        calls.append(target)
+        nb = _notebook("1")
+        if failures:
+            started, error = failures.pop(0)
+            nb.metadata["papermill"] = {}
+            nb.cells[0].metadata["papermill"] = {"start_time": "2024-01-01" if started else None}
+            nbformat.write(nb, target)
+            raise error
+        nbformat.write(nb, target)
+
+    monkeypatch.setattr(papermill, "execute_notebook", execute_notebook)
+    return calls
+
+
+def test_kernel_start_failure_is_retried(tmp_path, monkeypatch):
+    calls = _fake_papermill(monkeypatch, [(False, RuntimeError("Kernel died before replying"))])
+    target = tmp_path / "out.ipynb"
+    assert batch.execute(tmp_path / "in.ipynb", target, {}, tmp_path, failed=tmp_path / "f") == 2
+    assert len(calls) == 2 and target.is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.ipynb"]
+
+
+def test_cell_errors_are_not_retried(tmp_path, monkeypatch):
+    from papermill.exceptions import PapermillExecutionError
+
+    error = PapermillExecutionError(3, 5, "1/0", "ZeroDivisionError", "division by zero", [])
+    calls = _fake_papermill(monkeypatch, [(True, error)])
+    failed = tmp_path / "failed.ipynb"
+    with pytest.raises(PapermillExecutionError) as info:
+        batch.execute(tmp_path / "in.ipynb", tmp_path / "out.ipynb", {}, tmp_path, failed=failed)
+    assert len(calls) == 1 and failed.is_file() and not (tmp_path / "out.ipynb").exists()
+    assert batch.describe(info.value) == "cell In [5]: ZeroDivisionError: division by zero"
+    # a kernel that dies mid-run is not a start failure either
+    calls = _fake_papermill(monkeypatch, [(True, RuntimeError("Kernel died"))])
+    with pytest.raises(RuntimeError):
+        batch.execute(tmp_path / "in.ipynb", tmp_path / "out.ipynb", {}, tmp_path, failed=failed)
+    assert len(calls) == 1
+
+
+def test_default_scenario_set():
+    paths = batch.default_scenarios()
+    assert paths[0] == BASELINE
+    assert paths[1:] == sorted((ROOT / "params" / "scenarios").glob("*.yaml"))
+    assert batch.default_notebooks() == ROOT / "notebooks"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ([str(BASELINE), str(BASELINE)], "are both named 'baseline'"),
+        ([str(NO_CHECKUPS)], "--reference 'baseline' is not among"),
+        ([str(BASELINE), "--notebooks", "/nonexistent"], "no scenario.ipynb"),
+        ([str(BASELINE), "--replicates", "0"], "must be an integer >= 1"),
+        ([str(BASELINE).replace(".yaml", ".yml")], "scenario file not found"),
+    ],
+)
+def test_bad_batch_arguments_exit_2(args, message, tmp_path, capsys):
+    argv = ["batch", *args, "--out", str(tmp_path / "out")]
+    if "--notebooks" not in args:
+        argv += ["--notebooks", str(NOTEBOOKS)]
+    try:
+        code = cli.main(argv)
+    except SystemExit as exc:  # argparse's own errors
+        code = exc.code
+    err = capsys.readouterr().err
+    assert code == 2 and message in err, err
+    assert "Traceback" not in err and not (tmp_path / "out").exists()
