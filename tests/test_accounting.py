@@ -1,12 +1,14 @@
 """Stocks and flows add up, and the tables stay internally consistent."""
 
+import inspect
+
 import numpy as np
 import pytest
 
 import popsim
 from conftest import PARAMS
 from popsim.model import PopsimModel
-from popsim.population import FEMALE, MALE, MARRIED
+from popsim.population import FEMALE, MALE, MARRIED, Persons
 from popsim.runner import collect
 
 
@@ -71,17 +73,18 @@ def test_parity_equals_sons_plus_daughters_and_the_birth_log(baseline_run):
     assert (per_mother["max"] - per_mother["min"] + 1 == per_mother["size"]).all()
 
 
+SHARE = inspect.signature(Persons.compact).parameters["min_retired_share"].default
+
+
 def test_retired_rows_are_dropped_over_a_long_run():
-    # The rule (Persons.compact, called by PopsimModel.step after the December step): with
-    # n rows of which `alive` are living, retired = n - alive; the table is compacted to its
-    # living rows when retired >= 0.25 * n. So right after every year end either n == alive
-    # (compacted), or retired < 0.25 * n, i.e. n < alive / (1 - 0.25); in integers
-    # 4 * (n - alive) < n in both cases. Between year ends rows are only appended (births,
-    # immigrants, external brides: exactly the births and in-migrants of the flows), so within
-    # a year n <= n at the last year end + that year's additions so far. Together, at a year
-    # end n <= alive / (1 - 0.25) + the year's additions + 1 (the bound asked for; the first is
-    # sharper). Dead and emigrated rows therefore never pile up, and the monthly kernels, which
-    # scan all n rows, do not slow down as the run goes on.
+    # The rule (Persons.compact, after every December step): with n rows of which `alive` are
+    # living, the table is compacted to its living rows when n - alive >= SHARE * n. So right
+    # after a year end either n == alive, or n < alive / (1 - SHARE). Between year ends rows
+    # are only appended (births, immigrants, external brides: the births and in-migrants of
+    # the flows), so within a year n <= n at the last year end + the year's additions so far.
+    # Together, at a year end n <= alive / (1 - SHARE) + the year's additions + 1. Dead and
+    # emigrated rows never pile up, so the monthly kernels, which scan all n rows, do not slow
+    # down as the run goes on.
     scenario = popsim.load_scenario(PARAMS / "baseline.yaml")
     model = PopsimModel(popsim.runner.resize(scenario, 5_000, 40), seed=1)
     p = model.world.persons
@@ -94,8 +97,8 @@ def test_retired_rows_are_dropped_over_a_long_run():
         if model.world.t % 12 == 0:
             alive = int(np.count_nonzero(p.alive))
             year = model.world.t // 12
-            assert 4 * (p.n - alive) < p.n, f"year {year}: {p.n} rows, {alive} alive"
-            assert p.n <= alive / (1 - 0.25) + added + 1, f"year {year}"
+            assert p.n - alive < SHARE * p.n or p.n == alive, f"year {year}: {p.n}, {alive}"
+            assert p.n <= alive / (1 - SHARE) + added + 1, f"year {year}"
             rows_at_year_end.append(p.n)
             added = 0
     assert model.world.t == 12 * 40

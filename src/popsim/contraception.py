@@ -56,10 +56,12 @@ def wives_of_reproductive_age(world) -> np.ndarray:
     return p.alive & (p.sex == FEMALE) & (p.marital == MARRIED) & (age >= 15) & (age < 50)
 
 
-def step_contraception(world) -> None:
-    """Expulsions, short-acting uptake, LARC campaign, certificate verification."""
+def step_contraception(world, wives: np.ndarray) -> None:
+    """Expulsions, short-acting uptake, LARC campaign, certificate verification.
+
+    ``wives`` is the month's mask of married women 15-49.
+    """
     p, c = world.persons, world.scenario.policy.contraception
-    wives = wives_of_reproductive_age(world)
     iud_users = np.flatnonzero(wives & (p.method == IUD))
     u = world.uniform("iud_expulsion", iud_users)
     p.method[iud_users[u < monthly_probability(c.iud_expulsion_rate)]] = 0

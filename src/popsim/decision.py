@@ -22,7 +22,6 @@ from __future__ import annotations
 import numpy as np
 
 from popsim.contraception import IS_STERILISATION, IUD
-from popsim.population import FEMALE, MARRIED
 from popsim.rules import next_birth_out_of_plan
 
 
@@ -74,10 +73,9 @@ def birth_price(world, rows: np.ndarray, out_plan: np.ndarray) -> np.ndarray:
     return price
 
 
-def step_decision(world) -> None:
-    """Draw new couples' preferences; start and stop trying."""
+def step_decision(world, wives: np.ndarray) -> None:
+    """Draw new couples' preferences; start and stop trying (``wives``: married women 15-49)."""
     p, dec = world.persons, world.scenario.policy.decision
-    wives = p.alive & (p.sex == FEMALE) & (p.marital == MARRIED)
     new = np.flatnonzero(wives & (p.desired < 0))
     if new.size:
         cum = np.cumsum(dec.desired_size)

@@ -22,7 +22,7 @@ from __future__ import annotations
 import mesa
 import numpy as np
 
-from popsim.contraception import IUD, wives_of_reproductive_age
+from popsim.contraception import IUD
 from popsim.events import REASONS
 
 REMEDIAL = REASONS.index("remedial")
@@ -79,10 +79,10 @@ def checkup_outcomes(
     return attended, found, ended
 
 
-def step_checkups(world) -> dict[str, int]:
-    """One check-up round; returns its counts for the KPI tables."""
+def step_checkups(world, wives: np.ndarray) -> dict[str, int]:
+    """One check-up round for ``wives`` (married women 15-49); returns its counts."""
     p, ch = world.persons, world.scenario.policy.checkups
-    targets = np.flatnonzero(wives_of_reproductive_age(world))
+    targets = np.flatnonzero(wives)
     migrant = ch.agreement_participation if ch.agreement else ch.migrant_participation
     p_attend = attendance_probability(
         p.away[targets],

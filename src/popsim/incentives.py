@@ -22,7 +22,7 @@ import numpy as np
 
 from popsim.contraception import IS_STERILISATION
 from popsim.decision import desires_another
-from popsim.population import FEMALE, MARRIED
+from popsim.population import FEMALE
 from popsim.rules import regime_in_force
 from popsim.world import monthly_probability
 
@@ -38,12 +38,14 @@ LINES = (
 )
 
 
-def step_incentives(world, pay) -> None:
-    """Take-up and this month's payments; ``pay(line, yuan)`` books them."""
+def step_incentives(world, pay, wives: np.ndarray) -> None:
+    """Take-up and this month's payments; ``pay(line, yuan)`` books them.
+
+    ``wives`` is the month's mask of married women 15-49 (take-up and rewards).
+    """
     p, t, pol = world.persons, world.t, world.scenario.policy
     inc, scale = pol.incentives, pol.incentives.scale
     dec = pol.decision
-    wives = p.alive & (p.sex == FEMALE) & (p.marital == MARRIED)
     content = (
         ~desires_another(p.parity, p.sons, p.desired, p.son_pref, dec.son_seeking_max_parity)
         if dec.enabled

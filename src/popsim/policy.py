@@ -68,24 +68,25 @@ class PolicyState:
             self.pay("service_centre", pol.budget.service_centre)
         timed = w.timings
         with timed("checkups"):
+            wives = wives_of_reproductive_age(w)  # nothing below marries, dies or ages
             self._draw_wealth()
-            self._update_effort()
+            self._update_effort(wives)
         if pol.decision.enabled:
             with timed("decision"):
-                step_decision(w)
+                step_decision(w, wives)
         if pol.contraception.enabled:
             with timed("contraception"):
-                step_contraception(w)
+                step_contraception(w, wives)
         if pol.checkups.enabled and w.t % pol.checkups.interval_months == 0:
             with timed("checkups"):
-                for name, count in step_checkups(w).items():
+                for name, count in step_checkups(w, wives).items():
                     self._month[name] += count
         if pol.sex_selection.enabled:
             with timed("sex_selection"):
                 step_sex_selection(w)
         if pol.incentives.enabled:
             with timed("incentives"):
-                step_incentives(w, self.pay)
+                step_incentives(w, self.pay, wives)
 
     def conception_factor(self, rows: np.ndarray) -> np.ndarray:
         """Fecundability multiplier of ``rows``: 1 trying, the method's failure otherwise."""
@@ -198,8 +199,7 @@ class PolicyState:
                 mean=self.pol.budget.wealth_years * self.pol.budget.income,
             )
 
-    def _update_effort(self) -> None:
-        p, w = self.world.persons, self.world
-        wives = wives_of_reproductive_age(w)
+    def _update_effort(self, wives: np.ndarray) -> None:
+        p = self.world.persons
         targets = np.bincount(p.village[wives], minlength=self.village_effort.size)
         self.village_effort = village_effort(self.cadres, targets, self.pol.checkups.cadre_capacity)
