@@ -30,6 +30,7 @@ PYPI_TO_CONDA: dict[str, str] = {"matplotlib": "matplotlib-base"}
 # Conda has no pip-style extras: packages that an extra pulls in must be listed by hand.
 EXTRA_PROVIDES = {
     ("mesa", "network"): ["networkx"],
+    ("dask", "distributed"): ["distributed"],
 }
 
 # A conda match spec: optional "channel::" prefix, name, optional operator and version,

@@ -16,7 +16,7 @@ from popsim.loading import ScenarioError, load_scenario, parse_override
 from popsim.params import N_AGES, N_REPRO, Scenario
 
 REPO = Path(__file__).resolve().parents[1]
-PARAM_FILES = sorted((REPO / "params").glob("**/*.yaml"))
+PARAM_FILES = sorted(p for p in (REPO / "params").glob("**/*.yaml") if p.parent.name != "sweeps")
 
 
 def write(folder: Path, files: dict[str, str | bytes]) -> None:

@@ -128,6 +128,11 @@ def parser() -> argparse.ArgumentParser:
     )
     bat.add_argument("--notebooks", help="folder of scenario.ipynb and compare.ipynb")
     bat.set_defaults(func=_batch)
+    from popsim import sweep
+
+    swp = sub.add_parser("sweep", help="run a parameter sweep (params/sweeps/*.yaml); resumes")
+    sweep.add_arguments(swp)
+    swp.set_defaults(func=sweep.from_args)  # reports its own bad input (exit 2)
     sch = sub.add_parser("schema", help="print the scenario JSON Schema")
     sch.set_defaults(func=_schema)
     return top
