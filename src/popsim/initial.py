@@ -28,7 +28,7 @@ from popsim.demography import conceptions, pregnancy_outcomes, wants_another
 from popsim.params import N_AGES
 from popsim.population import FEMALE, MALE, MARRIED, TAG_INITIAL
 from popsim.rng import derive
-from popsim.world import World, monthly_probability
+from popsim.world import Rates, World, monthly_probability
 
 CHILD_MAX_AGE = 30
 MOTHER_AGE_GAP = (18, 45)
@@ -121,7 +121,9 @@ def _pair_couples(
     p.household[husbands] = household
 
 
-def _simulate_histories(world: World, women: np.ndarray, marriage_age: np.ndarray, rates) -> None:
+def _simulate_histories(
+    world: World, women: np.ndarray, marriage_age: np.ndarray, rates: Rates
+) -> None:
     """Each woman's births and pregnancy up to now, with the run's own kernels."""
     p, fert = world.persons, world.scenario.demography.fertility
     rng = world.streams["initial_history"]
@@ -130,8 +132,7 @@ def _simulate_histories(world: World, women: np.ndarray, marriage_age: np.ndarra
     k = women.size
     parity = np.zeros(k, dtype=np.int8)
     sons = np.zeros(k, dtype=np.int8)
-    last_birth = np.full(k, p.last_birth_month[:1].dtype.type(p.last_birth_month.min(initial=0)))
-    last_birth[:] = p.last_birth_month[women]
+    last_birth = p.last_birth_month[women].copy()
     first_birth = p.first_birth_month[women].copy()
     preg = np.zeros(k, dtype=np.int8)
     fetus_male = np.zeros(k, dtype=bool)
