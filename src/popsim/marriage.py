@@ -114,23 +114,15 @@ def step_marriage(world: World) -> None:
     _wed(world, matched, grooms)
 
     out = np.union1d(brides[marry_out], np.setdiff1d(local, matched))
-    world.log.add(
-        "marriage",
-        month=world.t,
-        pid=p.pid[out],
-        sex=FEMALE,
-        age_months=world.age_months[out],
-        village=p.village[out],
-    )
-    world.log.add(
-        "out_migration",
-        month=world.t,
-        pid=p.pid[out],
-        sex=FEMALE,
-        age_months=world.age_months[out],
-        village=p.village[out],
-        reason=MARRIAGE,
-    )
+    leaver = {
+        "month": world.t,
+        "pid": p.pid[out],
+        "sex": FEMALE,
+        "age_months": world.age_months[out],
+        "village": p.village[out],
+    }
+    world.log.add("marriage", **leaver)
+    world.log.add("out_migration", **leaver, reason=MARRIAGE)
     retire(p, out, widow_spouses=False)
 
     _external_brides(world, single & (p.sex == MALE))
