@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 import popsim
-from popsim.calibration import statistics, table
+from popsim.calibration import load_targets, statistics, table
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scenario", default=str(ROOT / "params" / "baseline.yaml"))
+    ap.add_argument("--targets", default=str(ROOT / "params" / "calibration" / "targets.yaml"))
     ap.add_argument("--replicates", type=int, default=8)
     ap.add_argument("--agents", type=int, default=None)
     ap.add_argument("--years", type=int, default=None)
@@ -35,7 +36,7 @@ def main() -> int:
         statistics(popsim.simulate(scenario, seed=s, n_agents=args.agents, years=args.years))
         for s in range(args.replicates)
     ]
-    out = table(runs)
+    out = table(runs, load_targets(args.targets))
     cpu = time.process_time() - started
     pd.set_option("display.width", 200)
     shown = out.drop(columns=["meaning", "source"])
@@ -44,7 +45,7 @@ def main() -> int:
           f"{len(out)} targets within range")
     if args.write:
         md = out.assign(**{c: out[c].map(lambda v: f"{v:.3f}") for c in
-                           ("model_mean", "ci95_low", "ci95_high")})
+                           ("model_mean", "ci95_low", "ci95_high", "sd", "z")})
         md["within"] = md["within"].map({True: "yes", False: "**no**"})
         header = (f"Baseline `{Path(args.scenario).name}`, {args.replicates} replicates "
                   f"(seeds 0-{args.replicates - 1}), {scenario.township.n_persons} persons, "

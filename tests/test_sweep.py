@@ -270,7 +270,7 @@ FEE = "  policy.fee.multiple: "
             "scenario: nowhere.yaml\nparameters:\n  demography.srb: [1.05]\ndesign: grid\n",
             ["field 'scenario' = 'nowhere.yaml'", "does not exist", "relative to the sweep file"],
         ),
-        (GOOD + "design: grid\n  levels: 3\n", ["s.yaml", "line 5", "YAML error"]),
+        (GOOD + "design: grid\n  levels: 3\n", ["s.yaml", "line 5", "YAML syntax error"]),
         (GOOD + "design: grid\nreplicates: 0\n", ["'replicates' = 0", "greater than or equal"]),
     ],
 )

@@ -1,18 +1,49 @@
-"""Calibration targets for the baseline township (DOMAIN.md section 2) and the model's figures.
+"""The model's figures for calibration (DOMAIN.md section 2), the target files, and the fit.
 
-Each target is a range a calibrated baseline must hit with its mean over
-replicates; :func:`statistics` computes the model's figure of every target
-from one run, pooled over its years (SRB, shares) or averaged (rates).
+:func:`statistics` computes every figure of :data:`STATISTICS` from one run, on its first
+:data:`WINDOW_YEARS` years, pooled over them (SRB, shares of births) or averaged (rates). A
+target file (``params/calibration/targets.yaml``) gives each figure's range and source;
+:func:`load_targets` reads it. :func:`table` sets a model's mean over replicates against the
+ranges, and :func:`loss` scores it: a range is read as mean +- 2 sd, so the loss is the sum
+of squared z-scores, -2 log of a Gaussian pseudo-likelihood.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from popsim.loading import ScenarioError, read_yaml
 from popsim.results import Result
+
+#: every figure :func:`statistics` computes: its name and meaning
+STATISTICS = {
+    "cbr": "crude birth rate, per 1000",
+    "tfr_true": "total fertility rate, all births",
+    "tfr_reported": "total fertility rate, registered births",
+    "srb": "sex ratio at birth, males per 100 females",
+    "srb_order_2": "SRB of second births",
+    "male_share_2nd_after_girl": "male share of 2nd births after a girl",
+    "contraceptive_prevalence": "married women 15-49 using a method",
+    "share_iud": "IUD, share of married women 15-49",
+    "share_sterilisation": "female or male sterilisation, share",
+    "share_condom": "condom, share",
+    "share_pill": "pill, share",
+    "mean_age_first_marriage": "women's mean age at first marriage",
+    "mean_age_first_birth": "women's mean age at first birth",
+    "fee_collection_rate": "social maintenance fee collected / levied",
+    "compliance_reported": "in-plan share of registered births",
+    "compliance_true": "in-plan share of all births",
+    "unreported_share": "share of births not registered",
+}
+
+
+class CalibrationError(ScenarioError):
+    """A target or calibration file, or a calibration folder, that cannot be used."""
 
 
 @dataclass(frozen=True)
@@ -25,90 +56,71 @@ class Target:
     high: float
     source: str
 
+    @property
+    def centre(self) -> float:
+        """The middle of the range."""
+        return (self.low + self.high) / 2
 
-TARGETS = (
-    Target("cbr", "crude birth rate, per 1000", 11.5, 13.5, "China 2009 12.13, Anhui 2010 12.70"),
-    Target(
-        "tfr_true",
-        "total fertility rate, all births",
-        1.4,
-        1.7,
-        "corrected estimates 1.5-1.6; policy fertility 1.47-1.49",
-    ),
-    Target(
-        "tfr_reported",
-        "total fertility rate, registered births",
-        1.1,
-        1.6,
-        "census 1.18 (2010), below the true TFR",
-    ),
-    Target(
-        "srb",
-        "sex ratio at birth, males per 100 females",
-        120,
-        135,
-        "Anhui 2005 131 (126-137); Anhui 2010 census 128.6",
-    ),
-    Target(
-        "srb_order_2",
-        "SRB of second births",
-        130,
-        175,
-        "rural 2nd births 146 (DOMAIN); rural Anhui 2010 171.4",
-    ),
-    Target(
-        "male_share_2nd_after_girl",
-        "male share of 2nd births after a girl",
-        0.58,
-        0.65,
-        "2000 census",
-    ),
-    Target(
-        "contraceptive_prevalence",
-        "married women 15-49 using a method",
-        0.85,
-        0.95,
-        "about 90 % (2010)",
-    ),
-    Target("share_iud", "IUD, share of married women 15-49", 0.43, 0.53, "48.15 % (2010)"),
-    Target(
-        "share_sterilisation", "female or male sterilisation, share", 0.27, 0.37, "31.7 % (2010)"
-    ),
-    Target("share_condom", "condom, share", 0.06, 0.13, "9.32 % (2010)"),
-    Target("share_pill", "pill, share", 0.003, 0.02, "0.98 % (2010)"),
-    Target(
-        "mean_age_first_marriage", "women's mean age at first marriage", 23.4, 24.4, "23.9 (2010)"
-    ),
-    Target("mean_age_first_birth", "women's mean age at first birth", 25.4, 26.4, "25.9 (2010)"),
-    Target(
-        "fee_collection_rate",
-        "social maintenance fee collected / levied",
-        0.9,
-        1.0,
-        "bulletin 95.2 %",
-    ),
-    Target(
-        "compliance_reported",
-        "in-plan share of registered births",
-        0.97,
-        1.0,
-        "bulletin: 100 % claimed",
-    ),
-    Target(
-        "compliance_true",
-        "in-plan share of all births",
-        0.8,
-        0.97,
-        "below the reported figure (DOMAIN)",
-    ),
-    Target(
-        "unreported_share",
-        "share of births not registered",
-        0.0,
-        0.1,
-        "< 10 % unreported 1991-2003",
-    ),
-)
+    @property
+    def sd(self) -> float:
+        """The range read as centre +- 2 sd."""
+        return (self.high - self.low) / 4
+
+
+def load_targets(path: str | Path, known: Sequence[str] | None = tuple(STATISTICS)) -> tuple:
+    """The targets of a target file, in its order.
+
+    Args:
+        path: a YAML file ``targets: {name: {low: .., high: .., source: ..}, ...}``.
+        known: the allowed names (default: :data:`STATISTICS`); None allows any (a run
+            function of one's own).
+
+    Raises:
+        CalibrationError: naming the file, the target and the problem.
+    """
+    from popsim.sweepspec import suggest
+
+    path = Path(path)
+    data = read_yaml(path, "target", CalibrationError)
+    extra = sorted(set(data) - {"targets"})
+    if extra:
+        raise CalibrationError(f"{path}: unknown field {extra[0]!r}; a target file has 'targets'.")
+    entries = data.get("targets")
+    if not isinstance(entries, dict) or not entries:
+        raise CalibrationError(f"{path}: field 'targets' must map figure names to ranges.")
+    targets = []
+    for name, entry in entries.items():
+        where = f"{path}: field 'targets.{name}'"
+        if known is not None and name not in known:
+            close = suggest(str(name), known)
+            hint = f" Did you mean {close!r}?" if close else ""
+            raise CalibrationError(f"{where}: no such figure.{hint} Figures: {', '.join(known)}.")
+        if not isinstance(entry, dict) or not {"low", "high"} <= set(entry):
+            raise CalibrationError(f"{where}: give {{low: .., high: .., source: ..}}.")
+        unknown = sorted(set(entry) - {"low", "high", "source"})
+        if unknown:
+            raise CalibrationError(f"{where}: unknown key {unknown[0]!r} (low, high, source).")
+        low, high = entry["low"], entry["high"]
+        numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in (low, high))
+        if not numbers or not np.isfinite([low, high]).all() or not low < high:
+            raise CalibrationError(
+                f"{where}: low = {low!r}, high = {high!r}: need two finite numbers, low < high."
+            )
+        meaning = STATISTICS.get(name, str(name))
+        targets.append(
+            Target(str(name), meaning, float(low), float(high), str(entry.get("source", "")))
+        )
+    return tuple(targets)
+
+
+def zscores(values: Mapping[str, float], targets: Sequence[Target]) -> dict[str, float]:
+    """Each target's (model - centre) / sd; NaN where the model has no figure."""
+    return {t.name: (float(values.get(t.name, np.nan)) - t.centre) / t.sd for t in targets}
+
+
+def loss(values: Mapping[str, float], targets: Sequence[Target]) -> float:
+    """Sum of squared z-scores over the targets (NaN if a figure is missing)."""
+    return float(sum(z * z for z in zscores(values, targets).values()))
 
 
 def _srb(sex: pd.Series) -> float:
@@ -133,7 +145,10 @@ def _window(frame: pd.DataFrame, first_year: int) -> pd.DataFrame:
 
 
 def statistics(result: Result) -> dict[str, float]:
-    """The model's figure for every target, from the first years of one run."""
+    """Every figure of :data:`STATISTICS` from the first years of one run (NaN: none).
+
+    Compliance, fees and contraception need the regime (``policy.enabled``).
+    """
     first = int(result.annual["year"].min())
     result = replace(
         result,
@@ -175,27 +190,22 @@ def statistics(result: Result) -> dict[str, float]:
     return {name: float(value) for name, value in stats.items()}
 
 
-def table(per_run: list[dict[str, float]]) -> pd.DataFrame:
-    """Target, range, model mean and 95 % interval of the mean over replicates, and a verdict."""
+def table(per_run: list[dict[str, float]], targets: Sequence[Target]) -> pd.DataFrame:
+    """The fit of a model's replicates to the targets, one row per target.
+
+    Columns: the range, the model mean over replicates, the 95 % interval of that mean
+    (Student t), the replicates' sd, the z-score and whether the mean is within range.
+    """
+    from scipy import stats
+
     runs = pd.DataFrame(per_run)
-    n = len(runs)
-    t975 = {
-        1: np.nan,
-        2: 12.71,
-        3: 4.30,
-        4: 3.18,
-        5: 2.78,
-        6: 2.57,
-        7: 2.45,
-        8: 2.36,
-        9: 2.31,
-        10: 2.26,
-    }.get(n, 1.96 + 2.4 / max(n, 1))  # Student t, 97.5 %, n - 1 d.f.
     rows = []
-    for target in TARGETS:
+    for target in targets:
         values = runs.get(target.name, pd.Series(dtype=float)).dropna()
-        mean = values.mean()
-        half = t975 * values.std(ddof=1) / np.sqrt(len(values)) if len(values) > 1 else np.nan
+        n = len(values)
+        mean = values.mean() if n else np.nan
+        sd = values.std(ddof=1) if n > 1 else np.nan
+        half = stats.t.ppf(0.975, n - 1) * sd / np.sqrt(n) if n > 1 else np.nan
         rows.append(
             {
                 "target": target.name,
@@ -204,6 +214,8 @@ def table(per_run: list[dict[str, float]]) -> pd.DataFrame:
                 "model_mean": mean,
                 "ci95_low": mean - half,
                 "ci95_high": mean + half,
+                "sd": sd,
+                "z": (mean - target.centre) / target.sd,
                 "within": bool(target.low <= mean <= target.high),
                 "source": target.source,
             }

@@ -76,6 +76,12 @@ def _cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
+def _calibrate(args: argparse.Namespace) -> int:
+    from popsim import calibrate, sweep
+
+    return sweep.from_args(args, "calibrate", calibrate.calibrate)
+
+
 def _schema(args: argparse.Namespace) -> int:
     from popsim.params import Scenario
 
@@ -133,6 +139,12 @@ def parser() -> argparse.ArgumentParser:
     swp = sub.add_parser("sweep", help="run a parameter sweep (params/sweeps/*.yaml); resumes")
     sweep.add_arguments(swp)
     swp.set_defaults(func=sweep.from_args)  # reports its own bad input (exit 2)
+    cal = sub.add_parser(
+        "calibrate",
+        help="fit a scenario's parameters to targets (params/calibration/*.yaml); resumes",
+    )
+    sweep.add_arguments(cal, "calibration file (params/calibration/*.yaml)")
+    cal.set_defaults(func=_calibrate)
     sch = sub.add_parser("schema", help="print the scenario JSON Schema")
     sch.set_defaults(func=_schema)
     return top

@@ -208,32 +208,52 @@ class Executor:
 
 
 class LocalExecutor(Executor):
-    """A pool of ``workers`` spawned processes; ``shared`` is sent once to each worker."""
+    """A pool of ``workers`` spawned processes; ``shared`` is sent once to each worker.
+
+    The pool outlives one :meth:`map` (a calibration maps batch after batch) until
+    :meth:`close`, or until ``map`` is given another ``shared`` object.
+    """
 
     def __init__(self, workers: int) -> None:
         self.workers = workers
         self.description = f"{workers} local processes"
+        self._pool: ProcessPoolExecutor | None = None
+        self._shared: Any = None
 
     def map(self, fn: Callable, shared: Any, items: Iterable) -> Iterator[tuple[Any, bool, Any]]:
         """Run in the process pool."""
         items = list(items)
         if not items:
             return
-        pool = ProcessPoolExecutor(
-            min(self.workers, len(items)),
-            mp_context=get_context("spawn"),
-            initializer=_init_worker,
-            initargs=(shared, os.getpid()),
-        )
+        if self._pool is None or self._shared is not shared:
+            self.close()
+            self._pool = ProcessPoolExecutor(
+                self.workers,
+                mp_context=get_context("spawn"),
+                initializer=_init_worker,
+                initargs=(shared, os.getpid()),
+            )
+            self._shared = shared
+        futures = {self._pool.submit(_call, fn, item): item for item in items}
+        broken = False
         try:
-            futures = {pool.submit(_call, fn, item): item for item in items}
             for future in as_completed(futures):
                 try:
                     yield futures[future], True, future.result()
                 except Exception as exc:  # BrokenProcessPool: a worker died
+                    broken = True
                     yield futures[future], False, exc
         finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+            for future in futures:
+                future.cancel()
+            if broken:
+                self.close()
+
+    def close(self) -> None:
+        """Stop the workers."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
 
 
 class DaskExecutor(Executor):
@@ -284,7 +304,14 @@ def open_executor(workers: int | None = None, scheduler: Any = None) -> Iterator
     if workers < 1:
         raise ScenarioError(f"--workers {workers}: must be at least 1.")
     if scheduler is None:
-        yield Executor() if workers == 1 else LocalExecutor(workers)
+        if workers == 1:
+            yield Executor()
+            return
+        local = LocalExecutor(workers)
+        try:
+            yield local
+        finally:
+            local.close()
         return
     try:
         from dask.distributed import Client, LocalCluster

@@ -48,37 +48,40 @@ _StrictLoader.add_constructor(
 )
 
 
-def _read_yaml(path: Path) -> dict:
+def read_yaml(path: Path, kind: str = "scenario", error: type[Exception] = ScenarioError) -> dict:
+    """A YAML file of ``kind`` (scenario, sweep, ...) as a mapping; ``error`` names the problem.
+
+    Plain YAML only (no tags), no duplicate keys; an empty file is an empty mapping.
+    """
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ScenarioError(f"{path}: scenario file not found.") from None
+        raise error(f"{path}: {kind} file not found.") from None
     except UnicodeDecodeError as exc:
-        raise ScenarioError(
-            f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason}); "
-            "scenario files must be UTF-8."
+        raise error(
+            f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason}); {kind} files must be UTF-8."
         ) from None
     except OSError as exc:
-        raise ScenarioError(f"{path}: cannot read the scenario file ({exc.strerror}).") from None
+        raise error(f"{path}: cannot read the {kind} file ({exc.strerror}).") from None
     try:
         data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.constructor.ConstructorError as exc:
         where = _mark(exc.problem_mark)
         if "constructor for the tag" in str(exc.problem):
-            raise ScenarioError(
-                f"{path}{where}: {exc.problem}. Scenario files are plain YAML; tags such as "
-                "!!python/object are not allowed."
+            raise error(
+                f"{path}{where}: {exc.problem}. {kind.capitalize()} files are plain YAML; tags "
+                "such as !!python/object are not allowed."
             ) from None
-        raise ScenarioError(f"{path}{where}: {exc.problem}.") from None
+        raise error(f"{path}{where}: {exc.problem}.") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = " ".join(str(getattr(exc, "problem", None) or exc).split())  # one line
-        raise ScenarioError(f"{path}{_mark(mark)}: YAML syntax error: {problem}.") from None
+        raise error(f"{path}{_mark(mark)}: YAML syntax error: {problem}.") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise ScenarioError(
-            f"{path}: a scenario file must be a mapping of keys to values, "
+        raise error(
+            f"{path}: a {kind} file must be a mapping of keys to values, "
             f"found {type(data).__name__}."
         )
     return data
@@ -107,7 +110,7 @@ def _read_tree(path: Path, chain: tuple[Path, ...], origins: dict) -> dict:
     if path in chain:
         cycle = " -> ".join(str(p) for p in (*chain, path))
         raise ScenarioError(f"{chain[-1]}: field 'extends' makes a cycle: {cycle}.")
-    data = _read_yaml(path)
+    data = read_yaml(path)
     parent = data.pop("extends", None)
     base: dict = {}
     if parent is not None:

@@ -44,12 +44,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from popsim import sweepstore
 from popsim.executors import DEFAULT_OUTPUTS, LOCAL_DASK, Job, cores, execute, open_executor
-from popsim.loading import ScenarioError, _StrictLoader, load_scenario
+from popsim.loading import ScenarioError, load_scenario, read_yaml
 from popsim.sweepdesign import Plan, check, plan, run_seed
 from popsim.sweepspec import SweepError, SweepSpec, describe
 from popsim.sweepstore import read_failures, read_manifest, read_runs, read_table  # noqa: F401
@@ -119,20 +118,7 @@ def load_sweep(path: str | Path, run: Callable | None = None) -> Sweep:
             base scenario raises the scenario's own ScenarioError).
     """
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-        data = yaml.load(raw.decode("utf-8"), Loader=_StrictLoader)  # noqa: S506 - safe loader
-    except FileNotFoundError:
-        raise SweepError(f"{path}: sweep file not found.") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SweepError(f"{path}: cannot read the sweep file ({exc}).") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        problem = " ".join(str(getattr(exc, "problem", None) or exc).split())
-        raise SweepError(f"{path}{where}: YAML error: {problem}.") from None
-    if not isinstance(data, dict):
-        raise SweepError(f"{path}: a sweep file must be a mapping of keys to values.")
+    data = read_yaml(path, "sweep", SweepError)
     try:
         spec = SweepSpec.model_validate(data)
     except ValidationError as exc:
@@ -161,7 +147,7 @@ def load_sweep(path: str | Path, run: Callable | None = None) -> Sweep:
             resolve(model)
         except ScenarioError as exc:
             raise SweepError(f"{path}: field {exc}") from None
-    digest = hashlib.sha256(raw).hexdigest()
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
     return Sweep(spec, path.stem, path.resolve(), scenario, model, digest)
 
 
@@ -202,7 +188,7 @@ def run_sweep(
     store = sweepstore.Store(Path(out))
     started = time.perf_counter()
     with store.locked():
-        store.prepare(sweepstore.manifest(sweep, the_plan), the_plan)
+        store.prepare(sweepstore.manifest(sweep, the_plan), sweepstore.design(the_plan))
         done = store.done()
         todo = [t for t in the_plan.tasks if t.index not in done]
         outputs = tuple(spec.outputs)
@@ -255,10 +241,12 @@ def run_sweep(
 # --- command line --------------------------------------------------------------------------
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """Add ``FILE --out --workers --scheduler`` to ``parser`` (for ``popsim sweep``)."""
-    parser.add_argument("file", metavar="FILE", help="sweep file (params/sweeps/*.yaml)")
-    parser.add_argument("--out", help="output folder (default: results/sweeps/<file name>)")
+def add_arguments(
+    parser: argparse.ArgumentParser, file_help: str = "sweep file (params/sweeps/*.yaml)"
+) -> argparse.ArgumentParser:
+    """Add ``FILE --out --workers --scheduler --quiet`` (for ``popsim sweep`` and ``calibrate``)."""
+    parser.add_argument("file", metavar="FILE", help=file_help)
+    parser.add_argument("--out", help="output folder (default: results/<command>/<file name>)")
     parser.add_argument(
         "--workers",
         type=int,
@@ -276,22 +264,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     return parser
 
 
-def from_args(args: argparse.Namespace) -> int:
-    """Run ``popsim sweep`` from parsed arguments; the exit code (2: bad input)."""
-    out = args.out or str(Path("results") / "sweeps" / Path(args.file).stem)
+def from_args(
+    args: argparse.Namespace, command: str = "sweep", run: Callable | None = None
+) -> int:
+    """Run ``popsim sweep`` (or ``command`` with ``run``, same arguments); the exit code.
+
+    Bad input exits with 2, an interruption with 130; a rerun resumes.
+    """
+    run = run_sweep if run is None else run
+    folder = "sweeps" if command == "sweep" else "calibrations"
+    out = args.out or str(Path("results") / folder / Path(args.file).stem)
     main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.getsignal(signal.SIGTERM) if main_thread else None
     try:
         if main_thread:
             exit_on_sigterm()
-        summary = run_sweep(
+        if args.workers is not None and args.workers < 1:
+            raise SweepError(f"--workers {args.workers}: must be at least 1.")
+        summary = run(
             args.file, out, workers=args.workers, scheduler=args.scheduler, progress=not args.quiet
         )
     except ScenarioError as exc:
-        print(f"popsim sweep: error: {exc}", file=sys.stderr)
+        print(f"popsim {command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"popsim sweep: interrupted; run it again to resume: {out}", file=sys.stderr)
+        print(f"popsim {command}: interrupted; run it again to resume: {out}", file=sys.stderr)
         return 130
     finally:
         if main_thread:

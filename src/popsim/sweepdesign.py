@@ -123,9 +123,9 @@ def check(spec: SweepSpec, *, popsim_model: bool) -> str | None:
         if name in RESERVED:
             return f"field 'outputs': {name!r} is taken by a result column."
     if popsim_model:
-        from popsim.calibration import TARGETS
+        from popsim.calibration import STATISTICS
 
-        known = ["statistics", *(t.name for t in TARGETS), *TABLES]
+        known = ["statistics", *STATISTICS, *TABLES]
         for name in spec.outputs:
             if name not in known:
                 close = suggest(name, known)

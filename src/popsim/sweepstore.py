@@ -75,6 +75,7 @@ def manifest(sweep: Any, the_plan: Any) -> dict[str, Any]:
     spec = sweep.spec
     scalar = [o for o in _expand(spec.outputs) if o not in TABLE_OUTPUTS]
     return {
+        "kind": "sweep",
         "sweep": sweep.name,
         "sweep_file": str(sweep.path) if sweep.path else None,
         "sweep_file_sha256": sweep.file_sha256,
@@ -96,19 +97,27 @@ def manifest(sweep: Any, the_plan: Any) -> dict[str, Any]:
     }
 
 
+def design(the_plan: Any) -> pd.DataFrame:
+    """The design on [0, 1]^D, one row per point."""
+    frame = pd.DataFrame(the_plan.units, columns=the_plan.names)
+    frame.insert(0, "point", np.arange(len(frame), dtype=np.int64))
+    return frame
+
+
 def _expand(outputs: Sequence[str]) -> list[str]:
-    from popsim.calibration import TARGETS
+    from popsim.calibration import STATISTICS
 
     names: list[str] = []
     for o in outputs:
-        names += [t.name for t in TARGETS] if o == "statistics" else [o]
+        names += list(STATISTICS) if o == "statistics" else [o]
     return list(dict.fromkeys(names))
 
 
 class Store:
-    """The output folder of one sweep invocation."""
+    """The output folder of one sweep (or calibration, ``kind``) invocation."""
 
-    def __init__(self, out: Path) -> None:
+    def __init__(self, out: Path, kind: str = "sweep") -> None:
+        self.kind = kind
         self.out = Path(out).resolve()
         self.runs = self.out / "runs"
         self.failures = self.out / "failures"
@@ -129,37 +138,43 @@ class Store:
                 pass
             except OSError:
                 raise SweepError(
-                    f"--out {self.out}: another popsim sweep is writing into this folder."
+                    f"--out {self.out}: another popsim {self.kind} is writing into this folder."
                 ) from None
             yield
 
-    def prepare(self, manifest: dict[str, Any], plan: Any) -> None:
-        """Check that the folder holds this sweep or nothing; write the design and manifest."""
+    def prepare(self, manifest: dict[str, Any], design: pd.DataFrame | None = None) -> None:
+        """Check that the folder holds this sweep or nothing; write the design and manifest.
+
+        ``manifest`` names the sweep (key ``kind``) and its identity (key ``<kind>_hash``).
+        """
+        kind, key = self.kind, f"{self.kind}_hash"
         old = self.out / MANIFEST
         if old.is_file():
             previous = json.loads(old.read_text())
-            if previous.get("sweep_hash") != manifest["sweep_hash"]:
+            if previous.get(key) != manifest[key]:
                 raise SweepError(
-                    f"--out {self.out}: holds the runs of another sweep "
-                    f"({previous.get('sweep')!r}, hash {str(previous.get('sweep_hash'))[:12]}; "
-                    f"this one is {manifest['sweep_hash'][:12]}: its file, base scenario or "
+                    f"--out {self.out}: holds the runs of another {kind} "
+                    f"({previous.get(kind)!r}, hash {str(previous.get(key))[:12]}; "
+                    f"this one is {manifest[key][:12]}: its file, base scenario or "
                     "popsim's code differs). Choose another folder, or delete that one."
                 )
         elif self.runs.is_dir() and any(self.runs.iterdir()):
             raise SweepError(f"--out {self.out}: has runs/ but no {MANIFEST}; choose another.")
-        folders = [self.runs, *(self.out / "tables" / t for t in manifest["table_outputs"])]
+        tables = manifest.get("table_outputs", [])
+        folders = [self.runs, *(self.out / "tables" / t for t in tables)]
         for folder in [*folders, self.failures]:
             folder.mkdir(parents=True, exist_ok=True)
             for stale in folder.glob(".*.tmp"):  # a write cut short by a kill
                 stale.unlink(missing_ok=True)
-        design = pd.DataFrame(plan.units, columns=plan.names)
-        design.insert(0, "point", np.arange(len(design), dtype=np.int64))
-        atomic_write(self.out / DESIGN, lambda tmp: design.to_parquet(tmp, index=False))
+        if design is not None:
+            atomic_write(self.out / DESIGN, lambda tmp: design.to_parquet(tmp, index=False))
         from popsim.runner import VERSIONED, _version
 
         self.manifest = manifest | {
             "status": "running",
-            "versions": {p: _version(p) for p in (*VERSIONED, "SALib", "dask", "distributed")},
+            "versions": {
+                p: _version(p) for p in (*VERSIONED, "SALib", "dask", "distributed", "optuna")
+            },
         }
         self._write_manifest()
 

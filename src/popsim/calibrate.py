@@ -1,0 +1,505 @@
+"""Calibration: fit a scenario's uncertain parameters to targets with Optuna, on any executor.
+
+Each trial is a parameter set proposed by the sampler: by default Optuna's TPE, a Bayesian
+optimisation, whose first trial is the base scenario's own values. A trial runs the same
+``replicates`` seeds as every other trial (common random numbers: the loss then compares
+parameter sets, not random draws), and its loss is :func:`popsim.calibration.loss` of the
+figures' means over those seeds. Trials are proposed ``batch`` at a time (TPE's constant
+liar keeps a batch apart) and their runs go to the executors of :mod:`popsim.executors`.
+The best trial's values, rounded to 4 significant digits, are then checked on
+``check_replicates`` fresh seeds.
+
+The output folder::
+
+    OUT/manifest.json               identity (calibration hash, scenario, targets, code)
+    OUT/runs/run=<i>.parquet        run i = trial * replicates + replicate: ids, parameter
+                                    values and figures (one row), written atomically
+    OUT/failures/run=<i>.json       a run that raised: its parameters and the error
+    OUT/check/runs/run=<r>.parquet  the fitted values on fresh seed r
+    OUT/trials.parquet              one row per trial: state, loss, values, mean figures
+    OUT/parameters.parquet          each parameter: range, base, fitted, near-best range,
+                                    importance
+    OUT/fit.parquet                 the check against the targets (popsim.calibration.table)
+    OUT/fitted.yaml                 a scenario that ``extends`` the base with the fitted values
+    OUT/report.md                   all of it for a reader
+
+A rerun resumes: the sampler is rebuilt from the seed and replays its proposals, telling
+the losses of trials whose runs are on disk without running them again (its proposals
+depend only on its seed and the losses it was told).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from popsim import sweepstore
+from popsim.calibration import CalibrationError, loss, table, zscores
+from popsim.calibspec import Calibration, load_calibration
+from popsim.executors import Job, Task, execute, open_executor
+from popsim.results import atomic_write
+from popsim.sweepdesign import is_integer_field, run_seed
+
+CHECK_KEY = 1 << 32  #: check seed r is the calibration seed's child CHECK_KEY + r
+NEAR_LEVEL = 0.95  #: near-best trials: loss within the chi-square quantile of the best
+
+
+@dataclass
+class Fit:
+    """A calibration's result (also read back by :func:`read_fit`)."""
+
+    out: Path
+    trials: pd.DataFrame
+    parameters: pd.DataFrame
+    fit: pd.DataFrame
+    fitted: dict[str, Any]
+    best_trial: int
+    ran: int = 0
+    failed: int = 0
+    seconds: float = 0.0
+    executor: str = ""
+
+    @property
+    def exit_code(self) -> int:
+        """0 if every run succeeded, else 1 (the fit is still written)."""
+        return 1 if self.failed else 0
+
+    def line(self) -> str:
+        """One line for the terminal."""
+        within = int(self.fit["within"].sum())
+        rate = f", {60 * self.ran / self.seconds:.1f} runs/min" if self.ran and self.seconds else ""
+        return (
+            f"popsim calibrate: {len(self.trials)} trials, best {self.best_trial} (loss "
+            f"{self.trials['loss'].min():.3g}); check: {within} of {len(self.fit)} targets within "
+            f"range; {self.ran} runs now, {self.failed} failed, {self.seconds:.1f} s{rate} with "
+            f"{self.executor} -> {self.out}"
+        )
+
+
+def calibrate(
+    calibration: Calibration | str | Path,
+    out: str | Path,
+    *,
+    workers: int | None = None,
+    scheduler: Any = None,
+    progress: bool = True,
+    echo: Callable[[str], Any] | None = print,
+) -> Fit:
+    """Run (or resume) a calibration and write its fit into ``out``.
+
+    Args:
+        calibration: a :class:`Calibration` or a calibration file.
+        out: the output folder; an existing one must hold the same calibration.
+        workers: local processes (1: in this process), or workers of a local Dask cluster;
+            default one per core.
+        scheduler: None, ``"local-dask"``, a scheduler address or a dask Client.
+        progress: show a progress bar over runs on stderr.
+        echo: prints the start and end lines (None: silent).
+
+    Raises:
+        CalibrationError: a bad file or folder, or every trial failed.
+    """
+    from tqdm import tqdm
+
+    if not isinstance(calibration, Calibration):
+        calibration = load_calibration(calibration)
+    spec = calibration.spec
+    names = list(spec.parameters)
+    seeds = [run_seed(spec.seed, r) for r in range(spec.replicates)]
+    job = Job(
+        spec.model,
+        calibration.scenario,
+        spec.n_agents,
+        spec.years,
+        tuple(t.name for t in calibration.targets),
+    )
+    store = sweepstore.Store(Path(out), kind="calibration")
+    check = sweepstore.Store(store.out / "check", kind="calibration")
+    started = time.perf_counter()
+    ran, failed = 0, 0
+    with store.locked():
+        store.prepare(_manifest(calibration))
+        for folder in (check.runs, check.failures):
+            folder.mkdir(parents=True, exist_ok=True)
+        done = store.done()
+        with warnings.catch_warnings():
+            study = _study(calibration)
+            with open_executor(workers, scheduler) as executor:
+                if echo:
+                    echo(
+                        f"popsim calibrate {calibration.name}: {spec.trials} trials x "
+                        f"{spec.replicates} seeds, {len(done)} runs already done, with "
+                        f"{executor.description} -> {store.out}"
+                    )
+                bar = tqdm(
+                    total=spec.trials * spec.replicates + spec.check_replicates,
+                    initial=len(done),
+                    unit="run",
+                    desc=calibration.name,
+                    file=sys.stderr,
+                    disable=not progress,
+                )
+
+                def run(tasks: list[Task], into: sweepstore.Store) -> None:
+                    nonlocal ran, failed
+                    for task, ok, value in executor.map(execute, job, tasks):
+                        if ok and value[0]:
+                            into.write_run(task, names, value[1])
+                        else:
+                            into.write_failure(task, value[1] if ok else repr(value))
+                            failed += 1
+                        ran += 1
+                        bar.update()
+
+                try:
+                    rows = []
+                    for first in range(0, spec.trials, spec.batch):
+                        size = min(spec.batch, spec.trials - first)
+                        asked = [study.ask(_distributions(calibration)) for _ in range(size)]
+                        tasks = [
+                            Task(t.number * len(seeds) + r, t.number, r, seed, t.params)
+                            for t in asked
+                            for r, seed in enumerate(seeds)
+                        ]
+                        _check_replay(store, tasks, names)
+                        run([t for t in tasks if t.index not in done], store)
+                        for trial in asked:
+                            rows.append(_tell(study, trial, store, calibration, len(seeds)))
+                    trials = pd.DataFrame(rows)
+                    best = _best(trials, store)
+                    fitted = _rounded(study.trials[int(best["trial"])].params)
+                    check_tasks = [
+                        Task(r, int(best["trial"]), r, run_seed(spec.seed, CHECK_KEY + r), fitted)
+                        for r in range(spec.check_replicates)
+                    ]
+                    reuse = _reusable(check, check_tasks, names)
+                    bar.update(len(reuse))
+                    run([t for t in check_tasks if t.index not in reuse], check)
+                finally:
+                    bar.close()
+            figures = _check_figures(check, check_tasks, calibration)
+            fit = table(figures, calibration.targets)
+            parameters = _parameters(calibration, study, trials, best, fitted)
+        result = Fit(
+            store.out,
+            trials,
+            parameters,
+            fit,
+            fitted,
+            int(best["trial"]),
+            ran,
+            failed,
+            time.perf_counter() - started,
+            executor.description,
+        )
+        _write(result, calibration)
+        store.manifest |= {"status": "complete", "best_trial": result.best_trial}
+        store._write_manifest()
+    if echo:
+        echo(result.line())
+        if failed:
+            echo(f"popsim calibrate: {failed} runs failed: see {store.out / 'failures'}")
+    return result
+
+
+# --- the sampler -----------------------------------------------------------------------------
+
+
+def _study(calibration: Calibration) -> Any:
+    """A fresh Optuna study with the calibration's sampler; the base values are trial 0."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # no line per trial
+    warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+    spec = calibration.spec
+    if spec.sampler == "tpe":
+        sampler = optuna.samplers.TPESampler(
+            seed=spec.seed,
+            n_startup_trials=spec.startup_trials,
+            multivariate=True,
+            constant_liar=True,
+        )
+    elif spec.sampler == "qmc":
+        sampler = optuna.samplers.QMCSampler(seed=spec.seed, qmc_type="sobol")
+    else:
+        sampler = optuna.samplers.RandomSampler(seed=spec.seed)
+    study = optuna.create_study(direction="minimize", sampler=sampler)
+    base = calibration.base_values()
+    if base is not None:
+        study.enqueue_trial(base)
+    return study
+
+
+def _distributions(calibration: Calibration) -> dict[str, Any]:
+    from optuna.distributions import FloatDistribution, IntDistribution
+
+    popsim_model = calibration.spec.model == "popsim"
+    return {
+        name: IntDistribution(int(p.low), int(p.high))
+        if popsim_model and is_integer_field(name)
+        else FloatDistribution(p.low, p.high)
+        for name, p in calibration.spec.parameters.items()
+    }
+
+
+def _tell(study: Any, trial: Any, store: sweepstore.Store, cal: Calibration, n: int) -> dict:
+    """Tell the sampler a trial's loss (or that it failed); the trial's row."""
+    from optuna.trial import TrialState
+
+    row: dict[str, Any] = {"trial": trial.number, **trial.params}
+    runs = [_row(store.runs / f"run={trial.number * n + r}.parquet") for r in range(n)]
+    if any(r is None for r in runs):
+        study.tell(trial, state=TrialState.FAIL)
+        return row | {"state": "failed", "loss": np.nan, "note": "a run raised (failures/)"}
+    means = {t.name: float(np.nanmean([r[t.name] for r in runs])) for t in cal.targets}
+    value = loss(means, cal.targets)
+    row |= means
+    if not np.isfinite(value):
+        missing = [k for k, z in zscores(means, cal.targets).items() if not np.isfinite(z)]
+        study.tell(trial, state=TrialState.FAIL)
+        return row | {"state": "failed", "loss": np.nan, "note": f"no figure: {missing}"}
+    study.tell(trial, value)
+    return row | {"state": "complete", "loss": value, "note": ""}
+
+
+def _row(path: Path) -> dict[str, Any] | None:
+    """A run's row as Python values, or None if the run has no file."""
+    import pyarrow.parquet as pq
+
+    return pq.read_table(path).to_pylist()[0] if path.is_file() else None
+
+
+def _check_replay(store: sweepstore.Store, tasks: list[Task], names: Sequence[str]) -> None:
+    """A run on disk must have been made with the values the sampler proposes now."""
+    for task in tasks:
+        row = _row(store.runs / f"run={task.index}.parquet")
+        if row is not None and any(row[n] != task.overrides[n] for n in names):
+            raise CalibrationError(
+                f"--out {store.out}: run {task.index} on disk was made with other values than "
+                "the sampler proposes now; choose another folder, or delete that one."
+            )
+
+
+def _reusable(check: sweepstore.Store, tasks: list[Task], names: Sequence[str]) -> set[int]:
+    """The check runs on disk made with these values and seeds."""
+    reuse = set()
+    for task in tasks:
+        row = _row(check.runs / f"run={task.index}.parquet")
+        if row is not None and row["seed"] == task.seed:
+            if all(row[n] == task.overrides[n] for n in names):
+                reuse.add(task.index)
+    return reuse
+
+
+def _best(trials: pd.DataFrame, store: sweepstore.Store) -> pd.Series:
+    complete = trials[trials["state"] == "complete"]
+    if complete.empty:
+        raise CalibrationError(
+            f"{store.out}: every trial failed; see {store.out / 'failures'} and the trials' notes."
+        )
+    return complete.loc[complete["loss"].idxmin()]
+
+
+def _rounded(params: dict[str, Any]) -> dict[str, Any]:
+    """The values rounded to 4 significant digits (integers stay whole)."""
+    return {k: v if isinstance(v, int) else float(f"{v:.4g}") for k, v in params.items()}
+
+
+def _check_figures(check: sweepstore.Store, tasks: list[Task], cal: Calibration) -> list[dict]:
+    rows = [_row(check.runs / f"run={t.index}.parquet") for t in tasks]
+    return [{t.name: r[t.name] for t in cal.targets} for r in rows if r is not None]
+
+
+# --- reporting -------------------------------------------------------------------------------
+
+
+def _parameters(
+    calibration: Calibration,
+    study: Any,
+    trials: pd.DataFrame,
+    best: pd.Series,
+    fitted: dict[str, Any],
+) -> pd.DataFrame:
+    """Each parameter: range searched, base value, fitted value, near-best range, importance."""
+    from scipy import stats
+
+    complete = trials[trials["state"] == "complete"]
+    names = list(calibration.spec.parameters)
+    threshold = float(best["loss"]) + stats.chi2.ppf(NEAR_LEVEL, len(names))
+    near = complete[complete["loss"] <= threshold]
+    base = calibration.base_values() or {}
+    importance = _importance(study)
+    rows = []
+    for name, p in calibration.spec.parameters.items():
+        rows.append(
+            {
+                "parameter": name,
+                "low": p.low,
+                "high": p.high,
+                "base": float(base.get(name, np.nan)),
+                "fitted": float(fitted[name]),
+                "near_low": near[name].min(),
+                "near_high": near[name].max(),
+                "near_trials": len(near),
+                "importance": importance.get(name, np.nan),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _importance(study: Any) -> dict[str, float]:
+    """Each parameter's PED-ANOVA importance for reaching the best 10 % of losses (sum 1).
+
+    (Watanabe et al. 2023; empty with too few trials.)
+    """
+    import optuna
+
+    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    if len(complete) < 4:
+        return {}
+    evaluator = optuna.importance.PedAnovaImportanceEvaluator()
+    return optuna.importance.get_param_importances(study, evaluator=evaluator)
+
+
+def _manifest(calibration: Calibration) -> dict[str, Any]:
+    spec = calibration.spec
+    return {
+        "kind": "calibration",
+        "calibration": calibration.name,
+        "calibration_file": str(calibration.path),
+        "calibration_hash": calibration.digest,
+        "identity": calibration.identity,
+        "scenario": calibration.scenario.name if calibration.scenario is not None else None,
+        "parameter_names": list(spec.parameters),
+        "n_runs": spec.trials * spec.replicates,
+    }
+
+
+def _write(fit: Fit, calibration: Calibration) -> None:
+    out = fit.out
+    for name in ("trials", "parameters", "fit"):
+        frame = getattr(fit, name)
+        atomic_write(out / f"{name}.parquet", lambda tmp, f=frame: f.to_parquet(tmp, index=False))
+    text = fitted_yaml(fit, calibration)
+    atomic_write(out / "fitted.yaml", lambda tmp: Path(tmp).write_text(text))
+    report = report_markdown(fit, calibration)
+    atomic_write(out / "report.md", lambda tmp: Path(tmp).write_text(report))
+
+
+def fitted_yaml(fit: Fit, calibration: Calibration) -> str:
+    """A scenario file extending the base scenario with the fitted values."""
+    nested: dict[str, Any] = {}
+    for name, value in fit.fitted.items():
+        node = nested
+        *parents, leaf = name.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    within = int(fit.fit["within"].sum())
+    base_loss = fit.trials.loc[fit.trials["trial"] == 0, "loss"]
+    header = [
+        f"# Fitted by `popsim calibrate {calibration.path.name}`: trial {fit.best_trial} of "
+        f"{len(fit.trials)}, loss {fit.trials['loss'].min():.4g}"
+        + (
+            f" (the base values, trial 0: {base_loss.iloc[0]:.4g})"
+            if calibration.base_values() and len(base_loss)
+            else ""
+        )
+        + ".",
+        f"# Checked on {calibration.spec.check_replicates} fresh seeds: {within} of "
+        f"{len(fit.fit)} targets within range. See report.md beside this file.",
+    ]
+    body: dict[str, Any] = {
+        "name": f"{calibration.scenario.name if calibration.scenario else 'baseline'}_fitted",
+        "description": f"{calibration.name}: the base scenario with its calibrated parameters.",
+    }
+    if calibration.scenario_path is not None:
+        body["extends"] = os.path.relpath(calibration.scenario_path, fit.out)
+    body |= nested
+    return "\n".join(header) + "\n" + yaml.safe_dump(body, sort_keys=False, width=88)
+
+
+def _markdown(frame: pd.DataFrame, digits: int = 3) -> str:
+    def cell(v: Any) -> str:
+        if isinstance(v, bool | np.bool_):
+            return "yes" if v else "**no**"
+        if isinstance(v, float | np.floating):
+            return "" if np.isnan(v) else f"{v:.{digits}g}" if abs(v) < 1e4 else f"{v:.0f}"
+        return str(v)
+
+    lines = ["| " + " | ".join(frame.columns) + " |", "|" + "---|" * len(frame.columns)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(False)]
+    return "\n".join(lines)
+
+
+def report_markdown(fit: Fit, calibration: Calibration) -> str:
+    """The fit for a reader: targets, parameters and the trials."""
+    spec = calibration.spec
+    trials = fit.trials
+    complete = trials[trials["state"] == "complete"]
+    fit_table = fit.fit.drop(columns=["meaning", "source"])
+    lines = [
+        f"# Calibration `{calibration.name}`",
+        "",
+        spec.description.strip(),
+        "",
+        f"{len(trials)} trials ({spec.sampler}, {len(complete)} complete) of {spec.replicates} "
+        f"common seeds each, {spec.n_agents or 'the scenario’s'} persons, "
+        f"{spec.years or 'the scenario’s'} years. Best: trial {fit.best_trial}, loss "
+        f"{complete['loss'].min():.4g} (sum of squared z-scores over {len(fit.fit)} targets).",
+        "",
+        f"## Fit on {spec.check_replicates} fresh seeds",
+        "",
+        _markdown(fit_table),
+        "",
+        "## Parameters",
+        "",
+        f"`near_low`-`near_high`: the values of the {int(fit.parameters['near_trials'].iloc[0])} "
+        f"trials whose loss is within the chi-square {NEAR_LEVEL:g} quantile of the best; "
+        "`importance`: PED-ANOVA importance for reaching the best 10 % of losses.",
+        "",
+        _markdown(fit.parameters.drop(columns=["near_trials"]), digits=4),
+        "",
+        "Fitted scenario: `fitted.yaml`.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+# --- reading -------------------------------------------------------------------------------
+
+
+def read_fit(out: str | Path) -> Fit:
+    """A finished calibration's :class:`Fit`, read from its folder."""
+    out = Path(out)
+    manifest = out / sweepstore.MANIFEST
+    if not manifest.is_file():
+        raise CalibrationError(f"{manifest}: not found; {out} is not a calibration's folder.")
+    info = json.loads(manifest.read_text())
+    if info.get("status") != "complete":
+        raise CalibrationError(f"{out}: the calibration has not finished; run it again.")
+    frames = {
+        name: pd.read_parquet(out / f"{name}.parquet") for name in ("trials", "parameters", "fit")
+    }
+    fitted = dict(
+        zip(frames["parameters"]["parameter"], frames["parameters"]["fitted"], strict=True)
+    )
+    return Fit(
+        out.resolve(),
+        frames["trials"],
+        frames["parameters"],
+        frames["fit"],
+        fitted,
+        int(info["best_trial"]),
+    )
