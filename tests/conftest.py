@@ -6,6 +6,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PARAMS = ROOT / "params"
+#: every scenario file: params/**/*.yaml but the sweep and calibration files
+SCENARIO_FILES = sorted(
+    p for p in PARAMS.rglob("*.yaml") if p.parent.name not in ("sweeps", "calibration")
+)
 
 
 @pytest.fixture(scope="session")

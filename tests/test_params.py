@@ -12,11 +12,12 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from conftest import SCENARIO_FILES
 from popsim.loading import ScenarioError, load_scenario, parse_override
 from popsim.params import N_AGES, N_REPRO, Scenario
 
 REPO = Path(__file__).resolve().parents[1]
-PARAM_FILES = sorted(p for p in (REPO / "params").glob("**/*.yaml") if p.parent.name != "sweeps")
+PARAM_FILES = SCENARIO_FILES
 
 
 def write(folder: Path, files: dict[str, str | bytes]) -> None:

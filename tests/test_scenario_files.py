@@ -5,11 +5,11 @@ from pathlib import Path
 import pytest
 
 import popsim
-from conftest import PARAMS
+from conftest import PARAMS, SCENARIO_FILES
 from popsim.runner import resize
 
 N_AGENTS, YEARS = 1500, 2
-SCENARIO_FILES = sorted(p for p in PARAMS.rglob("*.yaml") if p.parent.name != "sweeps")
+
 FLOWS = ["births", "deaths", "in_migrants", "out_migrants"]
 
 

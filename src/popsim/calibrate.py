@@ -71,6 +71,16 @@ class Fit:
     executor: str = ""
 
     @property
+    def check_loss(self) -> float:
+        """The loss of the fitted values on the fresh seeds."""
+        return float((self.fit["z"] ** 2).sum())
+
+    @property
+    def base_check_loss(self) -> float:
+        """The loss of the base values on the same fresh seeds (NaN: no base values)."""
+        return float((self.fit["base_z"] ** 2).sum()) if "base_z" in self.fit else np.nan
+
+    @property
     def exit_code(self) -> int:
         """0 if every run succeeded, else 1 (the fit is still written)."""
         return 1 if self.failed else 0
@@ -81,9 +91,10 @@ class Fit:
         rate = f", {60 * self.ran / self.seconds:.1f} runs/min" if self.ran and self.seconds else ""
         return (
             f"popsim calibrate: {len(self.trials)} trials, best {self.best_trial} (loss "
-            f"{self.trials['loss'].min():.3g}); check: {within} of {len(self.fit)} targets within "
-            f"range; {self.ran} runs now, {self.failed} failed, {self.seconds:.1f} s{rate} with "
-            f"{self.executor} -> {self.out}"
+            f"{self.trials['loss'].min():.3g}); on fresh seeds: loss {self.check_loss:.3g}"
+            + (f" (base values {self.base_check_loss:.3g})" if "base_z" in self.fit else "")
+            + f", {within} of {len(self.fit)} targets within range; {self.ran} runs now, "
+            f"{self.failed} failed, {self.seconds:.1f} s{rate} with {self.executor} -> {self.out}"
         )
 
 
@@ -179,17 +190,14 @@ def calibrate(
                     trials = pd.DataFrame(rows)
                     best = _best(trials, store)
                     fitted = _rounded(study.trials[int(best["trial"])].params)
-                    check_tasks = [
-                        Task(r, int(best["trial"]), r, run_seed(spec.seed, CHECK_KEY + r), fitted)
-                        for r in range(spec.check_replicates)
-                    ]
+                    base = calibration.base_values()
+                    check_tasks = _check_tasks(spec, int(best["trial"]), fitted, base)
                     reuse = _reusable(check, check_tasks, names)
                     bar.update(len(reuse))
                     run([t for t in check_tasks if t.index not in reuse], check)
                 finally:
                     bar.close()
-            figures = _check_figures(check, check_tasks, calibration)
-            fit = table(figures, calibration.targets)
+            fit = _fit_table(check, check_tasks, calibration)
             parameters = _parameters(calibration, study, trials, best, fitted)
         result = Fit(
             store.out,
@@ -316,9 +324,31 @@ def _rounded(params: dict[str, Any]) -> dict[str, Any]:
     return {k: v if isinstance(v, int) else float(f"{v:.4g}") for k, v in params.items()}
 
 
-def _check_figures(check: sweepstore.Store, tasks: list[Task], cal: Calibration) -> list[dict]:
-    rows = [_row(check.runs / f"run={t.index}.parquet") for t in tasks]
-    return [{t.name: r[t.name] for t in cal.targets} for r in rows if r is not None]
+def _check_tasks(spec: Any, best: int, fitted: dict, base: dict | None) -> list[Task]:
+    """The fitted values (runs 0..n-1) and the base values (n..2n-1) on the fresh seeds."""
+    n = spec.check_replicates
+    seeds = [run_seed(spec.seed, CHECK_KEY + r) for r in range(n)]
+    tasks = [Task(r, best, r, seed, fitted) for r, seed in enumerate(seeds)]
+    if base is not None:
+        tasks += [Task(n + r, 0, r, seed, base) for r, seed in enumerate(seeds)]
+    return tasks
+
+
+def _fit_table(check: sweepstore.Store, tasks: list[Task], cal: Calibration) -> pd.DataFrame:
+    """:func:`popsim.calibration.table` of the fitted values, with the base values' mean and z."""
+    figures: dict[bool, list[dict]] = {False: [], True: []}
+    n = cal.spec.check_replicates
+    for task in tasks:
+        row = _row(check.runs / f"run={task.index}.parquet")
+        if row is not None:
+            figures[task.index >= n].append({t.name: row[t.name] for t in cal.targets})
+    fit = table(figures[False], cal.targets)
+    if figures[True]:
+        base = table(figures[True], cal.targets)
+        at = fit.columns.get_loc("within") + 1
+        fit.insert(at, "base_mean", base["model_mean"])
+        fit.insert(at + 1, "base_z", base["z"])
+    return fit
 
 
 # --- reporting -------------------------------------------------------------------------------
@@ -417,8 +447,9 @@ def fitted_yaml(fit: Fit, calibration: Calibration) -> str:
             else ""
         )
         + ".",
-        f"# Checked on {calibration.spec.check_replicates} fresh seeds: {within} of "
-        f"{len(fit.fit)} targets within range. See report.md beside this file.",
+        f"# On {calibration.spec.check_replicates} fresh seeds: loss {fit.check_loss:.4g}"
+        + (f" (base values {fit.base_check_loss:.4g})" if "base_z" in fit.fit else "")
+        + f", {within} of {len(fit.fit)} targets within range. See report.md beside this file.",
     ]
     body: dict[str, Any] = {
         "name": f"{calibration.scenario.name if calibration.scenario else 'baseline'}_fitted",
@@ -460,6 +491,15 @@ def report_markdown(fit: Fit, calibration: Calibration) -> str:
         f"{complete['loss'].min():.4g} (sum of squared z-scores over {len(fit.fit)} targets).",
         "",
         f"## Fit on {spec.check_replicates} fresh seeds",
+        "",
+        f"Loss {fit.check_loss:.4g}"
+        + (
+            f"; the base values on the same seeds (`base_mean`, `base_z`): "
+            f"{fit.base_check_loss:.4g}"
+            if "base_z" in fit.fit
+            else ""
+        )
+        + ". `ci95`: the 95 % interval of the mean; `sd`: the spread of single runs.",
         "",
         _markdown(fit_table),
         "",

@@ -178,7 +178,9 @@ def _known() -> tuple[str, ...]:
 def _describe(error: dict) -> str:
     if error["loc"] and error["loc"][0] == "parameters" and error["type"] == "model_type":
         return f"field 'parameters.{error['loc'][1]}': give a range {{low: .., high: ..}}."
-    return describe(error)
+    if error["loc"] and error["loc"][0] == "parameters" and len(error["loc"]) > 2:
+        return describe(error, Range)  # a range's own field
+    return describe(error, CalibrationSpec)
 
 
 def _check_parameters(path: Path, spec: CalibrationSpec, scenario: Any) -> None:

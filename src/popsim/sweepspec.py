@@ -239,11 +239,11 @@ _TAG_MODELS = {
 }
 
 
-def describe(error: dict) -> str:
-    """One sentence for a pydantic error of a sweep file: field, value, what is allowed."""
+def describe(error: dict, top: type[BaseModel] | None = None) -> str:
+    """One sentence for a pydantic error of a sweep file (or ``top``): field, value, allowed."""
     loc = list(error["loc"])
-    model: type[BaseModel] = SweepSpec
-    if len(loc) > 2 and loc[0] == "parameters":
+    model: type[BaseModel] = top or SweepSpec
+    if top is None and len(loc) > 2 and loc[0] == "parameters":
         tag = loc.pop(2)  # the form's tag, not a field of the file
         if tag == "distribution" and len(loc) > 2:
             tag = loc.pop(2)

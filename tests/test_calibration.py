@@ -1,0 +1,362 @@
+"""Calibration: targets, the loss, an analytic fit, the executors, resumption, bad files."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from pandas.testing import assert_frame_equal
+
+import popsim
+from conftest import PARAMS, ROOT
+from popsim.calibrate import calibrate, read_fit
+from popsim.calibration import (
+    STATISTICS,
+    CalibrationError,
+    Target,
+    load_targets,
+    loss,
+    statistics,
+    zscores,
+)
+from popsim.calibspec import load_calibration
+from popsim.cli import main as cli_main
+
+TARGETS = PARAMS / "calibration" / "targets.yaml"
+TRUTH = {"a": 0.3, "b": 0.6}
+
+
+def plane(scenario, seed, overrides, n_agents, years, outputs):
+    """A run function whose figures are known: a + b and a - b (the seed is ignored)."""
+    a, b = overrides["a"], overrides["b"]
+    return {"total": a + b, "difference": a - b}
+
+
+def slow_plane(scenario, seed, overrides, n_agents, years, outputs):
+    """:func:`plane`, taking a tenth of a second, so that a kill lands mid-calibration."""
+    time.sleep(0.1)
+    return plane(scenario, seed, overrides, n_agents, years, outputs)
+
+
+def write(folder: Path, name: str, text: str) -> Path:
+    path = folder / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+# Targets centred on TRUTH, each 0.1 wide (sd 0.025): the loss of (a, b) is
+# ((a + b - 0.9)^2 + (a - b + 0.3)^2) / 0.025^2 = 3200 * ((a - 0.3)^2 + (b - 0.6)^2).
+PLANE_TARGETS = """targets:
+  total: {low: 0.85, high: 0.95, source: a + b at the truth}
+  difference: {low: -0.35, high: -0.25, source: a - b at the truth}
+"""
+
+
+def plane_calibration(folder: Path, model: str = "test_calibration:plane", **fields) -> Path:
+    write(folder, "plane_targets.yaml", PLANE_TARGETS)
+    spec = {
+        "model": model,
+        "targets": "plane_targets.yaml",
+        "parameters": {"a": {"low": 0, "high": 1}, "b": {"low": 0, "high": 1}},
+        "trials": 60,
+        "batch": 4,
+        "startup_trials": 12,
+        "replicates": 2,
+        "check_replicates": 2,
+        "seed": 11,
+    } | fields
+    return write(folder, "plane.yaml", yaml.safe_dump(spec))
+
+
+# --- targets and the loss ------------------------------------------------------------------
+
+
+def test_target_file_names_only_statistics_and_every_one_is_computed():
+    targets = load_targets(TARGETS)
+    assert [t.name for t in targets] == list(STATISTICS), "every figure has a target, in order"
+    result = popsim.simulate(popsim.load_scenario(PARAMS / "baseline.yaml"), seed=0, n_agents=3000)
+    figures = statistics(result)
+    assert set(figures) == set(STATISTICS)
+    assert all(np.isfinite(v) for v in figures.values())
+
+
+def test_loss_is_the_sum_of_squared_z_scores_of_the_range_read_as_two_sd():
+    targets = (Target("x", "", 10.0, 14.0, ""), Target("y", "", 0.0, 1.0, ""))
+    assert zscores({"x": 12.0, "y": 0.5}, targets) == {"x": 0.0, "y": 0.0}
+    assert zscores({"x": 14.0, "y": 0.0}, targets) == {"x": 2.0, "y": -2.0}  # the range's ends
+    assert loss({"x": 13.0, "y": 1.25}, targets) == pytest.approx(1.0**2 + 3.0**2)
+    assert np.isnan(loss({"x": 13.0}, targets)), "a missing figure has no loss"
+
+
+def test_analytic_fit_recovers_the_truth_and_scores_every_trial_exactly(tmp_path):
+    fit = calibrate(
+        plane_calibration(tmp_path), tmp_path / "out", workers=1, progress=False, echo=None
+    )
+    trials = fit.trials
+    assert len(trials) == 60 and (trials["state"] == "complete").all()
+    exact = 3200 * ((trials["a"] - 0.3) ** 2 + (trials["b"] - 0.6) ** 2)
+    np.testing.assert_allclose(trials["loss"], exact, rtol=1e-9, atol=1e-9)
+    for name, truth in TRUTH.items():
+        assert fit.fitted[name] == pytest.approx(truth, abs=0.03), name
+    assert fit.fit["within"].all(), fit.fit
+    (tmp_path / "r").mkdir()
+    path = plane_calibration(tmp_path / "r", sampler="random")
+    random = calibrate(path, tmp_path / "random", workers=1, progress=False, echo=None)
+    assert trials["loss"].min() < random.trials["loss"].min() / 3, "TPE beats random search"
+    near = fit.parameters.set_index("parameter")
+    assert (near["near_low"] <= near["fitted"]).all() and (
+        near["fitted"] <= near["near_high"]
+    ).all()
+
+
+def test_local_processes_and_dask_give_the_same_calibration(tmp_path):
+    from dask.distributed import Client, LocalCluster
+
+    path = plane_calibration(tmp_path, trials=16)
+    serial = calibrate(path, tmp_path / "serial", workers=1, progress=False, echo=None)
+    local = calibrate(path, tmp_path / "local", workers=2, progress=False, echo=None)
+    with (
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        dask = calibrate(path, tmp_path / "dask", scheduler=client, progress=False, echo=None)
+    assert "Dask" in dask.executor and local.executor == "2 local processes"
+    for other in (local, dask):
+        assert_frame_equal(other.trials, serial.trials, check_exact=True)
+        assert_frame_equal(other.fit, serial.fit, check_exact=True)
+        assert other.fitted == serial.fitted
+
+
+def _cli(args: list[str]) -> list[str]:
+    code = f"import sys; from popsim.cli import main; sys.exit(main({args!r}))"
+    return [sys.executable, "-c", code]
+
+
+def test_killed_calibration_resumes_without_rerunning_finished_runs(tmp_path):
+    path = plane_calibration(tmp_path, model="test_calibration:slow_plane", trials=12, batch=4)
+    out = tmp_path / "killed"
+    runs = out / "runs"
+    env = os.environ | {"PYTHONPATH": str(ROOT / "tests")}
+    with open(tmp_path / "first.log", "w") as log:
+        proc = subprocess.Popen(
+            _cli(["calibrate", str(path), "--out", str(out), "--workers", "2"]),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            cwd=ROOT,
+            env=env,
+        )
+        deadline = time.monotonic() + 120
+        while proc.poll() is None and time.monotonic() < deadline:
+            if runs.is_dir() and len(list(runs.glob("run=*.parquet"))) >= 10:
+                break
+            time.sleep(0.02)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    first = {p.name: p.stat().st_mtime_ns for p in runs.glob("run=*.parquet")}
+    assert 10 <= len(first) < 24, f"the kill came when {len(first)} of 24 runs were done"
+
+    again = subprocess.run(
+        _cli(["calibrate", str(path), "--out", str(out), "--workers", "2", "--quiet"]),
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=300,
+    )
+    assert again.returncode == 0, again.stderr
+    assert f"{len(first)} runs already done" in again.stdout
+    assert f"{24 - len(first) + 2} runs now" in again.stdout  # the rest and the 2 checks
+    for name, mtime in first.items():
+        assert (runs / name).stat().st_mtime_ns == mtime, f"{name} was run again"
+    whole = calibrate(path, tmp_path / "whole", workers=1, progress=False, echo=None)
+    resumed = read_fit(out)
+    assert_frame_equal(resumed.trials, whole.trials, check_exact=True)
+    assert resumed.fitted == whole.fitted
+
+
+# --- the real model ------------------------------------------------------------------------
+
+
+def test_real_model_recovers_a_known_son_preference(tmp_path):
+    """Targets made by the model itself at son_preference 0.65 are fitted back to it."""
+    baseline = PARAMS / "baseline.yaml"
+    size = {"n_agents": 4000, "years": 3}
+    names = ["srb", "srb_order_2", "male_share_2nd_after_girl", "tfr_true"]
+    from popsim.sweepdesign import run_seed
+
+    truth = [
+        popsim.executors.run_one(
+            baseline,
+            run_seed(5, r),
+            {"policy.decision.son_preference": 0.65},
+            outputs=names,
+            **size,
+        )
+        for r in range(2)
+    ]
+    centre = {n: float(np.mean([t[n] for t in truth])) for n in names}
+    half = {"srb": 4.0, "srb_order_2": 8.0, "male_share_2nd_after_girl": 0.02, "tfr_true": 0.04}
+    write(
+        tmp_path,
+        "t.yaml",
+        yaml.safe_dump(
+            {
+                "targets": {
+                    n: {"low": centre[n] - half[n], "high": centre[n] + half[n]} for n in names
+                }
+            }
+        ),
+    )
+    path = write(
+        tmp_path,
+        "c.yaml",
+        yaml.safe_dump(
+            {
+                "scenario": str(baseline),
+                "targets": "t.yaml",
+                "parameters": {"policy.decision.son_preference": {"low": 0.3, "high": 0.9}},
+                "trials": 16,
+                "batch": 4,
+                "startup_trials": 6,
+                "replicates": 2,
+                "check_replicates": 2,
+                "seed": 5,
+            }
+            | size
+        ),
+    )
+    fit = calibrate(path, tmp_path / "out", workers=2, progress=False, echo=None)
+    assert fit.fitted["policy.decision.son_preference"] == pytest.approx(0.65, abs=0.05)
+    assert fit.trials.loc[0, "policy.decision.son_preference"] == 0.6, "trial 0: the base value"
+    scenario = popsim.load_scenario(tmp_path / "out" / "fitted.yaml")
+    assert scenario.policy.decision.son_preference == fit.fitted["policy.decision.son_preference"]
+    assert scenario.policy.rules.regime == "one_and_half", "the fitted file extends the baseline"
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert "policy.decision.son_preference" in report and "| srb |" in report
+
+
+# --- failures and bad input ----------------------------------------------------------------
+
+
+def fragile(scenario, seed, overrides, n_agents, years, outputs):
+    """Fails for a > 0.5, as a model can for some parameter values."""
+    if overrides["a"] > 0.5:
+        raise RuntimeError(f"diverged at a={overrides['a']:.3f}")
+    return plane(scenario, seed, overrides, n_agents, years, outputs)
+
+
+def test_failed_runs_fail_their_trial_only(tmp_path, capsys):
+    path = plane_calibration(tmp_path, model="test_calibration:fragile", trials=20, replicates=1)
+    fit = calibrate(path, tmp_path / "out", workers=1, progress=False)
+    failed = fit.trials[fit.trials["state"] == "failed"]
+    assert len(failed) > 0 and (failed["a"] > 0.5).all()
+    assert (fit.trials.loc[fit.trials["state"] == "complete", "a"] <= 0.5).all()
+    assert fit.exit_code == 1 and fit.failed == len(failed)
+    assert len(list((tmp_path / "out" / "failures").glob("run=*.json"))) == len(failed)
+    assert "runs failed" in capsys.readouterr().out
+
+
+def test_every_trial_failing_is_an_error(tmp_path):
+    path = plane_calibration(tmp_path, model="test_calibration:fragile", trials=4, replicates=1)
+    text = path.read_text().replace("low: 0\n", "low: 0.6\n", 1)
+    path.write_text(text)
+    with pytest.raises(CalibrationError, match="every trial failed"):
+        calibrate(path, tmp_path / "out", workers=1, progress=False, echo=None)
+
+
+GOOD = f"""scenario: {(PARAMS / "baseline.yaml").as_posix()}
+targets: {TARGETS.as_posix()}
+parameters:
+  policy.decision.son_preference: {{low: 0.4, high: 0.8}}
+trials: 4
+"""
+
+
+@pytest.mark.parametrize(
+    ("body", "fragments"),
+    [
+        (GOOD + "trails: 5\n", ["c.yaml", "unknown field 'trails'", "Did you mean 'trials'"]),
+        (GOOD.replace("trials: 4", "trials: 0"), ["c.yaml", "'trials'", "greater than or equal"]),
+        (GOOD.replace("son_preference", "son_pref"), ["son_pref", "Did you mean"]),
+        (
+            GOOD.replace("high: 0.8", "high: 1.5"),
+            ["parameters.policy.decision.son_preference", "high = 1.5", "not a valid value"],
+        ),
+        (GOOD.replace("{low: 0.4, high: 0.8}", "[0.4, 0.8]"), ["give a range"]),
+        (GOOD + "years: 2\n", ["years = 2", "first 3 years"]),
+        (GOOD + "sampler: cma\n", ["'sampler'", "tpe"]),
+        (GOOD.replace(TARGETS.as_posix(), "nowhere.yaml"), ["field 'targets'", "does not exist"]),
+        (
+            GOOD.replace("policy.decision.son_preference", "policy.checkups.interval_months"),
+            ["integer field", "whole-number"],
+        ),
+        ("targets: [1\n", ["c.yaml", "line", "YAML syntax error"]),
+    ],
+)
+def test_bad_calibration_files_say_which_field_and_why(tmp_path, body, fragments):
+    path = write(tmp_path, "c.yaml", body)
+    with pytest.raises(popsim.ScenarioError) as info:
+        load_calibration(path)
+    for fragment in fragments:
+        assert fragment in str(info.value), (fragment, str(info.value))
+
+
+@pytest.mark.parametrize(
+    ("body", "fragments"),
+    [
+        ("targets:\n  cbrr: {low: 1, high: 2}\n", ["t.yaml", "targets.cbrr", "Did you mean 'cbr'"]),
+        ("targets:\n  cbr: {low: 2, high: 1}\n", ["targets.cbr", "low < high"]),
+        ("targets:\n  cbr: {low: 1, high: 'x'}\n", ["targets.cbr", "finite numbers"]),
+        ("targets:\n  cbr: {low: 1, hi: 2}\n", ["targets.cbr", "give {low"]),
+        ("targets:\n  cbr: {low: 1, high: 2, weight: 3}\n", ["unknown key 'weight'"]),
+        ("target:\n  cbr: {low: 1, high: 2}\n", ["unknown field 'target'"]),
+        ("targets: {}\n", ["must map figure names"]),
+    ],
+)
+def test_bad_target_files_say_which_target_and_why(tmp_path, body, fragments):
+    with pytest.raises(CalibrationError) as info:
+        load_targets(write(tmp_path, "t.yaml", body))
+    for fragment in fragments:
+        assert fragment in str(info.value), (fragment, str(info.value))
+
+
+def test_cli_reports_bad_input_with_exit_code_2_and_keeps_the_folder(tmp_path, capsys):
+    assert (
+        cli_main(["calibrate", str(tmp_path / "missing.yaml"), "--out", str(tmp_path / "o")]) == 2
+    )
+    err = capsys.readouterr().err
+    assert "popsim calibrate: error:" in err and "missing.yaml: calibration file not found" in err
+    assert "Traceback" not in err and not (tmp_path / "o").exists()
+    path = plane_calibration(tmp_path, trials=4)
+    calibrate(path, tmp_path / "o", workers=1, progress=False, echo=None)
+    files = [p for p in (tmp_path / "o").rglob("[!.]*") if p.is_file()]  # not the lock file
+    before = {p: p.stat().st_mtime_ns for p in files}
+    path.write_text(path.read_text().replace("seed: 11", "seed: 12"))
+    assert cli_main(["calibrate", str(path), "--out", str(tmp_path / "o")]) == 2
+    assert "holds the runs of another calibration" in capsys.readouterr().err
+    after = {p: p.stat().st_mtime_ns for p in files}
+    assert after == before, "a refused calibration touches nothing already computed"
+
+
+@pytest.mark.parametrize(
+    "path", sorted((PARAMS / "calibration").glob("*.yaml")), ids=lambda p: p.name
+)
+def test_calibration_files_in_params_are_valid(path):
+    if path.name == "targets.yaml":
+        assert len(load_targets(path)) == len(STATISTICS)
+        return
+    calibration = load_calibration(path)
+    assert calibration.base_values() is not None, "the base values lie in the ranges: trial 0"
+    frame = pd.DataFrame([calibration.base_values()])
+    assert list(frame.columns) == list(calibration.spec.parameters)
