@@ -238,7 +238,8 @@ def test_real_model_recovers_a_known_son_preference(tmp_path):
     )
     fit = calibrate(path, tmp_path / "out", workers=2, progress=False, echo=None)
     assert fit.fitted["policy.decision.son_preference"] == pytest.approx(0.65, abs=0.05)
-    assert fit.trials.loc[0, "policy.decision.son_preference"] == 0.6, "trial 0: the base value"
+    base = popsim.load_scenario(baseline).policy.decision.son_preference
+    assert fit.trials.loc[0, "policy.decision.son_preference"] == base, "trial 0: the base value"
     scenario = popsim.load_scenario(tmp_path / "out" / "fitted.yaml")
     assert scenario.policy.decision.son_preference == fit.fitted["policy.decision.son_preference"]
     assert scenario.policy.rules.regime == "one_and_half", "the fitted file extends the baseline"

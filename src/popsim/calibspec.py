@@ -27,13 +27,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
 from popsim.calibration import WINDOW_YEARS, CalibrationError, Target, load_targets
 from popsim.executors import apply_overrides
 from popsim.loading import ScenarioError, load_scenario, read_yaml
 from popsim.sweepdesign import is_integer_field, scenario_field
-from popsim.sweepspec import Range, _Strict, describe
+from popsim.sweepspec import Range, _Strict, describe, parse
 from popsim.version import code_version
 
 SAMPLERS = ("tpe", "random", "qmc")
@@ -132,12 +132,7 @@ def load_calibration(path: str | Path) -> Calibration:
     """
     path = Path(path)
     data = read_yaml(path, "calibration", CalibrationError)
-    try:
-        spec = CalibrationSpec.model_validate(data)
-    except ValidationError as exc:
-        lines = [_describe(e) for e in exc.errors(include_url=False)]
-        head = "invalid calibration" + (f" ({len(lines)} problems)" if len(lines) > 1 else "")
-        raise CalibrationError(f"{path}: {head}: " + " ".join(lines)) from None
+    spec = parse(path, data, CalibrationSpec, "calibration", CalibrationError, _describe)
     popsim_model = spec.model == "popsim"
     targets_path = path.parent / spec.targets
     if not targets_path.is_file():

@@ -89,26 +89,29 @@ class Contraception(Section):
         source="[S] bulletin",
     )
     larc_rate: float = lever(
-        0.3,
+        0.409,
         unit="per month",
         ge=0,
         le=1,
         meaning="monthly completion of a listed LARC target at average cadre effort",
+        source="[C] popsim calibrate params/calibration/baseline.yaml (docs/calibration.md)",
     )
     sterilisation_rate: float = lever(
-        0.03,
+        0.019,
         unit="per month",
         ge=0,
         le=1,
         meaning="monthly completion of a listed sterilisation target at average cadre effort",
+        source="[C] popsim calibrate params/calibration/baseline.yaml (docs/calibration.md)",
     )
     refusal: float = lever(
-        0.08,
+        0.0817,
         unit="probability",
         ge=0,
         le=1,
         meaning="share of women who keep a short-acting method and are never completed as "
         "LARC targets",
+        source="[C] popsim calibrate params/calibration/baseline.yaml (docs/calibration.md)",
     )
     larc_grace_months: int = lever(
         3, unit="months", ge=0, le=60, meaning="months after a birth before the target is listed"
@@ -156,7 +159,12 @@ class Decision(Section):
         meaning="distribution of desired family size 0, 1, 2, ... children, drawn at marriage",
     )
     son_preference: float = lever(
-        0.6, unit="probability", ge=0, le=1, meaning="share of couples who want at least one son"
+        0.563,
+        unit="probability",
+        ge=0,
+        le=1,
+        meaning="share of couples who want at least one son",
+        source="[C] popsim calibrate params/calibration/baseline.yaml (docs/calibration.md)",
     )
     son_seeking_max_parity: int = lever(
         3,
@@ -166,19 +174,21 @@ class Decision(Section):
         meaning="parity after which even son-preferring couples stop",
     )
     try_rate: float = lever(
-        0.06,
+        0.04,
         unit="per month",
         ge=0,
         le=1,
         meaning="monthly chance of starting to try for a wanted child at "
         "zero policy price (first births: 1)",
+        source="[C] popsim calibrate params/calibration/baseline.yaml (docs/calibration.md)",
     )
     child_cost_years: float = lever(
-        1.0,
+        0.56,
         unit="years of income",
         gt=0,
         le=50,
         meaning="private cost of raising a child, the price base",
+        source="[C] popsim calibrate params/calibration/baseline.yaml (docs/calibration.md)",
     )
     elasticity: float = lever(
         -0.7,
@@ -446,11 +456,12 @@ class SexSelection(Section):
         meaning="month in which the fetus's sex can be seen",
     )
     price_response: float = lever(
-        0.15,
+        0.0939,
         unit="per year of income",
         ge=0,
         le=10,
         meaning="relative rise in selection per year of income a later birth would cost",
+        source="[C] popsim calibrate params/calibration/baseline.yaml (docs/calibration.md)",
     )
 
 
@@ -458,15 +469,20 @@ class Reporting(Section):
     """Birth registration and the reported layer of every KPI (DOMAIN item 14)."""
 
     in_plan: float = lever(
-        0.995, unit="probability", ge=0, le=1, meaning="chance an in-plan birth is reported"
+        0.998,
+        unit="probability",
+        ge=0,
+        le=1,
+        meaning="chance an in-plan birth is reported",
+        source="[C] popsim calibrate params/calibration/baseline.yaml (docs/calibration.md)",
     )
     out_of_plan: float = lever(
-        0.2,
+        0.164,
         unit="probability",
         ge=0,
         le=1,
         meaning="chance an out-of-plan birth enters the township's report",
-        source="[S] <10 % of all births unreported 1991-2003",
+        source="[C] popsim calibrate params/calibration/baseline.yaml (docs/calibration.md)",
     )
     penalty: float = lever(
         0.0,
@@ -513,11 +529,12 @@ class Budget(Section):
         source="[S] bulletin",
     )
     wealth_years: float = lever(
-        30.0,
+        39.9,
         unit="years of income",
         gt=0,
         le=100,
         meaning="mean household wealth (log-normal, sd 1 on log scale)",
+        source="[C] popsim calibrate params/calibration/baseline.yaml (docs/calibration.md)",
     )
 
 

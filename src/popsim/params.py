@@ -240,12 +240,13 @@ class Migration(Section):
         meaning="chance that a married labour migrant's spouse (or a migrant's bride) goes too",
     )
     separated_contact: float = lever(
-        0.2,
+        0.346,
         unit="ratio",
         ge=0,
         le=1,
         meaning="conception rate of a couple living apart, relative to one living together "
         "(home visits, e.g. at the Spring Festival)",
+        source="[C] popsim calibrate params/calibration/baseline.yaml (docs/calibration.md)",
     )
     labour_age_min: int = lever(
         16, unit="years", ge=0, le=100, meaning="youngest age of labour migration"

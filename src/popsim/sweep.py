@@ -44,13 +44,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
 from popsim import sweepstore
 from popsim.executors import DEFAULT_OUTPUTS, LOCAL_DASK, Job, cores, execute, open_executor
 from popsim.loading import ScenarioError, load_scenario, read_yaml
 from popsim.sweepdesign import Plan, check, plan, run_seed
-from popsim.sweepspec import SweepError, SweepSpec, describe
+from popsim.sweepspec import SweepError, SweepSpec, parse
 from popsim.sweepstore import read_failures, read_manifest, read_runs, read_table  # noqa: F401
 from popsim.version import code_version
 
@@ -119,12 +117,7 @@ def load_sweep(path: str | Path, run: Callable | None = None) -> Sweep:
     """
     path = Path(path)
     data = read_yaml(path, "sweep", SweepError)
-    try:
-        spec = SweepSpec.model_validate(data)
-    except ValidationError as exc:
-        lines = [describe(e) for e in exc.errors(include_url=False)]
-        head = "invalid sweep" + (f" ({len(lines)} problems)" if len(lines) > 1 else "")
-        raise SweepError(f"{path}: {head}: " + " ".join(lines)) from None
+    spec = parse(path, data, SweepSpec, "sweep", SweepError)
     model = run if run is not None else spec.model
     problem = check(spec, popsim_model=model == "popsim")
     if problem:
@@ -264,9 +257,7 @@ def add_arguments(
     return parser
 
 
-def from_args(
-    args: argparse.Namespace, command: str = "sweep", run: Callable | None = None
-) -> int:
+def from_args(args: argparse.Namespace, command: str = "sweep", run: Callable | None = None) -> int:
     """Run ``popsim sweep`` (or ``command`` with ``run``, same arguments); the exit code.
 
     Bad input exits with 2, an interruption with 130; a rerun resumes.

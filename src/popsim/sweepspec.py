@@ -30,6 +30,7 @@ from pydantic import (
     StrictInt,
     StrictStr,
     Tag,
+    ValidationError,
     model_validator,
 )
 
@@ -262,3 +263,18 @@ def describe(error: dict, top: type[BaseModel] | None = None) -> str:
     if error["type"] == "missing":
         return f"field '{dotted}' is required."
     return f"field '{dotted}' = {shown}: {error['msg']}."
+
+
+def parse(
+    path: Any, data: dict, spec: type[BaseModel], kind: str, error: type[Exception], explain=None
+) -> Any:
+    """``spec`` validated from a file's ``data``; ``error`` lists every problem, one sentence each.
+
+    ``explain`` turns a pydantic error into the sentence (default: :func:`describe`).
+    """
+    try:
+        return spec.model_validate(data)
+    except ValidationError as exc:
+        lines = [(explain or describe)(e) for e in exc.errors(include_url=False)]
+        head = f"invalid {kind}" + (f" ({len(lines)} problems)" if len(lines) > 1 else "")
+        raise error(f"{path}: {head}: " + " ".join(lines)) from None
