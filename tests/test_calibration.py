@@ -117,6 +117,18 @@ def test_analytic_fit_recovers_the_truth_and_scores_every_trial_exactly(tmp_path
     ).all()
 
 
+def test_more_trials_continue_a_finished_calibration(tmp_path):
+    path = plane_calibration(tmp_path, trials=10)
+    first = calibrate(path, tmp_path / "out", workers=1, progress=False, echo=None)
+    path.write_text(path.read_text().replace("trials: 10", "trials: 20"))
+    more = calibrate(path, tmp_path / "out", workers=1, progress=False, echo=None)
+    assert 20 <= more.ran <= 22, "the 10 new trials' 20 runs, and the check if the best moved"
+    assert_frame_equal(more.trials.head(10), first.trials, check_exact=True)
+    fresh = calibrate(path, tmp_path / "fresh", workers=1, progress=False, echo=None)
+    assert_frame_equal(more.trials, fresh.trials, check_exact=True)
+    assert more.fitted == fresh.fitted
+
+
 def test_local_processes_and_dask_give_the_same_calibration(tmp_path):
     from dask.distributed import Client, LocalCluster
 

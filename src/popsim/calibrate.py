@@ -25,7 +25,8 @@ The output folder::
 
 A rerun resumes: the sampler is rebuilt from the seed and replays its proposals, telling
 the losses of trials whose runs are on disk without running them again (its proposals
-depend only on its seed and the losses it was told).
+depend only on its seed and the losses it was told). For the same reason a rerun with more
+``trials`` (or ``check_replicates``) continues a finished calibration.
 """
 
 from __future__ import annotations

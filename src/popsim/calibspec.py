@@ -94,7 +94,10 @@ class Calibration:
         from importlib.metadata import version
 
         return {
-            "spec": self.spec.model_dump(mode="json", exclude={"description"}),
+            # more trials or check seeds continue a calibration: its proposals replay
+            "spec": self.spec.model_dump(
+                mode="json", exclude={"description", "trials", "check_replicates"}
+            ),
             "scenario_hash": self.scenario.digest() if self.scenario is not None else None,
             "targets": [vars(t) for t in self.targets],
             "code_version": code_version(),
