@@ -315,6 +315,10 @@ trials: 4
             ["integer field", "whole-number"],
         ),
         ("targets: [1\n", ["c.yaml", "line", "YAML syntax error"]),
+        (
+            GOOD.replace("policy.decision.son_preference", "policy.checkups.agreement"),
+            ["policy.checkups.agreement' is not a number"],
+        ),
     ],
 )
 def test_bad_calibration_files_say_which_field_and_why(tmp_path, body, fragments):

@@ -122,13 +122,9 @@ def calibrate(
     Raises:
         CalibrationError: a bad file or folder, or every trial failed.
     """
-    from tqdm import tqdm
-
     if not isinstance(calibration, Calibration):
         calibration = load_calibration(calibration)
     spec = calibration.spec
-    names = list(spec.parameters)
-    seeds = [run_seed(spec.seed, r) for r in range(spec.replicates)]
     job = Job(
         spec.model,
         calibration.scenario,
@@ -138,66 +134,36 @@ def calibrate(
     )
     store = sweepstore.Store(Path(out), kind="calibration")
     check = sweepstore.Store(store.out / "check", kind="calibration")
+    base = calibration.base_values()
     started = time.perf_counter()
-    ran, failed = 0, 0
     with store.locked():
         store.prepare(_manifest(calibration))
         for folder in (check.runs, check.failures):
             folder.mkdir(parents=True, exist_ok=True)
         done = store.done()
-        with warnings.catch_warnings():
+        n_check = spec.check_replicates * (1 if base is None else 2)
+        with warnings.catch_warnings(), open_executor(workers, scheduler) as executor:
             study = _study(calibration)
-            with open_executor(workers, scheduler) as executor:
-                if echo:
-                    echo(
-                        f"popsim calibrate {calibration.name}: {spec.trials} trials x "
-                        f"{spec.replicates} seeds, {len(done)} runs already done, with "
-                        f"{executor.description} -> {store.out}"
-                    )
-                bar = tqdm(
-                    total=spec.trials * spec.replicates + spec.check_replicates,
-                    initial=len(done),
-                    unit="run",
-                    desc=calibration.name,
-                    file=sys.stderr,
-                    disable=not progress,
+            if echo:
+                echo(
+                    f"popsim calibrate {calibration.name}: {spec.trials} trials x "
+                    f"{spec.replicates} seeds, {len(done)} runs already done, with "
+                    f"{executor.description} -> {store.out}"
                 )
-
-                def run(tasks: list[Task], into: sweepstore.Store) -> None:
-                    nonlocal ran, failed
-                    for task, ok, value in executor.map(execute, job, tasks):
-                        if ok and value[0]:
-                            into.write_run(task, names, value[1])
-                        else:
-                            into.write_failure(task, value[1] if ok else repr(value))
-                            failed += 1
-                        ran += 1
-                        bar.update()
-
-                try:
-                    rows = []
-                    for first in range(0, spec.trials, spec.batch):
-                        size = min(spec.batch, spec.trials - first)
-                        asked = [study.ask(_distributions(calibration)) for _ in range(size)]
-                        tasks = [
-                            Task(t.number * len(seeds) + r, t.number, r, seed, t.params)
-                            for t in asked
-                            for r, seed in enumerate(seeds)
-                        ]
-                        _check_replay(store, tasks, names)
-                        run([t for t in tasks if t.index not in done], store)
-                        for trial in asked:
-                            rows.append(_tell(study, trial, store, calibration, len(seeds)))
-                    trials = pd.DataFrame(rows)
-                    best = _best(trials, store)
-                    fitted = _rounded(study.trials[int(best["trial"])].params)
-                    base = calibration.base_values()
-                    check_tasks = _check_tasks(spec, int(best["trial"]), fitted, base)
-                    reuse = _reusable(check, check_tasks, names)
-                    bar.update(len(reuse))
-                    run([t for t in check_tasks if t.index not in reuse], check)
-                finally:
-                    bar.close()
+            runner = _Runner(executor, job, list(spec.parameters))
+            runner.bar(
+                spec.trials * spec.replicates + n_check, len(done), calibration.name, progress
+            )
+            try:
+                trials = _search(study, calibration, store, runner, done)
+                best = _best(trials, store)
+                fitted = _rounded(study.trials[int(best["trial"])].params)
+                check_tasks = _check_tasks(spec, int(best["trial"]), fitted, base)
+                reuse = _reusable(check, check_tasks, list(spec.parameters))
+                runner.progress.update(len(reuse))
+                runner.run([t for t in check_tasks if t.index not in reuse], check)
+            finally:
+                runner.progress.close()
             fit = _fit_table(check, check_tasks, calibration)
             parameters = _parameters(calibration, study, trials, best, fitted)
         result = Fit(
@@ -207,19 +173,67 @@ def calibrate(
             fit,
             fitted,
             int(best["trial"]),
-            ran,
-            failed,
+            runner.ran,
+            runner.failed,
             time.perf_counter() - started,
             executor.description,
         )
         _write(result, calibration)
-        store.manifest |= {"status": "complete", "best_trial": result.best_trial}
-        store._write_manifest()
+        store.update(status="complete", best_trial=result.best_trial)
     if echo:
         echo(result.line())
-        if failed:
-            echo(f"popsim calibrate: {failed} runs failed: see {store.out / 'failures'}")
+        if result.failed:
+            echo(f"popsim calibrate: {result.failed} runs failed: see {store.out / 'failures'}")
     return result
+
+
+class _Runner:
+    """Runs tasks on the executor into a store, counting runs and failures on a progress bar."""
+
+    def __init__(self, executor: Any, job: Job, names: list[str]) -> None:
+        self.executor, self.job, self.names = executor, job, names
+        self.ran = self.failed = 0
+        self.progress: Any = None
+
+    def bar(self, total: int, initial: int, desc: str, show: bool) -> None:
+        """Start the progress bar (on stderr; hidden unless ``show``)."""
+        from tqdm import tqdm
+
+        self.progress = tqdm(
+            total=total, initial=initial, unit="run", desc=desc, file=sys.stderr, disable=not show
+        )
+
+    def run(self, tasks: list[Task], into: sweepstore.Store) -> None:
+        """Run ``tasks``, writing each run (or its failure) into ``into``."""
+        for task, ok, value in self.executor.map(execute, self.job, tasks):
+            if ok and value[0]:
+                into.write_run(task, self.names, value[1])
+            else:
+                into.write_failure(task, value[1] if ok else repr(value))
+                self.failed += 1
+            self.ran += 1
+            self.progress.update()
+
+
+def _search(
+    study: Any, calibration: Calibration, store: sweepstore.Store, runner: _Runner, done: set
+) -> pd.DataFrame:
+    """Ask, run and tell ``trials`` trials a batch at a time; one row per trial."""
+    spec = calibration.spec
+    seeds = [run_seed(spec.seed, r) for r in range(spec.replicates)]
+    rows = []
+    for first in range(0, spec.trials, spec.batch):
+        size = min(spec.batch, spec.trials - first)
+        asked = [study.ask(_distributions(calibration)) for _ in range(size)]
+        tasks = [
+            Task(t.number * len(seeds) + r, t.number, r, seed, t.params)
+            for t in asked
+            for r, seed in enumerate(seeds)
+        ]
+        _check_replay(store, tasks, runner.names)
+        runner.run([t for t in tasks if t.index not in done], store)
+        rows += [_tell(study, trial, store, calibration, len(seeds)) for trial in asked]
+    return pd.DataFrame(rows)
 
 
 # --- the sampler -----------------------------------------------------------------------------

@@ -29,7 +29,13 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from popsim.calibration import WINDOW_YEARS, CalibrationError, Target, load_targets
+from popsim.calibration import (
+    STATISTICS,
+    WINDOW_YEARS,
+    CalibrationError,
+    Target,
+    load_targets,
+)
 from popsim.executors import apply_overrides
 from popsim.loading import ScenarioError, load_scenario, read_yaml
 from popsim.sweepdesign import is_integer_field, scenario_field
@@ -143,7 +149,7 @@ def load_calibration(path: str | Path) -> Calibration:
             f"{path}: field 'targets' = {spec.targets!r}: {targets_path} does not exist "
             "(the path is relative to the calibration file)."
         )
-    targets = load_targets(targets_path, known=_known() if popsim_model else None)
+    targets = load_targets(targets_path, known=tuple(STATISTICS) if popsim_model else None)
     scenario, scenario_path = None, None
     if spec.scenario is not None:
         scenario_path = (path.parent / spec.scenario).resolve()
@@ -167,12 +173,6 @@ def load_calibration(path: str | Path) -> Calibration:
     return Calibration(spec, path.stem, path.resolve(), scenario, scenario_path, targets)
 
 
-def _known() -> tuple[str, ...]:
-    from popsim.calibration import STATISTICS
-
-    return tuple(STATISTICS)
-
-
 def _describe(error: dict) -> str:
     if error["loc"] and error["loc"][0] == "parameters" and error["type"] == "model_type":
         return f"field 'parameters.{error['loc'][1]}': give a range {{low: .., high: ..}}."
@@ -185,9 +185,11 @@ def _check_parameters(path: Path, spec: CalibrationSpec, scenario: Any) -> None:
     """Every parameter is a numeric scenario field, and both ends of its range are valid."""
     for name, param in spec.parameters.items():
         where = f"{path}: field 'parameters.{name}'"
-        _, problem = scenario_field(name)
+        info, problem = scenario_field(name)
         if problem:
             raise CalibrationError(f"{where}: {problem}")
+        if info.annotation not in (int, float):
+            raise CalibrationError(f"{where}: '{name}' is not a number; only numbers are fitted.")
         if name.startswith("township.") and name.split(".")[1] in ("n_persons", "years"):
             raise CalibrationError(f"{where}: the township's size is not a parameter to fit.")
         if is_integer_field(name) and not (param.low.is_integer() and param.high.is_integer()):

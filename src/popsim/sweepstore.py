@@ -178,6 +178,11 @@ class Store:
         }
         self._write_manifest()
 
+    def update(self, **fields: Any) -> None:
+        """Add ``fields`` to the manifest and rewrite it."""
+        self.manifest |= fields
+        self._write_manifest()
+
     def _write_manifest(self) -> None:
         text = json.dumps(self.manifest, indent=2, sort_keys=True, default=str) + "\n"
         atomic_write(self.out / MANIFEST, lambda tmp: Path(tmp).write_text(text))
