@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from popsim.levers import METHODS
+from popsim.behaviour import METHODS
 from popsim.population import FEMALE, MARRIED
 from popsim.rules import next_birth_out_of_plan
 from popsim.world import monthly_probability

@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from popsim.behaviour import METHODS
 from popsim.incentives import LINES
-from popsim.levers import METHODS
 
 MONEY = (*LINES, "hiring_income", "fee_levied", "fee_collected")
 FLOWS = (

@@ -17,6 +17,7 @@ from collections import defaultdict
 
 import numpy as np
 
+from popsim.behaviour import METHODS
 from popsim.contraception import (
     IS_LARC,
     conception_factor,
@@ -28,7 +29,6 @@ from popsim.decision import step_decision
 from popsim.enforcement import hire_cadres, replace_weakest, step_checkups, village_effort
 from popsim.fees import levy, lognormal_wealth
 from popsim.incentives import forfeit_certificates, step_incentives
-from popsim.levers import METHODS
 from popsim.reporting import report_probability
 from popsim.rules import next_birth_out_of_plan
 from popsim.sex_selection import step_sex_selection

@@ -44,7 +44,7 @@ PERSON_COLUMNS: dict[str, tuple[type, object]] = {
     # family-planning state (used only when the policy is on)
     "desired": (np.int8, -1),  # desired family size; -1 not yet drawn
     "son_pref": (np.bool_, False),  # the couple wants at least one son
-    "method": (np.int8, 0),  # contraceptive method, index into levers.METHODS
+    "method": (np.int8, 0),  # contraceptive method, index into behaviour.METHODS
     "iud_missing": (np.bool_, False),  # IUD removed outside the system: on record, not in place
     "larc_fake": (np.bool_, False),  # LARC on a fake out-of-area certificate
     "out_of_plan": (np.bool_, False),  # the current pregnancy is out of plan
