@@ -284,7 +284,28 @@ def test_every_trial_failing_is_an_error(tmp_path):
     path = plane_calibration(tmp_path, model="test_calibration:fragile", trials=4, replicates=1)
     text = path.read_text().replace("low: 0\n", "low: 0.6\n", 1)
     path.write_text(text)
-    with pytest.raises(CalibrationError, match="every trial failed"):
+    with pytest.raises(CalibrationError, match="every trial failed, most often: a run raised"):
+        calibrate(path, tmp_path / "out", workers=1, progress=False, echo=None)
+
+
+def test_targets_the_runs_cannot_make_fail_with_the_reason(tmp_path):
+    """Compliance targets on the core (no regime): no trial has a loss, and the error says so."""
+    write(
+        tmp_path,
+        "t.yaml",
+        "targets:\n  cbr: {low: 11, high: 14}\n  compliance_true: {low: 0.8, high: 1}\n",
+    )
+    spec = {
+        "scenario": str(PARAMS / "core.yaml"),
+        "targets": "t.yaml",
+        "parameters": {"demography.migration.separated_contact": {"low": 0.1, "high": 0.4}},
+        "trials": 2,
+        "replicates": 1,
+        "n_agents": 500,
+        "years": 3,
+    }
+    path = write(tmp_path, "c.yaml", yaml.safe_dump(spec))
+    with pytest.raises(CalibrationError, match=r"no figure: \['compliance_true'\]"):
         calibrate(path, tmp_path / "out", workers=1, progress=False, echo=None)
 
 

@@ -241,7 +241,9 @@ def _tell(study: Any, trial: Any, store: sweepstore.Store, cal: Calibration, n: 
     if any(r is None for r in runs):
         study.tell(trial, state=TrialState.FAIL)
         return row | {"state": "failed", "loss": np.nan, "note": "a run raised (failures/)"}
-    means = {t.name: float(np.nanmean([r[t.name] for r in runs])) for t in cal.targets}
+    means = {
+        t.name: float(pd.Series([r[t.name] for r in runs], dtype=float).mean()) for t in cal.targets
+    }
     value = loss(means, cal.targets)
     row |= means
     if not np.isfinite(value):
@@ -284,8 +286,11 @@ def _reusable(check: sweepstore.Store, tasks: list[Task], names: Sequence[str]) 
 def _best(trials: pd.DataFrame, store: sweepstore.Store) -> pd.Series:
     complete = trials[trials["state"] == "complete"]
     if complete.empty:
+        why = trials["note"].value_counts().index[0]
         raise CalibrationError(
-            f"{store.out}: every trial failed; see {store.out / 'failures'} and the trials' notes."
+            f"{store.out}: every trial failed, most often: {why} (runs that raised are in "
+            f"{store.out / 'failures'}; a missing figure needs a run that makes it, e.g. "
+            "compliance needs the regime)."
         )
     return complete.loc[complete["loss"].idxmin()]
 
