@@ -79,7 +79,7 @@ def _cores() -> int:
 def _calibrate(args: argparse.Namespace) -> int:
     from popsim import calibrate, sweep
 
-    return sweep.from_args(args, "calibrate", calibrate.calibrate)
+    return sweep.from_args(args, "calibration", calibrate.calibrate)
 
 
 def _schema(args: argparse.Namespace) -> int:
@@ -143,7 +143,7 @@ def parser() -> argparse.ArgumentParser:
         "calibrate",
         help="fit a scenario's parameters to targets (params/calibration/*.yaml); resumes",
     )
-    sweep.add_arguments(cal, "calibration file (params/calibration/*.yaml)")
+    sweep.add_arguments(cal, "calibration")
     cal.set_defaults(func=_calibrate)
     sch = sub.add_parser("schema", help="print the scenario JSON Schema")
     sch.set_defaults(func=_schema)

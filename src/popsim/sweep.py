@@ -234,12 +234,20 @@ def run_sweep(
 # --- command line --------------------------------------------------------------------------
 
 
+#: each command's folders in params/ (its files) and in results/ (its default output)
+_FOLDERS = {"sweep": ("sweeps", "sweeps"), "calibration": ("calibration", "calibrations")}
+_VERBS = {"sweep": "sweep", "calibration": "calibrate"}
+
+
 def add_arguments(
-    parser: argparse.ArgumentParser, file_help: str = "sweep file (params/sweeps/*.yaml)"
+    parser: argparse.ArgumentParser, command: str = "sweep"
 ) -> argparse.ArgumentParser:
     """Add ``FILE --out --workers --scheduler --quiet`` (for ``popsim sweep`` and ``calibrate``)."""
-    parser.add_argument("file", metavar="FILE", help=file_help)
-    parser.add_argument("--out", help="output folder (default: results/<command>/<file name>)")
+    files, outputs = _FOLDERS[command]
+    parser.add_argument("file", metavar="FILE", help=f"{command} file (params/{files}/*.yaml)")
+    parser.add_argument(
+        "--out", help=f"output folder (default: results/{outputs}/<file name without .yaml>)"
+    )
     parser.add_argument(
         "--workers",
         type=int,
@@ -263,8 +271,7 @@ def from_args(args: argparse.Namespace, command: str = "sweep", run: Callable | 
     Bad input exits with 2, an interruption with 130; a rerun resumes.
     """
     run = run_sweep if run is None else run
-    folder = "sweeps" if command == "sweep" else "calibrations"
-    out = args.out or str(Path("results") / folder / Path(args.file).stem)
+    out = args.out or str(Path("results") / _FOLDERS[command][1] / Path(args.file).stem)
     main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.getsignal(signal.SIGTERM) if main_thread else None
     try:
@@ -276,10 +283,13 @@ def from_args(args: argparse.Namespace, command: str = "sweep", run: Callable | 
             args.file, out, workers=args.workers, scheduler=args.scheduler, progress=not args.quiet
         )
     except ScenarioError as exc:
-        print(f"popsim {command}: error: {exc}", file=sys.stderr)
+        print(f"popsim {_VERBS[command]}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"popsim {command}: interrupted; run it again to resume: {out}", file=sys.stderr)
+        print(
+            f"popsim {_VERBS[command]}: interrupted; run it again to resume: {out}",
+            file=sys.stderr,
+        )
         return 130
     finally:
         if main_thread:
