@@ -123,6 +123,12 @@ def loss(values: Mapping[str, float], targets: Sequence[Target]) -> float:
     return float(sum(z * z for z in zscores(values, targets).values()))
 
 
+def _ratio(part: pd.Series, whole: pd.Series) -> float:
+    """``sum(part) / sum(whole)`` over the years; NaN when the whole is 0 (a tiny run)."""
+    total = float(whole.sum())
+    return float(part.sum()) / total if total else float("nan")
+
+
 def _srb(sex: pd.Series) -> float:
     male = float(sex.sum())
     return 100 * male / max(len(sex) - male, 1.0)
@@ -147,7 +153,8 @@ def _window(frame: pd.DataFrame, first_year: int) -> pd.DataFrame:
 def statistics(result: Result) -> dict[str, float]:
     """Every figure of :data:`STATISTICS` from the first years of one run (NaN: none).
 
-    Compliance, fees and contraception need the regime (``policy.enabled``).
+    Registration, compliance, fees and contraception need the regime (``policy.enabled``):
+    without it they are left out.
     """
     first = int(result.annual["year"].min())
     result = replace(
@@ -165,16 +172,16 @@ def statistics(result: Result) -> dict[str, float]:
     stats = {
         "cbr": result.annual["cbr"].mean(),
         "tfr_true": _tfr(births, result.exposure),
-        "tfr_reported": _tfr(births[births["reported"] == 1], result.exposure),
         "srb": _srb(births["sex"]),
         "srb_order_2": _srb(second["sex"]),
         "male_share_2nd_after_girl": after_girl["sex"].mean(),
         "mean_age_first_marriage": (brides["age_months"] / 12).mean(),
         "mean_age_first_birth": (births[births["order"] == 1]["age_months"] / 12).mean(),
-        "unreported_share": 1 - (births["reported"] == 1).mean(),
     }
-    if not k.empty:
+    if not k.empty:  # the regime's figures: the core has no registration, fees or methods
         stats |= {
+            "tfr_reported": _tfr(births[births["reported"] == 1], result.exposure),
+            "unreported_share": 1 - (births["reported"] == 1).mean(),
             "contraceptive_prevalence": k["contraceptive_prevalence"].mean(),
             "share_iud": k["share_iud"].mean(),
             "share_sterilisation": (
@@ -182,12 +189,12 @@ def statistics(result: Result) -> dict[str, float]:
             ).mean(),
             "share_condom": k["share_condom"].mean(),
             "share_pill": k["share_pill"].mean(),
-            "fee_collection_rate": k["yuan_fee_collected"].sum() / k["yuan_fee_levied"].sum(),
+            "fee_collection_rate": _ratio(k["yuan_fee_collected"], k["yuan_fee_levied"]),
             "compliance_reported": 1
-            - k["births_out_of_plan_reported"].sum() / k["births_reported"].sum(),
-            "compliance_true": 1 - k["births_out_of_plan"].sum() / k["births"].sum(),
+            - _ratio(k["births_out_of_plan_reported"], k["births_reported"]),
+            "compliance_true": 1 - _ratio(k["births_out_of_plan"], k["births"]),
         }
-    return {name: float(value) for name, value in stats.items()}
+    return {name: float(stats[name]) for name in STATISTICS if name in stats}
 
 
 def table(per_run: list[dict[str, float]], targets: Sequence[Target]) -> pd.DataFrame:
