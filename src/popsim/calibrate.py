@@ -94,8 +94,7 @@ def calibrate(
     started = time.perf_counter()
     with store.locked():
         store.prepare(_manifest(calibration))
-        for folder in (check.runs, check.failures):
-            folder.mkdir(parents=True, exist_ok=True)
+        check.make_folders()
         done = store.done()
         n_check = spec.check_replicates * (1 if base is None else 2)
         with warnings.catch_warnings(), open_executor(workers, scheduler) as executor:

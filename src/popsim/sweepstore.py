@@ -160,12 +160,7 @@ class Store:
                 )
         elif self.runs.is_dir() and any(self.runs.iterdir()):
             raise SweepError(f"--out {self.out}: has runs/ but no {MANIFEST}; choose another.")
-        tables = manifest.get("table_outputs", [])
-        folders = [self.runs, *(self.out / "tables" / t for t in tables)]
-        for folder in [*folders, self.failures]:
-            folder.mkdir(parents=True, exist_ok=True)
-            for stale in folder.glob(".*.tmp"):  # a write cut short by a kill
-                stale.unlink(missing_ok=True)
+        self.make_folders(manifest.get("table_outputs", []))
         if design is not None:
             atomic_write(self.out / DESIGN, lambda tmp: design.to_parquet(tmp, index=False))
         from popsim.runner import VERSIONED, _version
@@ -177,6 +172,14 @@ class Store:
             },
         }
         self._write_manifest()
+
+    def make_folders(self, tables: Sequence[str] = ()) -> None:
+        """Create ``runs/``, ``failures/`` and the tables' folders; clear half-written files."""
+        folders = [self.runs, self.failures, *(self.out / "tables" / t for t in tables)]
+        for folder in folders:
+            folder.mkdir(parents=True, exist_ok=True)
+            for stale in folder.glob(".*.tmp"):  # a write cut short by a kill
+                stale.unlink(missing_ok=True)
 
     def update(self, **fields: Any) -> None:
         """Add ``fields`` to the manifest and rewrite it."""
