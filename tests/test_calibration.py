@@ -116,9 +116,10 @@ def test_analytic_fit_recovers_the_truth_and_scores_every_trial_exactly(tmp_path
     random = calibrate(path, tmp_path / "random", workers=1, progress=False, echo=None)
     assert trials["loss"].min() < random.trials["loss"].min() / 3, "TPE beats random search"
     near = fit.parameters.set_index("parameter")
-    assert (near["near_low"] <= near["fitted"]).all() and (
-        near["fitted"] <= near["near_high"]
-    ).all()
+    inside = trials[trials["loss"] <= trials["loss"].min() + 5.991]  # chi-square 0.95, 2 d.f.
+    assert (near["near_trials"] == len(inside)).all()
+    assert near["near_low"].to_dict() == inside[["a", "b"]].min().to_dict()
+    assert near["near_high"].to_dict() == inside[["a", "b"]].max().to_dict()
 
 
 def test_more_trials_continue_a_finished_calibration(tmp_path):
