@@ -458,10 +458,31 @@ def rounded(table: pd.DataFrame, name: str) -> pd.DataFrame:
     return out
 
 
-def headline(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
-    """One row per scenario, one column per table: "difference [paired 95 % interval]"."""
+#: The at-a-glance tables, each narrow enough for a page: births and compliance, then cost.
+HEADLINE_GROUPS: dict[str, tuple[str, ...]] = {
+    "births and compliance": (
+        "cbr",
+        "tfr",
+        "srb",
+        "births",
+        "births_out_of_plan",
+        "compliance_true",
+        "compliance_reported",
+    ),
+    "cost": ("spend_total", "spend_net_of_fees", "births_averted", "cost_per_birth_averted"),
+}
+
+
+def headline(
+    tables: Mapping[str, pd.DataFrame], names: Iterable[str] | None = None
+) -> pd.DataFrame:
+    """One row per scenario, one column per table: "difference [paired 95 % interval]".
+
+    ``names`` picks the tables (default: all), e.g. a group of :data:`HEADLINE_GROUPS`.
+    """
     columns = {}
-    for name, t in tables.items():
+    for name in tables if names is None else names:
+        t = tables[name]
         value = t["cost_per_birth_averted"] if name == "cost_per_birth_averted" else t["difference"]
         columns[name] = [
             _format(v, lo, hi, DECIMALS.get(name, 3), name == "cost_per_birth_averted")
