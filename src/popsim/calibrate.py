@@ -36,7 +36,8 @@ from __future__ import annotations
 import sys
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -97,7 +98,7 @@ def calibrate(
         check.make_folders()
         done = store.done()
         n_check = spec.check_replicates * (1 if base is None else 2)
-        with warnings.catch_warnings(), open_executor(workers, scheduler) as executor:
+        with _quiet_optuna(), open_executor(workers, scheduler) as executor:
             study = _study(calibration)
             if echo:
                 echo(
@@ -194,12 +195,25 @@ def _search(
 # --- the sampler -----------------------------------------------------------------------------
 
 
+@contextmanager
+def _quiet_optuna() -> Iterator[None]:
+    """Optuna without a log line per trial or experimental-feature warnings, restored after."""
+    import optuna
+
+    level = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            yield
+    finally:
+        optuna.logging.set_verbosity(level)
+
+
 def _study(calibration: Calibration) -> Any:
     """A fresh Optuna study with the calibration's sampler; the base values are trial 0."""
     import optuna
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)  # no line per trial
-    warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
     spec = calibration.spec
     if spec.sampler == "tpe":
         sampler = optuna.samplers.TPESampler(
