@@ -6,28 +6,27 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
-from popsim import comparison, replicates
+from popsim import comparison, intervals, replicates
 
 # Student t quantiles (two-sided 95 %), from standard tables.
 T975 = {1: 12.706204736, 2: 4.302652730, 4: 2.776445105, 10: 2.228138852, 30: 2.042272456}
 
 
 @pytest.mark.parametrize("df", sorted(T975))
-def test_t_quantile_matches_tables(df):
-    assert comparison.t_quantile(0.975, df) == pytest.approx(T975[df], rel=1e-7)
-    assert comparison.t_quantile(0.025, df) == pytest.approx(-T975[df], rel=1e-7)
+def test_t975_matches_tables_and_paired_interval_uses_it(df):
+    assert intervals.t975(df) == pytest.approx(T975[df], rel=1e-7)
+    reference = pd.Series(np.zeros(df + 1))
+    scenario = pd.Series(np.arange(df + 1, dtype=float))  # differences 0..df, sd known
+    mean, low, high = intervals.paired_interval(scenario, reference)
+    half = T975[df] * scenario.std() / math.sqrt(df + 1)
+    assert (mean, low, high) == pytest.approx((df / 2, df / 2 - half, df / 2 + half), rel=1e-7)
 
 
-def test_t_quantile_fractional_df_and_normal_limit():
-    stats = pytest.importorskip("scipy.stats")
-    for p, df in ((0.975, 2.5), (0.9, 3.7), (0.995, 7.2), (0.6, 1.0)):
-        assert comparison.t_quantile(p, df) == pytest.approx(stats.t.ppf(p, df), rel=1e-6)
-    assert comparison.t_quantile(0.975, 1e6) == pytest.approx(1.959966, rel=1e-6)
-    assert comparison.t_quantile(0.975, math.inf) == pytest.approx(1.959964, rel=1e-6)
-    assert comparison.t_quantile(0.9995, 1) == pytest.approx(636.6192, rel=1e-6)
-    with pytest.raises(ValueError, match="df"):
-        comparison.t_quantile(0.975, 0.5)
+def test_t975_floors_degrees_of_freedom_at_one_and_passes_nan():
+    assert intervals.t975(0.4) == pytest.approx(T975[1], rel=1e-7)
+    assert math.isnan(intervals.t975(math.nan))
 
 
 def summary_of(reference, scenario, name="scenario", **columns):
@@ -72,7 +71,7 @@ def test_welch_interval_matches_the_textbook_formula():
     b = pd.Series([0.0, 1.0, 1.5])
     va, vb = a.var() / 4, b.var() / 3
     df = (va + vb) ** 2 / (va**2 / 3 + vb**2 / 2)
-    half = comparison.t_quantile(0.975, df) * math.sqrt(va + vb)
+    half = stats.t.ppf(0.975, df) * math.sqrt(va + vb)
     mean, low, high = comparison.welch_interval(a, b)
     assert mean == pytest.approx(a.mean() - b.mean())
     assert (low, high) == pytest.approx((mean - half, mean + half))
@@ -115,7 +114,7 @@ def test_births_averted_and_cost_on_a_hand_built_table():
     averted = comparison.difference_table(rows, "births_averted", "ref").loc["scenario"]
     assert averted["reference"] == 0
     assert averted["difference"] == pytest.approx(10)
-    half = comparison.t_quantile(0.975, 2) * 1 / math.sqrt(3)  # sd of (10, 9, 11) is 1
+    half = T975[2] * 1 / math.sqrt(3)  # sd of (10, 9, 11) is 1
     assert (averted["paired_low"], averted["paired_high"]) == pytest.approx((10 - half, 10 + half))
 
     cost = comparison.cost_table(rows, "ref").loc["scenario"]

@@ -203,7 +203,7 @@ def table(per_run: list[dict[str, float]], targets: Sequence[Target]) -> pd.Data
     Columns: the range, the model mean over replicates, the 95 % interval of that mean
     (Student t), the replicates' sd, the z-score and whether the mean is within range.
     """
-    from scipy import stats
+    from popsim.intervals import t975
 
     runs = pd.DataFrame(per_run)
     rows = []
@@ -212,7 +212,7 @@ def table(per_run: list[dict[str, float]], targets: Sequence[Target]) -> pd.Data
         n = len(values)
         mean = values.mean() if n else np.nan
         sd = values.std(ddof=1) if n > 1 else np.nan
-        half = stats.t.ppf(0.975, n - 1) * sd / np.sqrt(n) if n > 1 else np.nan
+        half = t975(n - 1) * sd / np.sqrt(n) if n > 1 else np.nan
         rows.append(
             {
                 "target": target.name,

@@ -27,6 +27,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from popsim.intervals import paired_interval, ratio_interval, t975, welch_df, welch_interval
+
 Batch = Mapping[str, Mapping[str, pd.DataFrame]]
 
 #: Run-level indicators of one replicate, in the order the tables are shown.
@@ -56,31 +58,6 @@ TRAJECTORIES: dict[str, str] = {
 NEEDED = ("annual", "kpis", "asfr", "exposure")
 
 _INTERVAL = ["paired_low", "paired_high", "welch_low", "welch_high"]
-
-
-def t_quantile(p: float, df: float) -> float:
-    """Quantile ``p`` of Student's t distribution with ``df`` >= 1 degrees of freedom.
-
-    With ``u = sqrt(df) tan(theta)`` the t density becomes ``C cos(theta)^(df-1)``,
-    a smooth bounded integrand; its cumulative integral on a fine grid is
-    inverted by interpolation. Relative error below 1e-6 for
-    ``0.0005 <= p <= 0.9995`` (numpy only, no scipy).
-    """
-    if not 0 < p < 1:
-        raise ValueError(f"p = {p!r}: must be strictly between 0 and 1")
-    if not df >= 1:
-        raise ValueError(f"df = {df!r}: must be at least 1")
-    if p < 0.5:
-        return -t_quantile(1 - p, df)
-    df = min(df, 1e7)  # the normal limit, to 1e-7
-    reach = 1000 if df < 2 else 100 if df < 5 else 20  # beyond the 0.9995 quantile
-    theta = np.linspace(0.0, math.atan(reach / math.sqrt(df)), 40_001)
-    density = np.cos(theta) ** (df - 1)
-    area = np.concatenate([[0.0], np.cumsum((density[1:] + density[:-1]) / 2 * np.diff(theta))])
-    area *= math.exp(math.lgamma((df + 1) / 2) - math.lgamma(df / 2)) / math.sqrt(math.pi)
-    if p - 0.5 > area[-1]:
-        raise ValueError(f"p = {p!r}: too far in the tail for df = {df!r}")
-    return math.sqrt(df) * math.tan(float(np.interp(p - 0.5, area, theta)))
 
 
 # --- reading and building batches -------------------------------------------------------------
@@ -218,7 +195,7 @@ def trajectory(frame: pd.DataFrame, column: str, band: str = "range") -> pd.Data
     if band == "range":
         out["low"], out["high"] = g.min(), g.max()
     elif band == "ci":
-        half = g.std() / np.sqrt(out["n"]) * [_t975(n - 1) for n in out["n"]]
+        half = g.std() / np.sqrt(out["n"]) * [t975(n - 1) for n in out["n"]]
         out["low"], out["high"] = out["mean"] - half, out["mean"] + half
     else:
         raise ValueError(f"band = {band!r}: must be 'range' or 'ci'")
@@ -226,42 +203,6 @@ def trajectory(frame: pd.DataFrame, column: str, band: str = "range") -> pd.Data
 
 
 # --- intervals -------------------------------------------------------------------------------
-
-
-def _t975(df: float) -> float:
-    return t_quantile(0.975, max(df, 1.0)) if not math.isnan(df) else math.nan
-
-
-def paired_interval(
-    scenario: pd.Series, reference: pd.Series, level: float = 0.95
-) -> tuple[float, float, float]:
-    """(mean difference, low, high): t-interval of ``scenario_i - reference_i`` over common seeds.
-
-    Both series are indexed by seed; seeds not in both are left out.
-    """
-    diff = (scenario - reference).dropna()
-    n = len(diff)
-    mean = float(diff.mean()) if n else math.nan
-    if n < 2:
-        return mean, math.nan, math.nan
-    half = t_quantile(0.5 + level / 2, n - 1) * float(diff.std()) / math.sqrt(n)
-    return mean, mean - half, mean + half
-
-
-def welch_interval(
-    scenario: pd.Series, reference: pd.Series, level: float = 0.95
-) -> tuple[float, float, float]:
-    """(difference of means, low, high): Welch's interval, as if the replicates were unpaired."""
-    a, b = scenario.dropna(), reference.dropna()
-    mean = float(a.mean() - b.mean()) if len(a) and len(b) else math.nan
-    if len(a) < 2 or len(b) < 2:
-        return mean, math.nan, math.nan
-    va, vb = float(a.var()) / len(a), float(b.var()) / len(b)
-    se = math.sqrt(va + vb)
-    if se == 0:
-        return mean, mean, mean
-    half = t_quantile(0.5 + level / 2, max(_welch_df(va, vb, len(a), len(b)), 1.0)) * se
-    return mean, mean - half, mean + half
 
 
 def _paired(summary: pd.DataFrame, reference: str) -> dict[str, pd.DataFrame]:
@@ -324,24 +265,6 @@ def _width_ratio(table: pd.DataFrame) -> pd.Series:
     return ratio.mask((paired == 0) & (welch > 0), np.inf)
 
 
-def ratio_interval(
-    num: float, den: float, var_num: float, var_den: float, cov: float, t: float
-) -> tuple[float, float]:
-    """Fieller's interval for ``num / den`` from two means, their variances and covariance.
-
-    The set of ratios ``r`` with ``(num - r den)^2 <= t^2 var(num - r den)``. It is
-    a bounded interval only when ``den`` is clearly non-zero (``den^2 > t^2
-    var_den``); otherwise it is unbounded and (NaN, NaN) is returned.
-    """
-    a = den**2 - t**2 * var_den
-    if not a > 0:
-        return math.nan, math.nan
-    b = num * den - t**2 * cov
-    c = num**2 - t**2 * var_num
-    root = math.sqrt(max(b * b - a * c, 0.0))
-    return (b - root) / a, (b + root) / a
-
-
 def cost_table(
     summary: pd.DataFrame, reference: str, spend: str = "spend_net_of_fees"
 ) -> pd.DataFrame:
@@ -373,17 +296,17 @@ def cost_table(
         row = {"seeds": n, "extra_spend": mean_x, "births_averted": mean_b}
         bounds = [math.nan] * 4
         if mean_b > 0 and n >= 2:
-            t = t_quantile(0.975, n - 1)
+            t = t975(n - 1)
             cov = float(np.cov(extra, averted)[0, 1]) / n
             bounds[:2] = ratio_interval(mean_x, mean_b, extra.var() / n, averted.var() / n, cov, t)
             v_sb, v_rb = scen["births"].var() / n, ref["births"].var() / n
             v_sx, v_rx = scen[spend].var() / n, ref[spend].var() / n
-            df = _welch_df(v_sb, v_rb, n, n)
+            df = welch_df(v_sb, v_rb, n, n)
             cov_u = -(
                 np.cov(scen[spend], scen["births"])[0, 1] + np.cov(ref[spend], ref["births"])[0, 1]
             )
             bounds[2:] = ratio_interval(
-                mean_x, mean_b, v_sx + v_rx, v_sb + v_rb, float(cov_u) / n, _t975(df)
+                mean_x, mean_b, v_sx + v_rx, v_sb + v_rb, float(cov_u) / n, t975(df)
             )
         row["cost_per_birth_averted"] = mean_x / mean_b if mean_b > 0 else math.nan
         row |= dict(zip(_INTERVAL, bounds, strict=True))
@@ -395,11 +318,6 @@ def cost_table(
     out.index.name = "scenario"
     out.insert(len(columns), "width_ratio", _width_ratio(out))
     return out
-
-
-def _welch_df(va: float, vb: float, na: int, nb: int) -> float:
-    den = va**2 / (na - 1) + vb**2 / (nb - 1)
-    return (va + vb) ** 2 / den if den > 0 else math.inf
 
 
 def _cost_note(row: dict) -> str:
