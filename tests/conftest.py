@@ -16,3 +16,17 @@ SCENARIO_FILES = sorted(
 def params_dir() -> Path:
     """The repository's ``params/`` folder."""
     return PARAMS
+
+
+@pytest.fixture
+def dask_client():
+    """A client of a real two-worker ``dask.distributed.LocalCluster`` (single-threaded workers)."""
+    from dask.distributed import Client, LocalCluster
+
+    with (
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        yield client

@@ -134,19 +134,11 @@ def test_more_trials_continue_a_finished_calibration(tmp_path):
     assert more.fitted == fresh.fitted
 
 
-def test_local_processes_and_dask_give_the_same_calibration(tmp_path):
-    from dask.distributed import Client, LocalCluster
-
+def test_local_processes_and_dask_give_the_same_calibration(tmp_path, dask_client):
     path = plane_calibration(tmp_path, trials=16)
     serial = calibrate(path, tmp_path / "serial", workers=1, progress=False, echo=None)
     local = calibrate(path, tmp_path / "local", workers=2, progress=False, echo=None)
-    with (
-        LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-        ) as cluster,
-        Client(cluster) as client,
-    ):
-        dask = calibrate(path, tmp_path / "dask", scheduler=client, progress=False, echo=None)
+    dask = calibrate(path, tmp_path / "dask", scheduler=dask_client, progress=False, echo=None)
     assert "Dask" in dask.executor and local.executor == "2 local processes"
     for other in (local, dask):
         assert_frame_equal(other.trials, serial.trials, check_exact=True)

@@ -55,19 +55,11 @@ def small_sweep(folder: Path, design: str = "design: latin_hypercube\nsamples: 3
     )
 
 
-def test_local_processes_dask_and_serial_give_identical_tables(tmp_path):
-    from dask.distributed import Client, LocalCluster
-
+def test_local_processes_dask_and_serial_give_identical_tables(tmp_path, dask_client):
     path = small_sweep(tmp_path)
     local = run_sweep(path, tmp_path / "local", workers=2, progress=False, echo=None)
     serial = run_sweep(path, tmp_path / "serial", workers=1, progress=False, echo=None)
-    with (
-        LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-        ) as cluster,
-        Client(cluster) as client,
-    ):
-        dask = run_sweep(path, tmp_path / "dask", scheduler=client, progress=False, echo=None)
+    dask = run_sweep(path, tmp_path / "dask", scheduler=dask_client, progress=False, echo=None)
     assert [(s.ran, s.failed) for s in (local, serial, dask)] == [(6, [])] * 3
     assert "Dask" in dask.executor and "2 workers" in dask.executor
     runs = read_runs(tmp_path / "local")
