@@ -4,7 +4,7 @@
 
 Runs ``notebooks/scenario.ipynb`` through papermill (kernel ``python3``, the current
 environment) on a tiny request, and the same request in-process with
-``popsim.replicates.run``, alternating, ``--repeats`` times each. Prints the medians of
+``popsim.outputs.replicates.run``, alternating, ``--repeats`` times each. Prints the medians of
 the wall times and their difference: what every scenario of ``popsim batch`` pays for its
 kernel start, imports, figures and notebook I/O on top of the simulation.
 """
@@ -30,7 +30,7 @@ def main() -> int:
 
     import papermill
 
-    from popsim import replicates
+    from popsim.outputs import replicates
 
     scenario = str(ROOT / "params" / "baseline.yaml")
     notebook, inproc = [], []

@@ -21,7 +21,7 @@ Throughput ("agent-years per CPU-second"):
 
 Memory: peak RSS (``VmHWM``) of the run's process up to the end of the recorded months, and
 bytes per person = (peak RSS - RSS after the imports) / the largest registered population seen
-in any month (burn-in included). The peak including ``popsim.runner.collect()`` (building the
+in any month (burn-in included). The peak including ``runner.collect()`` (building the
 result tables) is shown as well.
 
 Split by mechanism: ``model.world.timings.seconds`` over the recorded months, as a percentage
@@ -88,9 +88,9 @@ def measure_run(size: int, years: int, seed: int, *, tables: bool = True) -> dic
     """
     t_import = time.process_time()
     import popsim
-    import popsim.policy  # noqa: F401  (the regime's modules, imported by the model lazily)
-    from popsim.model import PopsimModel
-    from popsim.runner import _version, collect, resize
+    import popsim.model.regime  # noqa: F401  (the regime's modules, imported by the model lazily)
+    from popsim.model.township import PopsimModel
+    from popsim.outputs.runner import _version, collect, resize
 
     t_import = time.process_time() - t_import
     scenario = resize(popsim.load_scenario(None), size, years)
@@ -357,8 +357,8 @@ def profile(size: int, years: int, seed: int = 0, top: int = 30) -> None:
     import pstats
 
     import popsim
-    from popsim.model import PopsimModel
-    from popsim.runner import resize
+    from popsim.model.township import PopsimModel
+    from popsim.outputs.runner import resize
 
     print(*machine(), sep="\n")
     scenario = resize(popsim.load_scenario(None), size, years)
@@ -479,7 +479,9 @@ def main() -> int:
     print()
     rss0 = statistics.median(r["rss_import_mb"] for rows in by_size.values() for r in rows)
     print("construct = PopsimModel() before the burn-in (initial population, cadres); burn-in =")
-    print("its 10 years; steps = model.run(); collect = popsim.runner.collect() (the tables).")
+    print(
+        "its 10 years; steps = model.run(); collect = popsim.outputs.runner.collect() (the tables)."
+    )
     print("steps throughput = persons at the start of each recorded month / 12 / steps CPU-s;")
     print("whole = (burn-in + recorded person-months) / 12 / (construct + burn-in + steps).")
     print(f"bytes per person = (peak RSS of the run - RSS after imports, ~{rss0:.0f} MB) /")

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from pandas.testing import assert_frame_equal
 
-from popsim.sweep import read_runs, run_sweep
+from popsim.sweeps.sweep import read_runs, run_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 SWEEP = """\

@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 import popsim
-from popsim.calibration import load_targets, statistics, table
+from popsim.calibration.targets import load_targets, statistics, table
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -29,7 +29,7 @@ def main() -> int:
     ap.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE")
     ap.add_argument("--write", help="write the table as Markdown into this file")
     args = ap.parse_args()
-    overrides = dict(popsim.loading.parse_override(s) for s in args.set)
+    overrides = dict(popsim.scenario.loading.parse_override(s) for s in args.set)
     scenario = popsim.load_scenario(args.scenario, overrides)
     started = time.process_time()
     runs = [
@@ -41,16 +41,24 @@ def main() -> int:
     pd.set_option("display.width", 200)
     shown = out.drop(columns=["meaning", "source"])
     print(shown.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-    print(f"{args.replicates} replicates, {cpu:.1f} CPU-s; {int(out['within'].sum())} of "
-          f"{len(out)} targets within range")
+    print(
+        f"{args.replicates} replicates, {cpu:.1f} CPU-s; {int(out['within'].sum())} of "
+        f"{len(out)} targets within range"
+    )
     if args.write:
-        md = out.assign(**{c: out[c].map(lambda v: f"{v:.3f}") for c in
-                           ("model_mean", "ci95_low", "ci95_high", "sd", "z")})
+        md = out.assign(
+            **{
+                c: out[c].map(lambda v: f"{v:.3f}")
+                for c in ("model_mean", "ci95_low", "ci95_high", "sd", "z")
+            }
+        )
         md["within"] = md["within"].map({True: "yes", False: "**no**"})
-        header = (f"Baseline `{Path(args.scenario).name}`, {args.replicates} replicates "
-                  f"(seeds 0-{args.replicates - 1}), {scenario.township.n_persons} persons, "
-                  f"{scenario.township.years} years. Regenerate with "
-                  f"`./dev shell python scripts/calibration_table.py --write {args.write}`.\n\n")
+        header = (
+            f"Baseline `{Path(args.scenario).name}`, {args.replicates} replicates "
+            f"(seeds 0-{args.replicates - 1}), {scenario.township.n_persons} persons, "
+            f"{scenario.township.years} years. Regenerate with "
+            f"`./dev shell python scripts/calibration_table.py --write {args.write}`.\n\n"
+        )
         lines = ["| " + " | ".join(md.columns) + " |", "|" + "---|" * len(md.columns)]
         lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in md.itertuples(False)]
         Path(args.write).write_text(header + "\n".join(lines) + "\n")

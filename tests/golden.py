@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 import popsim
-from popsim.results import TABLES, flat
+from popsim.outputs.results import TABLES, flat
 
 ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = Path(__file__).resolve().parent / "golden"

@@ -7,9 +7,9 @@ import pytest
 
 import popsim
 from conftest import PARAMS
-from popsim.model import PopsimModel
-from popsim.population import FEMALE, MALE, MARRIED, Persons
-from popsim.runner import collect
+from popsim.model.township import PopsimModel
+from popsim.outputs.runner import collect
+from popsim.state.population import FEMALE, MALE, MARRIED, Persons
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +49,7 @@ def test_villages_add_up_to_the_township(baseline_run):
 
 def test_couples_stay_linked_through_compaction():
     scenario = popsim.load_scenario(PARAMS / "baseline.yaml")
-    model = PopsimModel(popsim.runner.resize(scenario, 6_000, 6), seed=4).run()
+    model = PopsimModel(popsim.outputs.runner.resize(scenario, 6_000, 6), seed=4).run()
     p = model.world.persons
     assert model.world.persons.compact(min_retired_share=0.0), "retired rows were dropped"
     assert p.alive.all()
@@ -86,7 +86,7 @@ def test_retired_rows_are_dropped_over_a_long_run():
     # emigrated rows never pile up, so the monthly kernels, which scan all n rows, do not slow
     # down as the run goes on.
     scenario = popsim.load_scenario(PARAMS / "baseline.yaml")
-    model = PopsimModel(popsim.runner.resize(scenario, 5_000, 40), seed=1)
+    model = PopsimModel(popsim.outputs.runner.resize(scenario, 5_000, 40), seed=1)
     p = model.world.persons
     rows_at_year_end = [p.n]
     added = 0

@@ -11,9 +11,9 @@ import pytest
 
 import popsim
 from conftest import PARAMS
-from popsim.indicators import AGE_GROUPS
-from popsim.params import N_AGES
-from popsim.world import Rates
+from popsim.outputs.indicators import AGE_GROUPS
+from popsim.scenario.demography import N_AGES
+from popsim.state.world import Rates
 
 MONTHS = N_AGES * 12
 Z = 4.0  # tolerance in standard errors

@@ -20,8 +20,10 @@ import pandas as pd
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from popsim import batch, cli, replicates
-from popsim.results import TABLES
+from popsim import cli
+from popsim.analysis import batch
+from popsim.outputs import replicates
+from popsim.outputs.results import TABLES
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"

@@ -16,8 +16,9 @@ from pandas.testing import assert_frame_equal
 
 import popsim
 from conftest import PARAMS, ROOT
-from popsim.calibrate import calibrate, read_fit
-from popsim.calibration import (
+from popsim.calibration.fit import calibrate, read_fit
+from popsim.calibration.spec import load_calibration
+from popsim.calibration.targets import (
     STATISTICS,
     CalibrationError,
     Target,
@@ -26,7 +27,6 @@ from popsim.calibration import (
     statistics,
     zscores,
 )
-from popsim.calibspec import load_calibration
 from popsim.cli import main as cli_main
 
 TARGETS = PARAMS / "calibration" / "targets.yaml"
@@ -201,10 +201,10 @@ def test_real_model_recovers_a_known_son_preference(tmp_path):
     baseline = PARAMS / "baseline.yaml"
     size = {"n_agents": 4000, "years": 3}
     names = ["srb", "srb_order_2", "male_share_2nd_after_girl", "tfr_true"]
-    from popsim.sweepdesign import run_seed
+    from popsim.sweeps.design import run_seed
 
     truth = [
-        popsim.executors.run_one(
+        popsim.sweeps.executors.run_one(
             baseline,
             run_seed(5, r),
             {"policy.decision.son_preference": 0.65},

@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from popsim import comparison, intervals, replicates
+from popsim.analysis import comparison, intervals
+from popsim.outputs import replicates
 
 # Student t quantiles (two-sided 95 %), from standard tables.
 T975 = {1: 12.706204736, 2: 4.302652730, 4: 2.776445105, 10: 2.228138852, 30: 2.042272456}

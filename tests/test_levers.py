@@ -9,11 +9,11 @@ import pytest
 
 import popsim
 from conftest import PARAMS
-from popsim.behaviour import METHODS
-from popsim.contraception import conception_factor, relative_failure
-from popsim.decision import annuity_value, trying_probability
-from popsim.enforcement import attendance_probability, replace_weakest, village_effort
-from popsim.fees import collectable, lognormal_wealth
+from popsim.mechanisms.checkups import attendance_probability, replace_weakest, village_effort
+from popsim.mechanisms.contraception import conception_factor, relative_failure
+from popsim.mechanisms.decision import annuity_value, trying_probability
+from popsim.mechanisms.fees import collectable, lognormal_wealth
+from popsim.scenario.couples import METHODS
 
 
 def run(overrides, seed=3, n=6000, years=6):

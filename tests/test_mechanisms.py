@@ -11,7 +11,7 @@ import pytest
 
 import popsim
 from conftest import PARAMS
-from popsim.incentives import LINES
+from popsim.mechanisms.incentives import LINES
 
 
 def run(overrides, seed, n=6000, years=8):

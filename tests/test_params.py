@@ -13,8 +13,8 @@ import pytest
 from pydantic import ValidationError
 
 from conftest import SCENARIO_FILES
-from popsim.loading import ScenarioError, load_scenario, parse_override
-from popsim.params import N_AGES, N_REPRO, Scenario
+from popsim.scenario.demography import N_AGES, N_REPRO, Scenario
+from popsim.scenario.loading import ScenarioError, load_scenario, parse_override
 
 REPO = Path(__file__).resolve().parents[1]
 PARAM_FILES = SCENARIO_FILES

@@ -13,8 +13,8 @@ import pytest
 
 import popsim
 from conftest import PARAMS
-from popsim.model import PopsimModel
-from popsim.population import FEMALE, MARRIED
+from popsim.model.township import PopsimModel
+from popsim.state.population import FEMALE, MARRIED
 
 PROGRESSION = (0.9, 0.6, 0.3, 0.0)
 Z = 4.0
@@ -67,13 +67,13 @@ def check(counts, where):
 
 
 def test_initial_histories_follow_the_progression_ratios(fertile_closed_township):
-    scenario = popsim.runner.resize(fertile_closed_township, 60_000, 1)
+    scenario = popsim.outputs.runner.resize(fertile_closed_township, 60_000, 1)
     model = PopsimModel(scenario, seed=8)
     check(parity_of_married_women_45_49(model), "initial population")
 
 
 def test_simulated_lives_follow_the_progression_ratios(fertile_closed_township):
-    scenario = popsim.runner.resize(fertile_closed_township, 40_000, 36)
+    scenario = popsim.outputs.runner.resize(fertile_closed_township, 40_000, 36)
     model = PopsimModel(scenario, seed=9).run()
     p, age = model.world.persons, model.world.age_years
     assert (p.birth_month[p.alive & (age >= 45) & (age < 50)] < 0).all(), (

@@ -9,8 +9,8 @@ import pytest
 
 import popsim
 from conftest import PARAMS
-from popsim.enforcement import attendance_probability, checkup_outcomes
-from popsim.sex_selection import selection_probability
+from popsim.mechanisms.checkups import attendance_probability, checkup_outcomes
+from popsim.mechanisms.sex_selection import selection_probability
 
 Z = 4  # tolerance in standard errors
 

@@ -1,4 +1,4 @@
-"""Figures and tables of popsim.report on small synthetic tables (Agg backend)."""
+"""Figures and tables of popsim.analysis.report on small synthetic tables (Agg backend)."""
 
 import subprocess
 import sys
@@ -9,7 +9,7 @@ import pytest
 from matplotlib.container import BarContainer, ErrorbarContainer
 from matplotlib.figure import Figure
 
-from popsim import comparison, report
+from popsim.analysis import comparison, report
 
 SEEDS, YEARS = (0, 1, 2), (2009, 2010, 2011, 2012)
 
@@ -157,7 +157,7 @@ def test_overrides_and_description(params_dir):
     }
     with pytest.raises(ValueError, match="mapping"):
         report.parse_overrides("[1, 2]")
-    from popsim import replicates
+    from popsim.outputs import replicates
 
     req = replicates.request(params_dir / "baseline.yaml", n_agents=500, years=2)
     text = report.describe(req, {"policy.fee.collection": 0.6})
@@ -168,7 +168,8 @@ def test_overrides_and_description(params_dir):
 
 def test_importing_popsim_does_not_import_matplotlib():
     code = (
-        "import sys, popsim, popsim.report, popsim.comparison; print('matplotlib' in sys.modules)"
+        "import sys, popsim, popsim.analysis.report, popsim.analysis.comparison; "
+        "print('matplotlib' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

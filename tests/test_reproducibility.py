@@ -10,7 +10,7 @@ import pytest
 
 import popsim
 from conftest import PARAMS, ROOT
-from popsim.results import TABLES
+from popsim.outputs.results import TABLES
 
 
 def run_cli(out, seed):

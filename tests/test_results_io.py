@@ -13,9 +13,9 @@ import pytest
 
 import popsim
 from conftest import PARAMS, ROOT
-from popsim import results
-from popsim.results import TABLES
-from popsim.runner import resize
+from popsim.outputs import results
+from popsim.outputs.results import TABLES
+from popsim.outputs.runner import resize
 
 INDEXED = ("asfr", "asfr5")  # write() flattens their index; read() restores it
 

@@ -12,8 +12,8 @@ import pytest
 
 import popsim
 from conftest import PARAMS
-from popsim.levers import BirthRules
-from popsim.rules import out_of_plan, regime_in_force
+from popsim.mechanisms.rules import out_of_plan, regime_in_force
+from popsim.scenario.regime import BirthRules
 
 LEGAL, SPACING, MIN_AGE = 20, 48, 24
 ADULT = 30  # an age at which every age condition is met

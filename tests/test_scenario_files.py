@@ -6,7 +6,7 @@ import pytest
 
 import popsim
 from conftest import PARAMS, SCENARIO_FILES
-from popsim.runner import resize
+from popsim.outputs.runner import resize
 
 N_AGENTS, YEARS = 1500, 2
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from popsim.sensitivity import (
+from popsim.sweeps.sensitivity import (
     analyze,
     citable,
     indices,
@@ -15,7 +15,7 @@ from popsim.sensitivity import (
     n_points,
     unit_sample,
 )
-from popsim.sweep import read_runs, run_sweep
+from popsim.sweeps.sweep import read_runs, run_sweep
 
 PI = repr(np.pi)
 
@@ -30,7 +30,7 @@ def test_ishigami_sobol_indices_through_a_sweep_match_the_analytic_values(tmp_pa
     n = 512
     path = write(
         tmp_path,
-        "model: popsim.sensitivity:ishigami\nparameters:\n"
+        "model: popsim.sweeps.sensitivity:ishigami\nparameters:\n"
         + "".join(f"  x{k}: {{low: -{PI}, high: {PI}}}\n" for k in (1, 2, 3))
         + f"design: sobol\nsamples: {n}\nseed: 11\noutputs: [y]\n",
     )

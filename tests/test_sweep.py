@@ -18,8 +18,10 @@ from pandas.testing import assert_frame_equal
 from scipy import stats
 
 from conftest import PARAMS, ROOT
-from popsim.executors import run_one
-from popsim.sweep import (
+from popsim.sweeps.design import unit_values
+from popsim.sweeps.executors import run_one
+from popsim.sweeps.spec import Range, TruncNormal
+from popsim.sweeps.sweep import (
     SweepError,
     load_sweep,
     main,
@@ -31,8 +33,6 @@ from popsim.sweep import (
     run_seed,
     run_sweep,
 )
-from popsim.sweepdesign import unit_values
-from popsim.sweepspec import Range, TruncNormal
 
 BASELINE = (PARAMS / "baseline.yaml").as_posix()
 OUTPUTS = "[cbr, tfr_true, srb, compliance_true, annual]"
@@ -102,7 +102,7 @@ def test_common_random_numbers_share_seeds_across_points(tmp_path):
 
 
 def _cli(args: list[str]) -> list[str]:
-    code = f"import sys; from popsim.sweep import main; sys.exit(main({args!r}))"
+    code = f"import sys; from popsim.sweeps.sweep import main; sys.exit(main({args!r}))"
     return [sys.executable, "-c", code]
 
 
@@ -186,7 +186,7 @@ def test_failed_runs_are_recorded_and_the_sweep_goes_on(tmp_path, capsys):
 def test_out_folder_of_another_sweep_is_refused(tmp_path):
     path = sweep_file(
         tmp_path,
-        "model: popsim.sensitivity:ishigami\nparameters:\n  x1: {low: 0, high: 1}\n"
+        "model: popsim.sweeps.sensitivity:ishigami\nparameters:\n  x1: {low: 0, high: 1}\n"
         "  x2: [0.5]\n  x3: [1.0]\ndesign: grid\nlevels: 2\noutputs: [y]\n",
     )
     run_sweep(path, tmp_path / "out", workers=1, progress=False, echo=None)

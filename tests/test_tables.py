@@ -9,13 +9,13 @@ from importlib.resources import files
 import numpy as np
 import pytest
 
-from popsim import tables
+from popsim.scenario import tables
 
 SEXES = ("male", "female")
 
 
 def read_csv(name: str) -> list[dict[str, str]]:
-    with (files("popsim") / "data" / name).open(encoding="utf-8", newline="") as f:
+    with (files("popsim.scenario") / "data" / name).open(encoding="utf-8", newline="") as f:
         return list(csv.DictReader(f))
 
 

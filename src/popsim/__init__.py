@@ -7,10 +7,10 @@ The public API::
     result.annual  # one row per year: population, births, deaths, CBR, TFR, SRB, ...
 """
 
-from popsim.loading import ScenarioError, load_scenario
-from popsim.params import Scenario
-from popsim.results import Result
-from popsim.runner import simulate
+from popsim.outputs.results import Result
+from popsim.outputs.runner import simulate
+from popsim.scenario.demography import Scenario
+from popsim.scenario.loading import ScenarioError, load_scenario
 from popsim.version import __version__, code_version
 
 __all__ = [

@@ -11,7 +11,7 @@ import os
 import sys
 from pathlib import Path
 
-from popsim.loading import ScenarioError, load_scenario, parse_override
+from popsim.scenario.loading import ScenarioError, load_scenario, parse_override
 
 
 def _scenario(path: str | None, sets: list[str]):
@@ -19,7 +19,7 @@ def _scenario(path: str | None, sets: list[str]):
 
 
 def _run(args: argparse.Namespace) -> int:
-    from popsim import results, runner
+    from popsim.outputs import results, runner
 
     scenario = _scenario(args.scenario, args.set)
     out = Path(args.out)
@@ -44,7 +44,7 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _batch(args: argparse.Namespace) -> int:
-    from popsim import batch
+    from popsim.analysis import batch
 
     return batch.main(
         args.scenarios,
@@ -77,13 +77,14 @@ def _cores() -> int:
 
 
 def _calibrate(args: argparse.Namespace) -> int:
-    from popsim import calibrate, sweep
+    from popsim.calibration import fit as calibrate
+    from popsim.sweeps import sweep
 
     return sweep.from_args(args, "calibration", calibrate.calibrate)
 
 
 def _schema(args: argparse.Namespace) -> int:
-    from popsim.params import Scenario
+    from popsim.scenario.demography import Scenario
 
     print(json.dumps(Scenario.model_json_schema(), indent=2))
     return 0
@@ -134,7 +135,7 @@ def parser() -> argparse.ArgumentParser:
     )
     bat.add_argument("--notebooks", help="folder of scenario.ipynb and compare.ipynb")
     bat.set_defaults(func=_batch)
-    from popsim import sweep
+    from popsim.sweeps import sweep
 
     swp = sub.add_parser("sweep", help="run a parameter sweep (params/sweeps/*.yaml); resumes")
     sweep.add_arguments(swp)
@@ -155,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return args.func(args)
-    except ScenarioError as exc:  # popsim.batch.BatchError too
+    except ScenarioError as exc:  # popsim.analysis.batch.BatchError too
         print(f"popsim: error: {exc}", file=sys.stderr)
         return 2
 

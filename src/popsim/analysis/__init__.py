@@ -1,0 +1,1 @@
+"""Comparisons with intervals, the report's tables and figures, papermill batches."""

@@ -1,0 +1,439 @@
+"""Scenarios against a reference, paired by seed: the numbers behind ``compare.ipynb``.
+
+A *batch* is ``{scenario name: {table name: stacked frame}}``, the tables of
+:mod:`popsim.outputs.replicates` (every replicate stacked with a ``seed`` column), one
+entry per scenario. :func:`summarise` reduces each replicate to one row of
+run-level indicators (totals over the run, rates pooled over its years), and
+the tables compare each scenario with the reference seed by seed.
+
+Why pairs: replicate ``i`` of every scenario uses seed ``i``, and every random
+draw is keyed by (seed, process, person, month), so two scenarios that differ in
+one lever share all other randomness (common random numbers). The per-seed
+differences ``scenario_i - reference_i`` then vary far less than either
+scenario does, and a t-interval over them is much narrower than Welch's
+interval, which treats the two sets of replicates as independent. Every table
+shows both.
+
+Pure pandas and numpy; the figures are in :mod:`popsim.analysis.report`.
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from popsim.analysis.intervals import (
+    paired_interval,
+    ratio_interval,
+    t975,
+    welch_df,
+    welch_interval,
+)
+
+Batch = Mapping[str, Mapping[str, pd.DataFrame]]
+
+#: Run-level indicators of one replicate, in the order the tables are shown.
+INDICATORS: dict[str, str] = {
+    "cbr": "crude birth rate, births per 1000 person-years, pooled over the years",
+    "tfr": "total fertility rate, births per woman, age rates pooled over the years",
+    "srb": "sex ratio at birth, males per 100 females, pooled over the years",
+    "births": "births over the run",
+    "births_out_of_plan": "out-of-plan births over the run (true layer)",
+    "compliance_true": "share of births in plan (true layer)",
+    "compliance_reported": "share of registered births in plan (as reported)",
+    "spend_total": "the regime's spending over the run, yuan",
+    "spend_net_of_fees": "spending less the maintenance fees collected, yuan",
+}
+
+#: Annual indicators drawn over time, and the table each comes from.
+TRAJECTORIES: dict[str, str] = {
+    "cbr": "annual",
+    "tfr": "annual",
+    "srb": "annual",
+    "population": "annual",
+    "compliance_true": "kpis",
+    "compliance_reported": "kpis",
+}
+
+#: Tables a comparison reads from each scenario folder.
+NEEDED = ("annual", "kpis", "asfr", "exposure")
+
+_INTERVAL = ["paired_low", "paired_high", "welch_low", "welch_high"]
+
+
+# --- reading and building batches -------------------------------------------------------------
+
+
+def read_batch(batch_dir: str | Path, tables: tuple[str, ...] = NEEDED) -> dict[str, dict]:
+    """Every scenario output under ``batch_dir``: ``{folder name: {table: frame}}``.
+
+    A scenario output is a subfolder holding a ``manifest.json`` (see
+    :mod:`popsim.outputs.replicates`); other subfolders (logs, executed notebooks) are
+    skipped. Scenarios come in the order of their folder names.
+    """
+    from popsim.outputs import replicates
+
+    root = Path(batch_dir)
+    if not root.is_dir():
+        raise FileNotFoundError(f"batch folder {batch_dir} does not exist")
+    batch = {}
+    for folder in sorted(p for p in root.iterdir() if (p / replicates.MANIFEST).is_file()):
+        batch[folder.name] = replicates.read(folder, tables)[1]
+    if not batch:
+        raise FileNotFoundError(f"no scenario output (a subfolder with a manifest) in {batch_dir}")
+    return batch
+
+
+def demo_batch(
+    scenarios: Iterable[str | Path],
+    *,
+    replicates: int = 3,
+    first_seed: int = 0,
+    n_agents: int = 3000,
+    years: int = 5,
+) -> dict[str, dict]:
+    """Run a small batch in a temporary folder and read it back, as a real batch is read.
+
+    Each scenario file is run with the same seeds; the folder is named after
+    the scenario's ``name`` and removed afterwards.
+    """
+    from popsim.outputs import replicates as reps
+
+    with tempfile.TemporaryDirectory(prefix="popsim-demo-") as tmp:
+        for path in scenarios:
+            req = reps.request(
+                path, replicates=replicates, first_seed=first_seed, n_agents=n_agents, years=years
+            )
+            reps.run(req, Path(tmp) / req.scenario.name)
+        return read_batch(tmp)
+
+
+def order(batch: Batch, reference: str) -> dict[str, Mapping[str, pd.DataFrame]]:
+    """The batch with the reference first; raises if the reference is not in it."""
+    if reference not in batch:
+        raise ValueError(
+            f"reference scenario {reference!r} is not in the batch; it has: {', '.join(batch)}"
+        )
+    return {reference: batch[reference]} | {k: v for k, v in batch.items() if k != reference}
+
+
+# --- per-replicate indicators ----------------------------------------------------------------
+
+
+def _pooled_tfr(asfr: pd.DataFrame, exposure: pd.DataFrame) -> pd.Series:
+    """TFR by seed from all years together: sum over ages of (births at a) / (woman-years at a)."""
+    rates = asfr.melt(id_vars=["seed", "year"], var_name="age", value_name="rate")
+    rates["age"] = rates["age"].astype(int)
+    women = exposure[exposure["sex"] == 0][["seed", "year", "age", "person_years"]]
+    cells = rates.merge(women, on=["seed", "year", "age"], how="left").fillna({"person_years": 0})
+    cells["births"] = cells["rate"] * cells["person_years"]
+    by_age = cells.groupby(["seed", "age"])[["births", "person_years"]].sum()
+    by_age = by_age[by_age["person_years"] > 0]
+    return (by_age["births"] / by_age["person_years"]).groupby("seed").sum()
+
+
+def per_seed(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """One row per replicate (index ``seed``) with the run-level :data:`INDICATORS`.
+
+    Counts and money are totals over the run; CBR, SRB and compliance are
+    ratios of those totals; TFR sums age rates whose births and woman-years are
+    totalled over the years. KPI columns are missing (NaN) without the regime.
+    """
+    annual = tables["annual"].groupby("seed")
+    births = annual["births"].sum()
+    out = pd.DataFrame(index=births.index)
+    out["cbr"] = 1000 * births / annual["person_years"].sum()
+    out["tfr"] = _pooled_tfr(tables["asfr"], tables["exposure"])
+    female = annual["births_female"].sum()
+    out["srb"] = 100 * annual["births_male"].sum() / female.where(female > 0)
+    out["births"] = births
+    kpis = tables["kpis"]
+    money = ["births_out_of_plan", "spend_total", "spend_net_of_fees"]
+    if "births" in kpis.columns and not kpis.empty:
+        k = kpis.groupby("seed")[
+            ["births", "births_out_of_plan", "births_reported", "births_out_of_plan_reported"]
+            + money[1:]
+        ].sum()
+        out[money] = k[money]
+        out["compliance_true"] = 1 - k["births_out_of_plan"] / k["births"].where(k["births"] > 0)
+        reported = k["births_reported"].where(k["births_reported"] > 0)
+        out["compliance_reported"] = 1 - k["births_out_of_plan_reported"] / reported
+    else:
+        out[[*money, "compliance_true", "compliance_reported"]] = np.nan
+    return out[list(INDICATORS)]
+
+
+def summarise(batch: Batch) -> pd.DataFrame:
+    """Every replicate of every scenario: columns ``scenario``, ``seed`` and the indicators."""
+    frames = [
+        per_seed(tables).reset_index().assign(scenario=name) for name, tables in batch.items()
+    ]
+    out = pd.concat(frames, ignore_index=True)
+    return out[["scenario", "seed", *INDICATORS]]
+
+
+def annual_indicators(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """The :data:`TRAJECTORIES` columns by seed and year (annual merged with the KPIs)."""
+    annual = tables["annual"][["seed", "year", "cbr", "tfr", "srb", "population"]]
+    kpis = tables["kpis"]
+    wanted = ["seed", "year", "compliance_true", "compliance_reported"]
+    if set(wanted) <= set(kpis.columns):
+        return annual.merge(kpis[wanted], on=["seed", "year"], how="left")
+    return annual.assign(compliance_true=np.nan, compliance_reported=np.nan)
+
+
+def trajectory(frame: pd.DataFrame, column: str, band: str = "range") -> pd.DataFrame:
+    """Mean and band across replicates of ``column`` by year: ``year, mean, low, high, n``.
+
+    Args:
+        frame: rows by ``seed`` and ``year`` (e.g. from :func:`annual_indicators`).
+        column: the indicator.
+        band: ``"range"`` for the replicates' minimum and maximum, or ``"ci"`` for
+            the 95 % t-interval of the mean (NaN with one replicate).
+    """
+    g = frame.groupby("year")[column]
+    out = pd.DataFrame({"mean": g.mean(), "n": g.count()})
+    if band == "range":
+        out["low"], out["high"] = g.min(), g.max()
+    elif band == "ci":
+        half = g.std() / np.sqrt(out["n"]) * [t975(n - 1) for n in out["n"]]
+        out["low"], out["high"] = out["mean"] - half, out["mean"] + half
+    else:
+        raise ValueError(f"band = {band!r}: must be 'range' or 'ci'")
+    return out[["mean", "low", "high", "n"]].reset_index()
+
+
+# --- intervals -------------------------------------------------------------------------------
+
+
+def _paired(summary: pd.DataFrame, reference: str) -> dict[str, pd.DataFrame]:
+    """Each scenario's rows by seed, restricted to the seeds it shares with the reference."""
+    by = {name: rows.set_index("seed") for name, rows in summary.groupby("scenario", sort=False)}
+    if reference not in by:
+        raise ValueError(f"reference scenario {reference!r} is not in: {', '.join(by)}")
+    out = {}
+    for name, rows in by.items():
+        seeds = rows.index.intersection(by[reference].index)
+        if seeds.empty:
+            raise ValueError(f"scenario {name!r} shares no seed with the reference {reference!r}")
+        out[name] = rows.loc[seeds]
+    return out
+
+
+def difference_table(summary: pd.DataFrame, indicator: str, reference: str) -> pd.DataFrame:
+    """Each scenario's difference from the reference in ``indicator``, with 95 % intervals.
+
+    Args:
+        summary: from :func:`summarise` (columns ``scenario``, ``seed``, indicators).
+        indicator: one of :data:`INDICATORS`, or ``"births_averted"``: reference
+            births minus scenario births, seed by seed, so the reference's own
+            value is 0 and the difference is the births averted.
+        reference: the reference scenario's name.
+
+    Returns:
+        One row per other scenario: ``seeds`` (the seeds shared with the
+        reference, which all columns use), mean ``reference`` and ``scenario``
+        values, the mean paired ``difference``, its paired t-interval, Welch's
+        unpaired interval, and ``width_ratio`` = Welch width / paired width (how
+        many times narrower pairing makes the interval).
+    """
+    pairs = _paired(summary, reference)
+    rows = {}
+    for name, scen in pairs.items():
+        if name == reference:
+            continue
+        ref = pairs[reference].loc[scen.index]
+        if indicator == "births_averted":
+            s_val, r_val = ref["births"] - scen["births"], 0.0 * ref["births"]
+            _, wlo, whi = welch_interval(ref["births"], scen["births"])
+        else:
+            s_val, r_val = scen[indicator], ref[indicator]
+            _, wlo, whi = welch_interval(s_val, r_val)
+        diff, lo, hi = paired_interval(s_val, r_val)
+        rows[name] = [len(scen), r_val.mean(), s_val.mean(), diff, lo, hi, wlo, whi]
+    columns = ["seeds", "reference", "scenario", "difference", *_INTERVAL]
+    out = pd.DataFrame.from_dict(rows, orient="index", columns=columns).astype({"seeds": int})
+    out.index.name = "scenario"
+    out["width_ratio"] = _width_ratio(out)
+    return out
+
+
+def _width_ratio(table: pd.DataFrame) -> pd.Series:
+    """Welch width / paired width: inf when pairing removes all the variation."""
+    paired = table["paired_high"] - table["paired_low"]
+    welch = table["welch_high"] - table["welch_low"]
+    ratio = welch / paired.where(paired > 0)
+    return ratio.mask((paired == 0) & (welch > 0), np.inf)
+
+
+def cost_table(
+    summary: pd.DataFrame, reference: str, spend: str = "spend_net_of_fees"
+) -> pd.DataFrame:
+    """Cost per birth averted: the scenario's extra spending over the births it averts.
+
+    ``extra_spend`` is the mean over seeds of (scenario spend - reference spend),
+    ``births_averted`` the mean of (reference births - scenario births), and
+    ``cost_per_birth_averted`` their ratio (total extra yuan per birth averted).
+    Its intervals are Fieller's, paired (variances and covariance of the per-seed
+    differences) and unpaired (scenario and reference replicates independent,
+    Welch's degrees of freedom for births).
+
+    Non-positive births averted: when the scenario averts no births on average
+    (as many or more births than the reference) the cost per birth averted is
+    not defined, and the row is NaN with a note. When births averted is positive
+    but its interval reaches 0, the ratio's interval is unbounded: NaN bounds
+    and a note. A negative cost means the scenario saves money and averts births.
+    """
+    pairs = _paired(summary, reference)
+    rows = {}
+    for name, scen in pairs.items():
+        if name == reference:
+            continue
+        ref = pairs[reference].loc[scen.index]
+        extra = scen[spend] - ref[spend]
+        averted = ref["births"] - scen["births"]
+        n = len(scen)
+        mean_x, mean_b = float(extra.mean()), float(averted.mean())
+        row = {"seeds": n, "extra_spend": mean_x, "births_averted": mean_b}
+        bounds = [math.nan] * 4
+        if mean_b > 0 and n >= 2:
+            t = t975(n - 1)
+            cov = float(np.cov(extra, averted)[0, 1]) / n
+            bounds[:2] = ratio_interval(mean_x, mean_b, extra.var() / n, averted.var() / n, cov, t)
+            v_sb, v_rb = scen["births"].var() / n, ref["births"].var() / n
+            v_sx, v_rx = scen[spend].var() / n, ref[spend].var() / n
+            df = welch_df(v_sb, v_rb, n, n)
+            cov_u = -(
+                np.cov(scen[spend], scen["births"])[0, 1] + np.cov(ref[spend], ref["births"])[0, 1]
+            )
+            bounds[2:] = ratio_interval(
+                mean_x, mean_b, v_sx + v_rx, v_sb + v_rb, float(cov_u) / n, t975(df)
+            )
+        row["cost_per_birth_averted"] = mean_x / mean_b if mean_b > 0 else math.nan
+        row |= dict(zip(_INTERVAL, bounds, strict=True))
+        row["note"] = _cost_note(row)
+        rows[name] = row
+    columns = ["seeds", "extra_spend", "births_averted", "cost_per_birth_averted", *_INTERVAL]
+    out = pd.DataFrame.from_dict(rows, orient="index", columns=[*columns, "note"])
+    out = out.astype({"seeds": int, "note": str})
+    out.index.name = "scenario"
+    out.insert(len(columns), "width_ratio", _width_ratio(out))
+    return out
+
+
+def _cost_note(row: dict) -> str:
+    if not row["births_averted"] > 0:
+        return "no births averted: not defined"
+    notes = []
+    if row["cost_per_birth_averted"] < 0:
+        notes.append("saves money and averts births")
+    if math.isnan(row["paired_low"]):
+        notes.append("unbounded: births averted may be 0")
+    elif math.isnan(row["welch_low"]):
+        notes.append("Welch interval unbounded")
+    return "; ".join(notes)
+
+
+#: Every comparison table, in the order they are shown.
+TABLES = (*INDICATORS, "births_averted", "cost_per_birth_averted")
+
+#: Decimals for showing each table's values.
+DECIMALS = {
+    "cbr": 2,
+    "tfr": 3,
+    "srb": 1,
+    "births": 1,
+    "births_out_of_plan": 1,
+    "compliance_true": 3,
+    "compliance_reported": 3,
+    "spend_total": 0,
+    "spend_net_of_fees": 0,
+    "births_averted": 1,
+    "cost_per_birth_averted": 0,
+}
+
+
+def comparison_tables(
+    summary: pd.DataFrame, reference: str, spend: str = "spend_net_of_fees"
+) -> dict[str, pd.DataFrame]:
+    """Every table of :data:`TABLES`, by name.
+
+    :func:`difference_table` for each indicator and for births averted, then
+    :func:`cost_table` with ``spend`` as the cost.
+    """
+    out = {name: difference_table(summary, name, reference) for name in TABLES[:-1]}
+    out["cost_per_birth_averted"] = cost_table(summary, reference, spend)
+    return out
+
+
+def rounded(table: pd.DataFrame, name: str) -> pd.DataFrame:
+    """A comparison table rounded for reading (the indicator's :data:`DECIMALS`), no ``-0``."""
+    digits = DECIMALS.get(name, 3)
+    places = {c: digits for c in table.select_dtypes("number").columns}
+    places |= {"width_ratio": 1, "births_averted": 1, "extra_spend": 0}
+    places = {c: d for c, d in places.items() if c in table.columns and c != "seeds"}
+    out = table.round(places)
+    out[list(places)] += 0.0  # -0.0 + 0.0 is 0.0
+    return out
+
+
+#: The at-a-glance tables, each narrow enough for a page: births and compliance, then cost.
+HEADLINE_GROUPS: dict[str, tuple[str, ...]] = {
+    "births and compliance": (
+        "cbr",
+        "tfr",
+        "srb",
+        "births",
+        "births_out_of_plan",
+        "compliance_true",
+        "compliance_reported",
+    ),
+    "cost": ("spend_total", "spend_net_of_fees", "births_averted", "cost_per_birth_averted"),
+}
+
+
+def headline(
+    tables: Mapping[str, pd.DataFrame], names: Iterable[str] | None = None
+) -> pd.DataFrame:
+    """One row per scenario, one column per table: "difference [paired 95 % interval]".
+
+    ``names`` picks the tables (default: all), e.g. a group of :data:`HEADLINE_GROUPS`.
+    """
+    columns = {}
+    for name in tables if names is None else names:
+        t = tables[name]
+        value = t["cost_per_birth_averted"] if name == "cost_per_birth_averted" else t["difference"]
+        columns[name] = [
+            _format(v, lo, hi, DECIMALS.get(name, 3), name == "cost_per_birth_averted")
+            for v, lo, hi in zip(value, t["paired_low"], t["paired_high"], strict=True)
+        ]
+    return pd.DataFrame(columns, index=next(iter(tables.values())).index)
+
+
+def _format(value: float, low: float, high: float, digits: int, ratio: bool) -> str:
+    def fmt(x: float) -> str:
+        return f"{round(x, digits) + 0.0:,.{digits}f}"  # no "-0.000"
+
+    if math.isnan(value):
+        return "n/a"
+    if math.isnan(low):
+        return f"{fmt(value)} [{'unbounded' if ratio else 'no interval'}]"
+    return f"{fmt(value)} [{fmt(low)}, {fmt(high)}]"
+
+
+def paired_years(
+    base: pd.DataFrame, changed: pd.DataFrame, columns: Iterable[str] = ("births", "cbr", "tfr")
+) -> pd.DataFrame:
+    """Two runs' annual tables side by side by year, with ``changed - base`` for each column."""
+    base, changed = base.set_index("year"), changed.set_index("year")
+    parts = {}
+    for c in columns:
+        parts[(c, "base")] = base[c]
+        parts[(c, "changed")] = changed[c]
+        parts[(c, "difference")] = changed[c] - base[c]
+    return pd.DataFrame(parts)

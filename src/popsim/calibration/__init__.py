@@ -1,0 +1,1 @@
+"""Fitting a scenario's uncertain parameters to target ranges."""

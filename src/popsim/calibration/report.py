@@ -1,0 +1,196 @@
+"""A calibration's result: the :class:`Fit`, its files (``fitted.yaml``, ``report.md``, tables).
+
+:func:`write` puts a fit into its output folder, :func:`read_fit` reads it back.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from popsim.calibration.spec import Calibration
+from popsim.calibration.targets import CalibrationError
+from popsim.outputs.results import atomic_write
+from popsim.sweeps import store as sweepstore
+
+NEAR_LEVEL = 0.95  #: near-best trials: loss within the chi-square quantile of the best
+
+
+@dataclass
+class Fit:
+    """A calibration's result (also read back by :func:`read_fit`)."""
+
+    out: Path
+    trials: pd.DataFrame
+    parameters: pd.DataFrame
+    fit: pd.DataFrame
+    fitted: dict[str, Any]
+    best_trial: int
+    ran: int = 0
+    failed: int = 0
+    seconds: float = 0.0
+    executor: str = ""
+
+    @property
+    def check_loss(self) -> float:
+        """The loss of the fitted values on the fresh seeds."""
+        return float((self.fit["z"] ** 2).sum())
+
+    @property
+    def base_check_loss(self) -> float:
+        """The loss of the base values on the same fresh seeds (NaN: no base values)."""
+        return float((self.fit["base_z"] ** 2).sum()) if "base_z" in self.fit else np.nan
+
+    @property
+    def exit_code(self) -> int:
+        """0 if every run succeeded, else 1 (the fit is still written)."""
+        return 1 if self.failed else 0
+
+    def line(self) -> str:
+        """One line for the terminal."""
+        within = int(self.fit["within"].sum())
+        rate = f", {60 * self.ran / self.seconds:.1f} runs/min" if self.ran and self.seconds else ""
+        return (
+            f"popsim calibrate: {len(self.trials)} trials, best {self.best_trial} (loss "
+            f"{self.trials['loss'].min():.3g}); on fresh seeds: loss {self.check_loss:.3g}"
+            + (f" (base values {self.base_check_loss:.3g})" if "base_z" in self.fit else "")
+            + f", {within} of {len(self.fit)} targets within range; {self.ran} runs now, "
+            f"{self.failed} failed, {self.seconds:.1f} s{rate} with {self.executor} -> {self.out}"
+        )
+
+
+def write(fit: Fit, calibration: Calibration) -> None:
+    """Write the fit's tables, ``fitted.yaml`` and ``report.md`` into its folder."""
+    out = fit.out
+    for name in ("trials", "parameters", "fit"):
+        frame = getattr(fit, name)
+        atomic_write(out / f"{name}.parquet", lambda tmp, f=frame: f.to_parquet(tmp, index=False))
+    text = fitted_yaml(fit, calibration)
+    atomic_write(out / "fitted.yaml", lambda tmp: Path(tmp).write_text(text))
+    report = report_markdown(fit, calibration)
+    atomic_write(out / "report.md", lambda tmp: Path(tmp).write_text(report))
+
+
+def fitted_yaml(fit: Fit, calibration: Calibration) -> str:
+    """A scenario file extending the base scenario with the fitted values."""
+    nested: dict[str, Any] = {}
+    for name, value in fit.fitted.items():
+        node = nested
+        *parents, leaf = name.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    within = int(fit.fit["within"].sum())
+    base_loss = fit.trials.loc[fit.trials["trial"] == 0, "loss"]
+    header = [
+        f"# Fitted by `popsim calibrate {calibration.path.name}`: trial {fit.best_trial} of "
+        f"{len(fit.trials)}, loss {fit.trials['loss'].min():.4g}"
+        + (
+            f" (the base values, trial 0: {base_loss.iloc[0]:.4g})"
+            if calibration.base_values() and len(base_loss)
+            else ""
+        )
+        + ".",
+        f"# On {calibration.spec.check_replicates} fresh seeds: loss {fit.check_loss:.4g}"
+        + (f" (base values {fit.base_check_loss:.4g})" if "base_z" in fit.fit else "")
+        + f", {within} of {len(fit.fit)} targets within range. See report.md beside this file.",
+    ]
+    body: dict[str, Any] = {
+        "name": f"{calibration.scenario.name if calibration.scenario else 'baseline'}_fitted",
+        "description": f"{calibration.name}: the base scenario with its calibrated parameters.",
+    }
+    if calibration.scenario_path is not None:
+        body["extends"] = os.path.relpath(calibration.scenario_path, fit.out)
+    body |= nested
+    return "\n".join(header) + "\n" + yaml.safe_dump(body, sort_keys=False, width=88)
+
+
+def _markdown(frame: pd.DataFrame, digits: int = 3) -> str:
+    def cell(v: Any) -> str:
+        if isinstance(v, bool | np.bool_):
+            return "yes" if v else "**no**"
+        if isinstance(v, float | np.floating):
+            return "" if np.isnan(v) else f"{v:.{digits}g}" if abs(v) < 1e4 else f"{v:.0f}"
+        return str(v)
+
+    lines = ["| " + " | ".join(frame.columns) + " |", "|" + "---|" * len(frame.columns)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(False)]
+    return "\n".join(lines)
+
+
+def report_markdown(fit: Fit, calibration: Calibration) -> str:
+    """The fit for a reader: targets, parameters and the trials."""
+    spec = calibration.spec
+    trials = fit.trials
+    complete = trials[trials["state"] == "complete"]
+    fit_table = fit.fit.drop(columns=["meaning", "source"])
+    lines = [
+        f"# Calibration `{calibration.name}`",
+        "",
+        spec.description.strip(),
+        "",
+        f"{len(trials)} trials ({spec.sampler}, {len(complete)} complete) of {spec.replicates} "
+        f"common seeds each, {spec.n_agents or 'the scenario’s'} persons, "
+        f"{spec.years or 'the scenario’s'} years. Best: trial {fit.best_trial}, loss "
+        f"{complete['loss'].min():.4g} (sum of squared z-scores over {len(fit.fit)} targets).",
+        "",
+        f"## Fit on {spec.check_replicates} fresh seeds",
+        "",
+        f"Loss {fit.check_loss:.4g}"
+        + (
+            f"; the base values on the same seeds (`base_mean`, `base_z`): "
+            f"{fit.base_check_loss:.4g}"
+            if "base_z" in fit.fit
+            else ""
+        )
+        + ". `ci95`: the 95 % interval of the mean; `sd`: the spread of single runs.",
+        "",
+        _markdown(fit_table),
+        "",
+        "## Parameters",
+        "",
+        f"`near_low`-`near_high`: the values of the {int(fit.parameters['near_trials'].iloc[0])} "
+        f"trials whose loss is within the chi-square {NEAR_LEVEL:g} quantile of the best; "
+        "`importance`: PED-ANOVA importance for reaching the best 10 % of losses.",
+        "",
+        _markdown(fit.parameters.drop(columns=["near_trials"]), digits=4),
+        "",
+        "Fitted scenario: `fitted.yaml`.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+# --- reading -------------------------------------------------------------------------------
+
+
+def read_fit(out: str | Path) -> Fit:
+    """A finished calibration's :class:`Fit`, read from its folder."""
+    out = Path(out)
+    manifest = out / sweepstore.MANIFEST
+    if not manifest.is_file():
+        raise CalibrationError(f"{manifest}: not found; {out} is not a calibration's folder.")
+    info = json.loads(manifest.read_text())
+    if info.get("status") != "complete":
+        raise CalibrationError(f"{out}: the calibration has not finished; run it again.")
+    frames = {
+        name: pd.read_parquet(out / f"{name}.parquet") for name in ("trials", "parameters", "fit")
+    }
+    fitted = dict(
+        zip(frames["parameters"]["parameter"], frames["parameters"]["fitted"], strict=True)
+    )
+    return Fit(
+        out.resolve(),
+        frames["trials"],
+        frames["parameters"],
+        frames["fit"],
+        fitted,
+        int(info["best_trial"]),
+    )

@@ -1,0 +1,1 @@
+"""One module per mechanism: pure kernels and a thin monthly step over the state."""

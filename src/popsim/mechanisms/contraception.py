@@ -1,0 +1,112 @@
+"""Contraception: method use, failures, IUD expulsion, and the LARC campaign.
+
+Married women aged 15-49 who are not trying for a child and not pregnant use a
+method: a short-acting one (condom or pill) by their own uptake, a long-acting
+one (IUD, female or male sterilisation) when the campaign reaches them. The
+campaign lists every woman with one child and no IUD or sterilisation as an IUD
+target, and every woman with two or more children as a sterilisation target
+(DOMAIN item 5); a listed target is completed with a monthly hazard scaled by
+the village cadres' effort. Women trying for an in-plan child are not listed
+for an IUD. An away woman completes her target with an out-of-area certificate,
+which is fake with some probability (the reported layer counts it, the true one
+does not) until a verification catches it.
+
+A couple not trying conceives with the method's monthly failure probability
+scaled by the woman's fecundability relative to its peak; without a method, at
+her full fecundability (unmet need).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from popsim.mechanisms.rules import next_birth_out_of_plan
+from popsim.scenario.couples import METHODS
+from popsim.state.population import FEMALE, MARRIED
+from popsim.state.world import monthly_probability
+
+CONDOM, PILL, IUD = (METHODS.index(m) for m in ("condom", "pill", "iud"))
+FEMALE_STERILISATION = METHODS.index("female_sterilisation")
+MALE_STERILISATION = METHODS.index("male_sterilisation")
+LARC = (IUD, FEMALE_STERILISATION, MALE_STERILISATION)
+STERILISATION = (FEMALE_STERILISATION, MALE_STERILISATION)
+IS_LARC = np.isin(np.arange(len(METHODS)), LARC)  #: IS_LARC[method], a lookup, not a search
+IS_STERILISATION = np.isin(np.arange(len(METHODS)), STERILISATION)
+
+
+def relative_failure(failure: tuple[float, ...], peak_fecundability: float) -> np.ndarray:
+    """Conception probability of a non-trying couple by method, relative to fecundability."""
+    rel = np.asarray(failure, dtype=float) / max(peak_fecundability, 1e-12)
+    rel[0] = 1.0  # no method: the couple's own fecundability
+    return rel
+
+
+def conception_factor(trying, method, rel_failure) -> np.ndarray:
+    """Multiplier of fecundability for every woman: 1 when trying, else her method's failure.
+
+    ``method`` is what she really uses; an IUD taken out privately (``iud_missing``) is
+    only a record that the check-ups may correct, not a method.
+    """
+    return np.where(trying, 1.0, rel_failure[method])
+
+
+def wives_of_reproductive_age(world) -> np.ndarray:
+    """Mask of married women 15-49 alive now: the family-planning target population."""
+    p, age = world.persons, world.age_years
+    return p.alive & (p.sex == FEMALE) & (p.marital == MARRIED) & (age >= 15) & (age < 50)
+
+
+def step_contraception(world, wives: np.ndarray) -> None:
+    """Expulsions, short-acting uptake, LARC campaign, certificate verification.
+
+    ``wives`` is the month's mask of married women 15-49.
+    """
+    p, c = world.persons, world.scenario.policy.contraception
+    iud_users = np.flatnonzero(wives & (p.method == IUD))
+    u = world.uniform("iud_expulsion", iud_users)
+    p.method[iud_users[u < monthly_probability(c.iud_expulsion_rate)]] = 0
+
+    idle = wives & ~p.wants_more & (p.preg_month == 0) & (p.method == 0)
+    adopters = np.flatnonzero(idle)
+    adopters = adopters[world.uniform("method_uptake", adopters) < c.uptake]
+    pill = world.uniform("method_choice", adopters) < c.short_acting_pill_share
+    p.method[adopters] = np.where(pill, PILL, CONDOM)
+
+    if c.larc:
+        _campaign(world, wives)
+    fake = np.flatnonzero(p.larc_fake & p.alive)
+    caught = world.uniform("certificate_check", fake) < monthly_probability(c.verification_prob)
+    p.larc_fake[fake[caught]] = False
+
+
+def _campaign(world, wives: np.ndarray) -> None:
+    p, t, c = world.persons, world.t, world.scenario.policy.contraception
+    ready = (
+        wives
+        & (p.preg_month == 0)
+        & ~p.larc_fake
+        & ~p.iud_missing
+        & (t - p.last_birth_month >= c.larc_grace_months)
+    )
+    sterilise = ready & (p.parity >= 2) & ~IS_STERILISATION[p.method]
+    iud = ready & (p.parity >= 1) & ~IS_LARC[p.method]
+    iud_rows = np.flatnonzero(iud)
+    in_plan_try = p.wants_more[iud_rows] & ~next_birth_out_of_plan(world, iud_rows, 9)
+    iud[iud_rows[in_plan_try]] = False
+    targets = np.flatnonzero(sterilise | iud)
+    refuses = world.streams.keyed("larc_refusal", p.key[targets], 0) < c.refusal  # a trait
+    effort = world.policy.village_effort[p.village[targets]]
+    to_sterilise = sterilise[targets] & (
+        world.uniform("sterilisation", targets) < c.sterilisation_rate * effort
+    )
+    to_iud = iud[targets] & (world.uniform("larc", targets) < c.larc_rate * effort)
+    done_mask = ~refuses & (to_sterilise | to_iud)
+    done, sterilised = targets[done_mask], to_sterilise[done_mask]
+    fake = p.away[done] & (world.uniform("fake_certificate", done) < c.fake_certificate_prob)
+    p.larc_fake[done[fake]] = True
+    real, sterilised = done[~fake], sterilised[~fake]
+    male = world.uniform("sterilisation_side", real) < c.male_sterilisation_share
+    p.method[real] = np.where(
+        sterilised, np.where(male, MALE_STERILISATION, FEMALE_STERILISATION), IUD
+    )
+    p.wants_more[real] = False

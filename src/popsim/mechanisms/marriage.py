@@ -1,0 +1,163 @@
+"""First marriage: a women's hazard, a local marriage market, and marriage migration.
+
+Each month never-married women marry at an age-specific hazard (reduced below
+the legal minimum age). A share of them marry out of the township and leave;
+the rest are matched with local never-married men drawn in proportion to the
+men's own age pattern, paired oldest with oldest. Couples form a new household
+in the groom's village (patrilocal residence). Never-married men also marry
+brides from outside, who move in. A shortage of local men sends the surplus
+brides out; a surplus of men (a high sex ratio at birth two decades earlier)
+shows up as men who never marry.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from popsim.mechanisms.fertility import wants_another
+from popsim.state.events import REASONS
+from popsim.state.population import FEMALE, MALE, MARRIED, SINGLE, TAG_BRIDE, retire
+from popsim.state.rng import derive
+from popsim.state.world import World
+
+EXTERNAL_BRIDE_MAX_AGE = 45
+MARRIAGE, EXTERNAL_BRIDE = REASONS.index("marriage"), REASONS.index("external_bride")
+
+
+def choose_brides(u: np.ndarray, *, age_years: np.ndarray, p_month: np.ndarray) -> np.ndarray:
+    """Which never-married women (given by their uniforms and ages) marry this month."""
+    return u < p_month[age_years]
+
+
+def match_by_age(
+    u_brides: np.ndarray,
+    brides: np.ndarray,
+    bride_age: np.ndarray,
+    u_candidates: np.ndarray,
+    candidates: np.ndarray,
+    candidate_age: np.ndarray,
+    weights: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Pair brides with grooms drawn from ``candidates`` in proportion to ``weights``.
+
+    Grooms are a weighted sample without replacement by exponential keys
+    (Efraimidis & Spirakis 2006: the ``m`` largest ``log(u) / w``), so each
+    candidate's chance rests on his own draw alone. Returns (matched brides,
+    their grooms), ranked by age on both sides so that older brides marry older
+    grooms. When there are fewer candidates with positive weight than brides,
+    the brides with the smallest draws are matched.
+    """
+    positive = weights > 0
+    m = min(brides.size, int(positive.sum()))
+    if m == 0:
+        return brides[:0], candidates[:0]
+    score = np.where(positive, np.log(u_candidates) / np.where(positive, weights, 1), -np.inf)
+    pick = np.argpartition(-score, m - 1)[:m]
+    chosen = np.argpartition(u_brides, m - 1)[:m]
+    brides, bride_age = brides[chosen], bride_age[chosen]
+    grooms = candidates[pick][np.argsort(candidate_age[pick], kind="stable")]
+    return brides[np.argsort(bride_age, kind="stable")], grooms
+
+
+def _wed(world: World, brides: np.ndarray, grooms: np.ndarray) -> None:
+    """Link couples and give each a new household in the groom's village."""
+    p = world.persons
+    village = p.village[grooms]
+    household = world.households.add(village, p.key[grooms])
+    p.marital[brides] = MARRIED
+    p.marital[grooms] = MARRIED
+    p.spouse[brides] = grooms
+    p.spouse[grooms] = brides
+    p.village[brides] = village
+    joins = (
+        world.uniform("bride_joins", grooms) < world.scenario.demography.migration.couple_together
+    )
+    p.away[brides] = p.away[grooms] & joins
+    p.household[brides] = household
+    p.household[grooms] = household
+    u = world.uniform("wants_at_marriage", brides)
+    p.wants_more[brides] = wants_another(u, p.parity[brides], world.rates.progression)
+    world.log.add(
+        "marriage",
+        month=world.t,
+        pid=p.pid[brides],
+        sex=FEMALE,
+        age_months=world.age_months[brides],
+        village=village,
+        other=p.pid[grooms],
+    )
+
+
+def step_marriage(world: World) -> None:
+    """This month's first marriages, marriages out of and into the township."""
+    p, rates, mar = world.persons, world.rates, world.scenario.demography.marriage
+    age = world.age_years
+    single = p.alive & (p.marital == SINGLE)
+    women = np.flatnonzero(single & (p.sex == FEMALE))
+    brides = women[
+        choose_brides(
+            world.uniform("marriage", women), age_years=age[women], p_month=rates.marriage_female
+        )
+    ]
+    marry_out = world.uniform("marry_out", brides) < mar.marry_out_share
+    local = brides[~marry_out]
+    men = np.flatnonzero(single & (p.sex == MALE))
+    matched, grooms = match_by_age(
+        world.uniform("bride_order", local),
+        local,
+        world.age_months[local],
+        world.uniform("groom_choice", men),
+        men,
+        world.age_months[men],
+        rates.groom_weight[age[men]],
+    )
+    _wed(world, matched, grooms)
+
+    out = np.union1d(brides[marry_out], np.setdiff1d(local, matched))
+    leaver = {
+        "month": world.t,
+        "pid": p.pid[out],
+        "sex": FEMALE,
+        "age_months": world.age_months[out],
+        "village": p.village[out],
+    }
+    world.log.add("marriage", **leaver)
+    world.log.add("out_migration", **leaver, reason=MARRIAGE)
+    retire(p, out, widow_spouses=False)
+
+    _external_brides(world, single & (p.sex == MALE))
+
+
+def _external_brides(world: World, single_men: np.ndarray) -> None:
+    """Never-married men who marry a bride from outside; she moves in."""
+    p, t, mar = world.persons, world.t, world.scenario.demography.marriage
+    age = world.age_years
+    eligible = np.flatnonzero(
+        single_men
+        & (p.marital == SINGLE)
+        & (age >= mar.min_age_male)
+        & (age <= EXTERNAL_BRIDE_MAX_AGE)
+    )
+    grooms = eligible[world.uniform("external_bride", eligible) < world.rates.external_bride]
+    if grooms.size == 0:
+        return
+    younger = (world.uniform("external_bride_age", grooms) * 60).astype(np.int64)  # 0-59 months
+    bride_months = np.maximum(world.age_months[grooms] - younger, mar.min_age_female * 12)
+    birth_month = t - bride_months
+    brides = p.add(
+        grooms.size,
+        key=derive(p.key[grooms], TAG_BRIDE),
+        sex=FEMALE,
+        birth_month=birth_month,
+        village=p.village[grooms],
+    )
+    world.log.add(
+        "in_migration",
+        month=t,
+        pid=p.pid[brides],
+        sex=FEMALE,
+        age_months=t - birth_month,
+        village=p.village[grooms],
+        reason=EXTERNAL_BRIDE,
+    )
+    _wed(world, brides, grooms)

@@ -1,0 +1,104 @@
+"""Migration: labour migrants (away, still registered), household emigration, in-migration.
+
+The township counts its *registered* population, as its family-planning office
+does: labour migrants stay in it while away (their births and check-ups remain
+the township's business) and leave the accounts only when their household moves
+away for good. A couple conceives only while both spouses are in the same place.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from popsim.state.events import REASONS
+from popsim.state.population import FEMALE, MALE, TAG_IMMIGRANT, retire
+from popsim.state.rng import derive
+from popsim.state.world import World
+
+HOUSEHOLD, IMMIGRATION = REASONS.index("household"), REASONS.index("immigration")
+IMMIGRANT_AGES = (18, 36)  #: in-migrants are never-married adults of these ages [U]
+
+
+def labour_moves(
+    u: np.ndarray,
+    *,
+    away: np.ndarray,
+    age_years: np.ndarray,
+    age_range: tuple[int, int],
+    p_out: float,
+    p_return: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(leaving for work, returning home) this month, among the living given."""
+    of_age = (age_years >= age_range[0]) & (age_years <= age_range[1])
+    leave = ~away & of_age & (u < p_out)
+    back = away & (u < p_return)
+    return leave, back
+
+
+def leaving_households(
+    u_household: np.ndarray, household: np.ndarray, alive: np.ndarray, p_leave: float
+) -> np.ndarray:
+    """Persons whose household emigrates this month (one draw per household)."""
+    return alive & (u_household[household] < p_leave)
+
+
+def step_migration(world: World) -> None:
+    """Labour moves, then household emigration, then in-migrants."""
+    p, t, rates, mig = world.persons, world.t, world.rates, world.scenario.demography.migration
+    living = np.flatnonzero(p.alive)
+    leave_mask, back_mask = labour_moves(
+        world.uniform("labour_migration", living),
+        away=p.away[living],
+        age_years=world.age_years[living],
+        age_range=(mig.labour_age_min, mig.labour_age_max),
+        p_out=rates.labour_out,
+        p_return=rates.labour_return,
+    )
+    leave = living[leave_mask]
+    p.away[leave] = True
+    p.away[living[back_mask]] = False
+    spouse = p.spouse[leave]
+    joins = world.uniform("couple_migration", leave) < mig.couple_together
+    p.away[spouse[(spouse >= 0) & joins]] = True
+
+    u_household = world.streams.keyed("emigration", world.households.key, t)
+    rows = np.flatnonzero(leaving_households(u_household, p.household, p.alive, rates.emigration))
+    world.log.add(
+        "out_migration",
+        month=t,
+        pid=p.pid[rows],
+        sex=p.sex[rows],
+        age_months=world.age_months[rows],
+        village=p.village[rows],
+        reason=HOUSEHOLD,
+    )
+    retire(p, rows, widow_spouses=False)
+
+    rng = world.streams["immigration"]
+    residents = int(np.count_nonzero(p.alive & ~p.away))
+    n = rng.poisson(rates.immigration * residents)
+    if n == 0:
+        return
+    lo, hi = IMMIGRANT_AGES
+    birth_month = t - rng.integers(lo * 12, hi * 12, n)
+    sex = np.where(rng.random(n) < 0.5, MALE, FEMALE)
+    village = rng.integers(0, world.scenario.township.n_villages, n).astype(np.int16)
+    month_tag = np.uint64((t % (1 << 32)) << 32)  # t < 0 during the burn-in
+    keys = derive(np.arange(n, dtype=np.uint64) + month_tag, TAG_IMMIGRANT)
+    new = p.add(
+        n,
+        key=keys,
+        sex=sex,
+        birth_month=birth_month,
+        village=village,
+        household=world.households.add(village, keys),
+    )
+    world.log.add(
+        "in_migration",
+        month=t,
+        pid=p.pid[new],
+        sex=sex,
+        age_months=t - birth_month,
+        village=village,
+        reason=IMMIGRATION,
+    )

@@ -1,0 +1,204 @@
+"""The initial population: ages and sexes from the census, histories from the model's own rates.
+
+How the state at month 0 is made consistent with the rates:
+
+* Age and sex are drawn from the scenario's age-sex weights; the month of
+  birth is uniform within the year of age. Villages are drawn uniformly.
+* Each person's age at first marriage is drawn from the first-marriage hazard
+  of their sex (inverse transform of the monthly survival curve); those whose
+  drawn age is below their current age are married.
+* Married women and married men are paired by age rank (a random subset of the
+  larger side goes unpaired; they are married to a spouse living outside the
+  township). The wife moves to the husband's village; each couple is a household.
+* Each woman's reproductive history is simulated month by month from age 12 to
+  her current age with the same kernels and rates the run uses (period rates
+  applied to past cohorts, no mortality or migration along the way), giving her
+  parity, children's sexes, last and first birth, pregnancy and whether she
+  wants another child.
+* Never-married persons under 30 join the household of a random married woman
+  18-45 years older in their village; other unpaired persons form their own
+  households. Initial persons have no mother pid.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from popsim.mechanisms.fertility import conceptions, pregnancy_outcomes, wants_another
+from popsim.scenario.demography import N_AGES
+from popsim.state.population import FEMALE, MALE, MARRIED, TAG_INITIAL
+from popsim.state.rng import derive
+from popsim.state.world import Rates, World, monthly_probability
+
+CHILD_MAX_AGE = 30
+MOTHER_AGE_GAP = (18, 45)
+HISTORY_START_AGE = 12
+
+
+def draw_marriage_age(u: np.ndarray, p_month: np.ndarray) -> np.ndarray:
+    """Age in months at first marriage by inverse transform; never = a large value.
+
+    ``p_month`` is the monthly marriage probability by single year of age.
+    """
+    monthly = np.repeat(p_month, 12)
+    survival = np.cumprod(1.0 - monthly)  # single after month m of age
+    # first month m with survival[m] < 1 - u, i.e. marriage during month m
+    months = np.searchsorted(-survival, -(1.0 - u), side="right")
+    return np.where(months >= survival.size, np.iinfo(np.int32).max, months)
+
+
+def back_project(weights: np.ndarray, mx: np.ndarray, years: int) -> np.ndarray:
+    """Age weights ``years`` earlier: those aged a + years now, before their deaths since.
+
+    Persons aged a at the start of a burn-in of ``years`` are those aged a + years
+    at ``start_year``, divided by their chance of surviving the interval under
+    the death rates ``mx``. Ages whose survivors would be beyond 100 get none.
+    """
+    weights, mx = np.asarray(weights, dtype=float), np.asarray(mx, dtype=float)
+    if years == 0:
+        return weights
+    log_survival = np.concatenate([[0.0], np.cumsum(-mx)])  # log l(a) of a person aged 0
+    out = np.zeros_like(weights)
+    ages = np.arange(weights.size - years)
+    out[ages] = weights[ages + years] * np.exp(log_survival[ages] - log_survival[ages + years])
+    return out
+
+
+def populate(world: World) -> None:
+    """Fill ``world`` with the scenario's initial township.
+
+    With a burn-in, the scenario's age structure (that of ``start_year``) is
+    back-projected to the burn-in's start, so that the burn-in ages it into place.
+    """
+    s, rng = world.scenario, world.streams["initial"]
+    n = s.township.n_persons
+    back, mort = s.township.burn_in_years, s.demography.mortality
+    weights = np.concatenate(
+        [
+            back_project(s.initial.female_by_age, mort.mx_female, back),
+            back_project(s.initial.male_by_age, mort.mx_male, back),
+        ]
+    )
+    cell = rng.choice(weights.size, size=n, p=weights / weights.sum())
+    sex = np.where(cell >= N_AGES, MALE, FEMALE).astype(np.int8)
+    age_months = (cell % N_AGES) * 12 + rng.integers(0, 12, n)
+    village = rng.integers(0, s.township.n_villages, n).astype(np.int16)
+    p = world.persons
+    keys = derive(np.arange(n, dtype=np.uint64), TAG_INITIAL)
+    rows = p.add(n, key=keys, sex=sex, birth_month=world.t - age_months, village=village)
+
+    rates = world.rates
+    p_month = (rates.marriage_female, monthly_probability(rates.groom_weight))
+    if s.demography.fertility.mode == "marriage":
+        marriage_age = np.empty(n, dtype=np.int64)
+        for code in (FEMALE, MALE):
+            who = sex == code
+            marriage_age[who] = draw_marriage_age(rng.random(who.sum()), p_month[code])
+        married = marriage_age < age_months
+        _pair_couples(world, rows[married & (sex == FEMALE)], rows[married & (sex == MALE)], rng)
+    else:
+        marriage_age = np.full(n, np.iinfo(np.int32).max)
+    _simulate_histories(world, rows[sex == FEMALE], marriage_age[sex == FEMALE], rates)
+    _assign_households(world, rng)
+
+
+def _pair_couples(
+    world: World, wives: np.ndarray, husbands: np.ndarray, rng: np.random.Generator
+) -> None:
+    p = world.persons
+    p.marital[wives] = MARRIED
+    p.marital[husbands] = MARRIED
+    m = min(wives.size, husbands.size)
+    wives = np.sort(rng.permutation(wives)[:m])
+    husbands = np.sort(rng.permutation(husbands)[:m])
+    wives = wives[np.argsort(p.birth_month[wives], kind="stable")]
+    husbands = husbands[np.argsort(p.birth_month[husbands], kind="stable")]
+    p.spouse[wives] = husbands
+    p.spouse[husbands] = wives
+    p.village[wives] = p.village[husbands]
+    household = world.households.add(p.village[husbands], p.key[husbands])
+    p.household[wives] = household
+    p.household[husbands] = household
+
+
+def _simulate_histories(
+    world: World, women: np.ndarray, marriage_age: np.ndarray, rates: Rates
+) -> None:
+    """Each woman's births and pregnancy up to now, with the run's own kernels."""
+    p, fert = world.persons, world.scenario.demography.fertility
+    rng = world.streams["initial_history"]
+    t0 = world.t
+    age_now = t0 - p.birth_month[women]
+    k = women.size
+    parity = np.zeros(k, dtype=np.int8)
+    sons = np.zeros(k, dtype=np.int8)
+    last_birth = p.last_birth_month[women].copy()
+    first_birth = p.first_birth_month[women].copy()
+    preg = np.zeros(k, dtype=np.int8)
+    fetus_male = np.zeros(k, dtype=bool)
+    susceptible = np.zeros(k, dtype=np.int64)  # in months of age
+    wants = wants_another(rng.random(k), parity, rates.progression)
+    last_fertile = 50 * 12
+    for m in range(HISTORY_START_AGE * 12, min(int(age_now.max(initial=0)), last_fertile)):
+        active = age_now > m
+        age_years = np.full(k, m // 12)
+        t_rel = t0 + m - age_now  # the calendar month in which she was this age
+        if fert.mode == "asfr":
+            born = active & (rng.random(k) < rates.asfr_month[age_years])
+            male = rng.random(k) < rates.p_male
+        else:
+            married = marriage_age <= m
+            ended, born = pregnancy_outcomes(
+                rng.random(k),
+                preg_month=np.where(active, preg, 0),
+                loss_month=rates.loss_month,
+                abortion_prob=fert.abortion_prob,
+            )
+            preg[ended] = 0
+            susceptible[ended] = m + 1
+            preg[active & (preg > 0) & ~ended & ~born] += 1
+            eligible = active & married & (preg == 0) & wants & (m >= susceptible)
+            conceived = conceptions(
+                rng.random(k), eligible=eligible, p_conceive=rates.fecundability[age_years]
+            )
+            preg[conceived] = 1
+            fetus_male[conceived] = rng.random(conceived.sum()) < rates.p_male
+            male = fetus_male
+        first_birth = np.where(born & (parity == 0), t_rel, first_birth)
+        parity = parity + born
+        sons = sons + (born & male)
+        last_birth = np.where(born, t_rel, last_birth)
+        preg[born] = 0
+        susceptible[born] = m + fert.postpartum_months + 1
+        if born.any():
+            wants[born] = wants_another(rng.random(born.sum()), parity[born], rates.progression)
+    p.parity[women] = parity
+    p.sons[women] = sons
+    p.daughters[women] = parity - sons
+    p.last_birth_month[women] = last_birth
+    p.first_birth_month[women] = first_birth
+    p.preg_month[women] = preg
+    p.fetus_male[women] = fetus_male
+    p.susceptible_from[women] = t0 + susceptible - age_now
+    p.wants_more[women] = wants
+
+
+def _assign_households(world: World, rng: np.random.Generator) -> None:
+    p = world.persons
+    age = world.t - p.birth_month
+    has_home = p.household >= 0
+    mothers = np.flatnonzero((p.sex == FEMALE) & (p.marital == MARRIED) & (p.parity > 0))
+    children = np.flatnonzero(~has_home & (age < CHILD_MAX_AGE * 12))
+    if mothers.size and children.size:
+        # mothers sorted by (village, birth month); candidates are a contiguous run
+        order = np.lexsort((p.birth_month[mothers], p.village[mothers]))
+        mothers = mothers[order]
+        key = p.village[mothers].astype(np.int64) * 100_000 + p.birth_month[mothers]
+        base = p.village[children].astype(np.int64) * 100_000 + p.birth_month[children]
+        lo = np.searchsorted(key, base - MOTHER_AGE_GAP[1] * 12, side="left")
+        hi = np.searchsorted(key, base - MOTHER_AGE_GAP[0] * 12, side="right")
+        found = hi > lo
+        pick = lo[found] + (rng.random(found.sum()) * (hi - lo)[found]).astype(np.int64)
+        p.household[children[found]] = p.household[mothers[pick]]
+    alone = np.flatnonzero(p.household < 0)
+    p.household[alone] = world.households.add(p.village[alone], p.key[alone])

@@ -1,0 +1,1 @@
+"""Tidy tables from a run: indicators, KPIs, result files, replicates."""

@@ -1,0 +1,101 @@
+"""Annual family-planning KPIs, on the true and on the reported layer (DOMAIN section 1).
+
+True: every birth, every check-up as it happened, LARC as it is. Reported: the
+births that were registered, check-ups as the cadres report them (missed ones
+partly reported as attended), LARC on record (fake certificates and IUDs taken
+out privately still count). Flows are summed over the year; stocks (methods,
+LARC, certificates) are those of December.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from popsim.mechanisms.incentives import LINES
+from popsim.scenario.couples import METHODS
+
+MONEY = (*LINES, "hiring_income", "fee_levied", "fee_collected")
+FLOWS = (
+    "checkup_targets",
+    "checkup_attended",
+    "checkup_away_targets",
+    "checkup_away_attended",
+    "pregnancies_found",
+    "remedial_measures",
+    "iud_refitted",
+)
+
+
+def _ratio(num, den) -> pd.Series:
+    return num / den.where(den > 0)
+
+
+def _srb(births: pd.DataFrame) -> pd.Series:
+    male = births.groupby("year")["sex"].sum()
+    total = births.groupby("year").size()
+    return 100 * _ratio(male, total - male)
+
+
+def annual_kpis(events: pd.DataFrame, records: pd.DataFrame, scenario) -> pd.DataFrame:
+    """One row per year of the policy KPIs; empty when the regime is off."""
+    if records.empty:
+        return pd.DataFrame({"year": pd.Series(dtype=np.int32)})
+    start = scenario.township.start_year
+    records = records.reindex(columns=["month", *MONEY, *FLOWS, *records.columns], fill_value=0)
+    records = records.loc[:, ~records.columns.duplicated()].fillna(0.0)
+    records["year"] = records["month"] // 12 + start
+    by_year = records.groupby("year")
+    out = pd.DataFrame(index=by_year.size().index)
+
+    births = events[events["event"] == "birth"]
+    registered = births[births["reported"] == 1]
+    b = births.groupby("year")
+    out["births"] = b.size()
+    out["births_out_of_plan"] = b["out_of_plan"].sum()
+    out["births_reported"] = registered.groupby("year").size()
+    out["births_out_of_plan_reported"] = registered.groupby("year")["out_of_plan"].sum()
+    out = out.fillna(0)
+    out["compliance_true"] = 1 - _ratio(out["births_out_of_plan"], out["births"])
+    out["compliance_reported"] = 1 - _ratio(
+        out["births_out_of_plan_reported"], out["births_reported"]
+    )
+    out["srb_true"] = _srb(births)
+    out["srb_reported"] = _srb(registered)
+    for order, label in ((1, "1"), (2, "2")):
+        out[f"srb_order_{label}"] = _srb(births[births["order"] == order])
+    out["srb_order_3plus"] = _srb(births[births["order"] >= 3])
+    abortions = events[events["event"] == "abortion"]
+    counts = abortions.groupby(["year", "reason"], observed=True).size().unstack(fill_value=0)
+    for reason in ("remedial", "sex_selective"):
+        out[f"abortions_{reason}"] = counts.get(reason, pd.Series(dtype=float))
+    out = out.fillna({"abortions_remedial": 0, "abortions_sex_selective": 0})
+
+    flows = by_year[list(FLOWS)].sum()
+    out = out.join(flows)
+    overreport = scenario.policy.reporting.checkup_overreport
+    attended, targets = out["checkup_attended"], out["checkup_targets"]
+    out["checkup_participation_true"] = _ratio(attended, targets)
+    out["checkup_participation_reported"] = _ratio(
+        attended + overreport * (targets - attended), targets
+    )
+    out["migrant_participation_true"] = _ratio(
+        out["checkup_away_attended"], out["checkup_away_targets"]
+    )
+
+    december = records[records["month"] % 12 == 11].groupby("year").last()
+    wives = december["wives"]
+    out["wives_15_49"] = wives
+    out["contraceptive_prevalence"] = 1 - _ratio(december["method_none"], wives)
+    for name in METHODS[1:]:
+        out[f"share_{name}"] = _ratio(december[f"method_{name}"], wives)
+    out["larc_in_place_true"] = _ratio(december["larc_true"], december["larc_targets"])
+    out["larc_in_place_reported"] = _ratio(december["larc_reported"], december["larc_targets"])
+    out["certificates"] = december["certificates"]
+
+    money = by_year[list(MONEY)].sum()
+    out = out.join(money.add_prefix("yuan_"))
+    out["fee_collection_rate"] = _ratio(money["fee_collected"], money["fee_levied"])
+    out["spend_total"] = money[list(LINES)].sum(axis=1)
+    out["spend_net_of_fees"] = out["spend_total"] - money["fee_collected"]
+    return out.reset_index()

@@ -1,0 +1,133 @@
+"""One scenario over several seeds: its tables stacked with a ``seed`` column, on disk.
+
+The output folder of a scenario run (what ``notebooks/scenario.ipynb`` writes and
+``notebooks/compare.ipynb`` reads)::
+
+    OUT/tables/NAME.parquet   every table of :class:`popsim.outputs.results.Result`, all
+                              replicates stacked, with a leading ``seed`` column
+    OUT/manifest.json         scenario name and hash, seeds, size, code version,
+                              versions of the packages, written last
+
+A folder is *complete* for a request when its manifest exists and matches the
+request (scenario hash, seeds, size, code version) and every table file is
+there; :func:`is_complete` is what a resumed batch uses to skip work.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from popsim.outputs.results import TABLES, atomic_write, flat
+from popsim.outputs.runner import resize, simulate
+from popsim.scenario.demography import Scenario
+from popsim.scenario.loading import load_scenario
+from popsim.version import code_version
+
+MANIFEST = "manifest.json"
+
+
+@dataclass(frozen=True)
+class Request:
+    """What a scenario run is asked to compute."""
+
+    scenario: Scenario
+    seeds: tuple[int, ...]
+
+    @property
+    def identity(self) -> dict[str, Any]:
+        """The manifest fields that must match for an existing output to be reused."""
+        return {
+            "scenario": self.scenario.name,
+            "scenario_hash": self.scenario.digest(),
+            "seeds": list(self.seeds),
+            "n_persons": self.scenario.township.n_persons,
+            "years": self.scenario.township.years,
+            "code_version": code_version(),
+        }
+
+
+def request(
+    scenario: Scenario | str | Path,
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    replicates: int = 1,
+    first_seed: int = 0,
+    n_agents: int | None = None,
+    years: int | None = None,
+) -> Request:
+    """Validate a scenario run's parameters into a :class:`Request`."""
+    if not isinstance(scenario, Scenario):
+        scenario = load_scenario(scenario, overrides)
+    elif overrides:
+        raise ValueError("overrides go with a scenario path, not a Scenario object")
+    if replicates < 1 or first_seed < 0:
+        raise ValueError("replicates must be >= 1 and first_seed >= 0")
+    scenario = resize(scenario, n_agents, years)
+    return Request(scenario, tuple(range(first_seed, first_seed + replicates)))
+
+
+def run(req: Request, out_dir: str | Path | None = None, progress=None) -> dict[str, pd.DataFrame]:
+    """Run every replicate; write the folder if ``out_dir`` is given; return the tables.
+
+    ``progress``, if given, is called with (replicate index, number of replicates).
+    """
+    stacked: dict[str, list[pd.DataFrame]] = {name: [] for name in TABLES}
+    manifests = []
+    for i, seed in enumerate(req.seeds):
+        result = simulate(req.scenario, seed=seed)
+        for name in TABLES:
+            frame = flat(getattr(result, name))
+            stacked[name].append(frame.assign(seed=seed)[["seed", *frame.columns]])
+        manifests.append(result.manifest)
+        if progress is not None:
+            progress(i + 1, len(req.seeds))
+    tables = {name: pd.concat(frames, ignore_index=True) for name, frames in stacked.items()}
+    if out_dir is not None:
+        write(tables, req, manifests, out_dir)
+    return tables
+
+
+def write(
+    tables: Mapping[str, pd.DataFrame], req: Request, manifests: list[dict], out_dir: str | Path
+) -> Path:
+    """Write the tables, then the manifest (last, so its presence means complete)."""
+    out = Path(out_dir)
+    (out / "tables").mkdir(parents=True, exist_ok=True)
+    (out / MANIFEST).unlink(missing_ok=True)  # the folder is incomplete until rewritten
+    for name, frame in tables.items():
+        atomic_write(
+            out / "tables" / f"{name}.parquet", lambda tmp, f=frame: f.to_parquet(tmp, index=False)
+        )
+    manifest = req.identity | {
+        "tables": sorted(tables),
+        "versions": manifests[0]["versions"] if manifests else {},
+        "cpu_seconds": [m.get("cpu_seconds") for m in manifests],
+    }
+    text = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
+    atomic_write(out / MANIFEST, lambda tmp: Path(tmp).write_text(text))
+    return out
+
+
+def is_complete(out_dir: str | Path, req: Request) -> bool:
+    """Whether ``out_dir`` already holds this request's complete output."""
+    out = Path(out_dir)
+    try:
+        manifest = json.loads((out / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return False
+    same = all(manifest.get(k) == v for k, v in req.identity.items())
+    return same and all((out / "tables" / f"{n}.parquet").is_file() for n in TABLES)
+
+
+def read(out_dir: str | Path, tables: tuple[str, ...] = TABLES) -> tuple[dict, dict]:
+    """(manifest, {table name: stacked frame}) of a scenario output folder."""
+    out = Path(out_dir)
+    manifest = json.loads((out / MANIFEST).read_text())
+    frames = {name: pd.read_parquet(out / "tables" / f"{name}.parquet") for name in tables}
+    return manifest, frames

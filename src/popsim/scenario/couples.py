@@ -1,0 +1,224 @@
+"""The couples' side of the regime's schema: the birth decision, contraception, sex selection.
+
+Each section holds the levers of one mechanism (``decision.py``, ``contraception.py``,
+``sex_selection.py``) with their units and sources; :class:`popsim.scenario.regime.Policy` gathers
+them with the regime's own levers.
+"""
+
+from __future__ import annotations
+
+from popsim.scenario.schema import Prob, Section, lever
+
+METHODS = ("none", "condom", "pill", "iud", "female_sterilisation", "male_sterilisation")
+
+
+class Contraception(Section):
+    """Methods, failures, IUD removal and the LARC campaign (DOMAIN item 5)."""
+
+    enabled: bool = lever(True, unit="switch", meaning="couples not trying use a method")
+    failure: tuple[Prob, ...] = lever(
+        (1.0, 0.012, 0.006, 0.0007, 0.0001, 0.0001),
+        unit="probability per month",
+        meaning=f"monthly conception probability at peak fecundability, by method {METHODS} "
+        "(none = 1: the couple's fecundability)",
+        source="[U] from typical-use first-year failure rates (Trussell 2011)",
+        min_length=len(METHODS),
+        max_length=len(METHODS),
+    )
+    short_acting_pill_share: float = lever(
+        0.1,
+        unit="probability",
+        ge=0,
+        le=1,
+        meaning="share of short-acting users on the pill (the rest use condoms)",
+        source="[S] 2010: pill 0.98 %, condom 9.32 %",
+    )
+    uptake: float = lever(
+        0.97,
+        unit="probability",
+        ge=0,
+        le=1,
+        meaning="chance that a couple who stop trying use any method",
+    )
+    iud_expulsion_rate: float = lever(
+        0.03, unit="per year", ge=0, le=1, meaning="IUD expulsion or removal for health reasons"
+    )
+    larc: bool = lever(
+        True,
+        unit="switch",
+        meaning="LARC campaign: IUD after the 1st birth, sterilisation after "
+        "the 2nd, as monthly targets of the village cadres",
+        source="[S] bulletin",
+    )
+    larc_rate: float = lever(
+        0.409,
+        unit="per month",
+        ge=0,
+        le=1,
+        meaning="monthly completion of a listed LARC target at average cadre effort",
+        source="[C] popsim calibrate params/calibration/baseline.yaml (docs/calibration.md)",
+    )
+    sterilisation_rate: float = lever(
+        0.019,
+        unit="per month",
+        ge=0,
+        le=1,
+        meaning="monthly completion of a listed sterilisation target at average cadre effort",
+        source="[C] popsim calibrate params/calibration/baseline.yaml (docs/calibration.md)",
+    )
+    refusal: float = lever(
+        0.0817,
+        unit="probability",
+        ge=0,
+        le=1,
+        meaning="share of women who keep a short-acting method and are never completed as "
+        "LARC targets",
+        source="[C] popsim calibrate params/calibration/baseline.yaml (docs/calibration.md)",
+    )
+    larc_grace_months: int = lever(
+        3, unit="months", ge=0, le=60, meaning="months after a birth before the target is listed"
+    )
+    male_sterilisation_share: float = lever(
+        0.15, unit="probability", ge=0, le=1, meaning="share of sterilisations done on the husband"
+    )
+    fake_certificate_prob: float = lever(
+        0.15,
+        unit="probability",
+        ge=0,
+        le=1,
+        meaning="chance an away woman's out-of-area surgery certificate is fake",
+    )
+    verification_prob: float = lever(
+        0.3,
+        unit="probability",
+        ge=0,
+        le=1,
+        meaning="chance a fake certificate is caught (per year)",
+    )
+
+
+class Decision(Section):
+    """The couple's fertility decision (DOMAIN 'couple decision').
+
+    Desire: a couple wants another child while its parity is below its desired
+    family size, or, if it prefers sons, while it has none (up to
+    ``son_seeking_max_parity``). A desiring couple starts trying with monthly
+    probability ``try_rate * ((cost + price) / cost) ** elasticity``, where the
+    price (in years of income) is the expected fee (fee x collection x
+    detection) plus the incentives forfeited, less the value of a son to a
+    son-preferring couple without one. ``elasticity`` is the elasticity of that
+    probability with respect to the full price of the birth.
+    """
+
+    enabled: bool = lever(
+        True, unit="switch", meaning="couples decide by desire and price (off: parity progression)"
+    )
+    desired_size: tuple[Prob, ...] = lever(
+        (0.05, 0.5, 0.42, 0.03),
+        unit="probability",
+        min_length=2,
+        max_length=8,
+        meaning="distribution of desired family size 0, 1, 2, ... children, drawn at marriage",
+    )
+    son_preference: float = lever(
+        0.563,
+        unit="probability",
+        ge=0,
+        le=1,
+        meaning="share of couples who want at least one son",
+        source="[C] popsim calibrate params/calibration/baseline.yaml (docs/calibration.md)",
+    )
+    son_seeking_max_parity: int = lever(
+        3,
+        unit="children",
+        ge=0,
+        le=10,
+        meaning="parity after which even son-preferring couples stop",
+    )
+    try_rate: float = lever(
+        0.04,
+        unit="per month",
+        ge=0,
+        le=1,
+        meaning="monthly chance of starting to try for a wanted child at "
+        "zero policy price (first births: 1)",
+        source="[C] popsim calibrate params/calibration/baseline.yaml (docs/calibration.md)",
+    )
+    child_cost_years: float = lever(
+        0.56,
+        unit="years of income",
+        gt=0,
+        le=50,
+        meaning="private cost of raising a child, the price base",
+        source="[C] popsim calibrate params/calibration/baseline.yaml (docs/calibration.md)",
+    )
+    elasticity: float = lever(
+        -0.7,
+        unit="ratio",
+        ge=-10,
+        le=0,
+        meaning="elasticity of the trying probability to the full price",
+        source="[S] DOMAIN.md: -0.7",
+    )
+    son_value_years: float = lever(
+        1.42,
+        unit="years of income",
+        ge=0,
+        le=50,
+        meaning="value of a first son to a son-preferring couple",
+        source="[S] DOMAIN.md: 1.42 years of income",
+    )
+    max_try_age: int = lever(
+        44,
+        unit="years",
+        ge=15,
+        le=50,
+        meaning="oldest age at which a woman still tries for a child",
+    )
+
+
+class SexSelection(Section):
+    """Prenatal sex detection and selective abortion (DOMAIN item 15)."""
+
+    enabled: bool = lever(True, unit="switch", meaning="allow sex-selective abortion")
+    prob_no_son: tuple[Prob, ...] = lever(
+        (0.12, 0.23, 0.5, 0.6),
+        unit="probability",
+        min_length=1,
+        max_length=10,
+        meaning="chance a son-preferring couple without a son "
+        "aborts a female fetus, by parity 0, 1, 2, 3+",
+    )
+    prob_with_son: float = lever(
+        0.0, unit="probability", ge=0, le=1, meaning="the same for couples who already have a son"
+    )
+    daughter_reward_factor: float = lever(
+        0.5,
+        unit="ratio",
+        ge=0,
+        le=10,
+        meaning="relative rise in selection at parity 1 when "
+        "the two-daughter reward is paid (per 1000 yuan)",
+    )
+    crackdown: float = lever(
+        0.0,
+        unit="ratio",
+        ge=0,
+        le=1,
+        meaning="share of sex-selective abortions prevented by enforcement",
+    )
+    detection_month: int = lever(
+        4,
+        unit="month of pregnancy",
+        ge=2,
+        le=8,
+        meaning="month in which the fetus's sex can be seen",
+    )
+    price_response: float = lever(
+        0.0939,
+        unit="per year of income",
+        ge=0,
+        le=10,
+        meaning="relative rise in selection per year of income a later birth would cost",
+        source="[C] popsim calibrate params/calibration/baseline.yaml (docs/calibration.md)",
+    )

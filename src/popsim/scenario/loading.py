@@ -1,0 +1,227 @@
+"""Scenario files: YAML with ``extends:`` inheritance and dotted overrides.
+
+Every failure becomes a :class:`ScenarioError` whose one-paragraph message
+names the file, the dotted field path, the offending value and what is allowed,
+so the CLI can print it and exit 2 without a traceback.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Hashable, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from popsim.scenario.demography import Scenario
+
+DEFAULTS = "built-in defaults"
+OVERRIDE = "overrides"
+
+
+class ScenarioError(ValueError):
+    """A scenario file or override that cannot be used; the message says why."""
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """Safe YAML that also refuses duplicate keys (a silent last-one-wins hides typos)."""
+
+
+def _mapping_without_duplicates(loader: _StrictLoader, node: yaml.MappingNode) -> dict:
+    seen: set = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node)
+        if not isinstance(key, Hashable):
+            continue  # construct_mapping below reports it as "found unhashable key"
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r}", key_node.start_mark
+            )
+        seen.add(key)
+    return loader.construct_mapping(node)
+
+
+_StrictLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_without_duplicates
+)
+
+
+def read_yaml(path: Path, kind: str = "scenario", error: type[Exception] = ScenarioError) -> dict:
+    """A YAML file of ``kind`` (scenario, sweep, ...) as a mapping; ``error`` names the problem.
+
+    Plain YAML only (no tags), no duplicate keys; an empty file is an empty mapping.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise error(f"{path}: {kind} file not found.") from None
+    except UnicodeDecodeError as exc:
+        raise error(
+            f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason}); {kind} files must be UTF-8."
+        ) from None
+    except OSError as exc:
+        raise error(f"{path}: cannot read the {kind} file ({exc.strerror}).") from None
+    try:
+        data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.constructor.ConstructorError as exc:
+        where = _mark(exc.problem_mark)
+        if "constructor for the tag" in str(exc.problem):
+            raise error(
+                f"{path}{where}: {exc.problem}. {kind.capitalize()} files are plain YAML; tags "
+                "such as !!python/object are not allowed."
+            ) from None
+        raise error(f"{path}{where}: {exc.problem}.") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = " ".join(str(getattr(exc, "problem", None) or exc).split())  # one line
+        raise error(f"{path}{_mark(mark)}: YAML syntax error: {problem}.") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise error(
+            f"{path}: a {kind} file must be a mapping of keys to values, "
+            f"found {type(data).__name__}."
+        )
+    return data
+
+
+def _mark(mark: Any) -> str:
+    return f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+
+
+def _merge(base: dict, top: Mapping, origins: dict, source: str, prefix: tuple = ()) -> dict:
+    """Deep-merge ``top`` into ``base``; record which source set each leaf."""
+    out = dict(base)
+    for key, value in top.items():
+        path = (*prefix, key)
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = _merge(out[key], value, origins, source, path)
+        else:
+            out[key] = value
+            origins[path] = source
+    return out
+
+
+def _read_tree(path: Path, chain: tuple[Path, ...], origins: dict) -> dict:
+    """A file's values with its ``extends`` ancestors merged underneath."""
+    path = path.resolve()
+    if path in chain:
+        cycle = " -> ".join(str(p) for p in (*chain, path))
+        raise ScenarioError(f"{chain[-1]}: field 'extends' makes a cycle: {cycle}.")
+    data = read_yaml(path)
+    parent = data.pop("extends", None)
+    base: dict = {}
+    if parent is not None:
+        if not isinstance(parent, str) or not parent:
+            raise ScenarioError(
+                f"{path}: field 'extends' must be a relative or absolute file path, got {parent!r}."
+            )
+        parent_path = path.parent / parent
+        if not parent_path.is_file():
+            raise ScenarioError(
+                f"{path}: field 'extends' names {parent!r}, but {parent_path} does not exist."
+            )
+        base = _read_tree(parent_path, (*chain, path), origins)
+    return _merge(base, data, origins, str(path))
+
+
+def _nest(overrides: Mapping[str, Any]) -> dict:
+    nested: dict = {}
+    for dotted, value in overrides.items():
+        parts = str(dotted).split(".")
+        if not all(parts):
+            raise ScenarioError(
+                f"{OVERRIDE}: {dotted!r} is not a dotted field path such as 'demography.srb'."
+            )
+        node = nested
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ScenarioError(
+                    f"{OVERRIDE}: {dotted!r} sets a field inside "
+                    f"{part!r}, which is itself set to a value."
+                )
+        node[parts[-1]] = value
+    return nested
+
+
+def _model_at(loc: tuple) -> type[BaseModel] | None:
+    """The schema section that holds the field at ``loc[-1]``."""
+    model: type[BaseModel] = Scenario
+    for key in loc[:-1]:
+        field = model.model_fields.get(key) if isinstance(key, str) else None
+        annotation = field.annotation if field else None
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return None
+        model = annotation
+    return model
+
+
+def _describe(error: dict, origins: dict) -> str:
+    loc = tuple(error["loc"])
+    dotted = ".".join(str(p) for p in loc) or "(top level)"
+    source = next(
+        (origins[loc[:i]] for i in range(len(loc), 0, -1) if loc[:i] in origins), DEFAULTS
+    )
+    value = error.get("input")
+    shown = (
+        repr(value)
+        if not isinstance(value, (list, tuple, dict)) or len(value) < 8
+        else (f"a {type(value).__name__} of {len(value)} items")
+    )
+    if error["type"] == "extra_forbidden":
+        model = _model_at(loc)
+        known = sorted(model.model_fields) if model else []
+        close = difflib.get_close_matches(str(loc[-1]), known, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        return f"{source}: unknown field '{dotted}'.{hint} Allowed here: {', '.join(known)}."
+    return f"{source}: field '{dotted}' = {shown}: {error['msg']}."
+
+
+def validate(data: Mapping, origins: dict | None = None) -> Scenario:
+    """Validate a merged scenario mapping, turning pydantic's errors into one paragraph."""
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        lines = [_describe(e, origins or {}) for e in exc.errors(include_url=False)]
+        head = (
+            "invalid scenario: "
+            if len(lines) == 1
+            else f"invalid scenario ({len(lines)} problems): "
+        )
+        raise ScenarioError(head + " ".join(lines)) from None
+
+
+def load_scenario(
+    path: str | Path | None = None, overrides: Mapping[str, Any] | None = None
+) -> Scenario:
+    """Read, merge and validate a scenario.
+
+    Args:
+        path: a YAML scenario file; ``None`` gives the built-in defaults (the
+            baseline township).
+        overrides: dotted field paths and values applied last, e.g.
+            ``{"demography.srb": 1.07}``.
+
+    Raises:
+        ScenarioError: naming the file, field, value and what is allowed.
+    """
+    origins: dict = {}
+    data = _read_tree(Path(path), (), origins) if path is not None else {}
+    if overrides:
+        data = _merge(data, _nest(overrides), origins, OVERRIDE)
+    return validate(data, origins)
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """``'demography.srb=1.07'`` -> ``('demography.srb', 1.07)``, the value read as YAML."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise ScenarioError(f"{OVERRIDE}: {text!r} is not of the form dotted.field=value.")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    return key.strip(), value

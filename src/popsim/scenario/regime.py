@@ -1,0 +1,351 @@
+"""The family-planning regime's levers (DOMAIN.md section 1), one schema section per mechanism.
+
+The couples' side (their decision, contraception, sex selection) is in
+:mod:`popsim.scenario.couples`; :class:`Policy` gathers both.
+
+Money is in yuan; ``income`` is local annual net income per person, the unit
+in which the couple's decision weighs prices. Every section has ``enabled``;
+with the whole ``policy.enabled`` false no policy code runs and
+the demographic core is reproduced exactly.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from popsim.scenario.couples import Contraception, Decision, SexSelection
+from popsim.scenario.schema import Section, lever
+
+Regime = Literal["none", "one_child", "one_and_half", "two_child"]
+
+
+class BirthRules(Section):
+    """Which births are in plan (DOMAIN item 2, 4)."""
+
+    regime: Regime = lever(
+        "one_and_half",
+        unit="choice",
+        meaning="birth rule: 'one_and_half' allows a 2nd child only after a "
+        "girl; 3rd and later births are never in plan",
+        source="[S] bulletin: rural 1.5-child rule",
+    )
+    spacing_months: int = lever(
+        48,
+        unit="months",
+        ge=0,
+        le=240,
+        meaning="minimum interval after the 1st birth for an in-plan 2nd",
+    )
+    second_child_min_age: int = lever(
+        24, unit="years", ge=15, le=49, meaning="minimum age of the mother for an in-plan 2nd child"
+    )
+    change_year: int | None = lever(
+        None,
+        unit="calendar year",
+        ge=1900,
+        le=2300,
+        meaning="year from which regime_after applies (none: never)",
+    )
+    regime_after: Regime = lever(
+        "two_child", unit="choice", meaning="birth rule from change_year on"
+    )
+
+
+class Incentives(Section):
+    """Rewards for compliance (DOMAIN items 10-12, 17), each paid from its budget line."""
+
+    enabled: bool = lever(True, unit="switch", meaning="pay the incentives")
+    scale: float = lever(
+        1.0,
+        unit="ratio",
+        ge=0,
+        le=100,
+        meaning="multiplier on every amount below (0: removed, 2: doubled)",
+    )
+    certificate_takeup: float = lever(
+        0.7,
+        unit="probability",
+        ge=0,
+        le=1,
+        meaning="chance a one-child couple takes the certificate",
+    )
+    health_fee_monthly: float = lever(
+        10.0,
+        unit="yuan per month",
+        ge=0,
+        le=1e5,
+        meaning="one-child health fee paid to certificate holders",
+    )
+    health_fee_age_limit: int = lever(
+        14, unit="years", ge=0, le=30, meaning="the only child's age at which the fee stops"
+    )
+    two_daughter_reward: float = lever(
+        1000.0,
+        unit="yuan",
+        ge=0,
+        le=1e6,
+        meaning="one-off reward: two daughters and a sterilised spouse",
+    )
+    quota_waiver_reward: float = lever(
+        1000.0,
+        unit="yuan",
+        ge=0,
+        le=1e6,
+        meaning="one-off reward for giving up an in-plan 2nd birth",
+    )
+    cable_tv_subsidy: float = lever(
+        300.0,
+        unit="yuan",
+        ge=0,
+        le=1e5,
+        meaning="cable-TV subsidy per certified household (town 200 + village 100)",
+        source="[S] bulletin",
+    )
+    land_requisition_rate: float = lever(
+        0.01, unit="per year", ge=0, le=1, meaning="chance a household's land is requisitioned"
+    )
+    land_compensation: float = lever(
+        20000.0,
+        unit="yuan",
+        ge=0,
+        le=1e7,
+        meaning="compensation paid a second time to certified households (the 'double' part)",
+    )
+    hiring_income_gain: float = lever(
+        1000.0,
+        unit="yuan per year",
+        ge=0,
+        le=1e6,
+        meaning="income gain of certified households from hiring priority (not a budget outlay)",
+    )
+    old_age_reward: float = lever(
+        600.0,
+        unit="yuan per year",
+        ge=0,
+        le=1e5,
+        meaning="per parent aged 60+ with one child or two daughters",
+        source="[S] national programme from 2004",
+    )
+    old_age_age: int = lever(60, unit="years", ge=40, le=100, meaning="age of the old-age reward")
+    discount_rate: float = lever(
+        0.05, unit="per year", ge=0, le=1, meaning="rate at which couples discount future rewards"
+    )
+
+
+class MaintenanceFee(Section):
+    """Social maintenance fee on out-of-plan births (DOMAIN item 13)."""
+
+    detection: float = lever(
+        0.9,
+        unit="probability",
+        ge=0,
+        le=1,
+        meaning="chance the township learns of an out-of-plan birth not found at a check-up",
+    )
+    enabled: bool = lever(True, unit="switch", meaning="levy the fee")
+    multiple: float = lever(
+        4.0,
+        unit="years of income",
+        ge=0,
+        le=20,
+        meaning="fee per out-of-plan birth, in years of per-person income",
+        source="[U] typically 3-6",
+    )
+    collection: float = lever(
+        0.952,
+        unit="probability",
+        ge=0,
+        le=1,
+        meaning="collection effort: share of the levied fee pursued",
+        source="[S] bulletin: collection rate 95.2 %",
+    )
+    wealth_share: float = lever(
+        0.8,
+        unit="ratio",
+        ge=0,
+        le=1,
+        meaning="largest share of a household's wealth that can be taken",
+    )
+
+
+class Checkups(Section):
+    """Pregnancy and IUD check-ups by village cadres, and migrant tracking (items 6-9)."""
+
+    enabled: bool = lever(True, unit="switch", meaning="hold check-up rounds")
+    interval_months: int = lever(3, unit="months", ge=1, le=24, meaning="months between rounds")
+    participation: float = lever(
+        0.9,
+        unit="probability",
+        ge=0,
+        le=1,
+        meaning="chance a resident target woman attends a round",
+    )
+    migrant_participation: float = lever(
+        0.5, unit="probability", ge=0, le=1, meaning="chance an away woman's feedback form returns"
+    )
+    agreement: bool = lever(
+        False, unit="switch", meaning="inter-regional agreement (two-way migrant service)"
+    )
+    agreement_participation: float = lever(
+        0.8, unit="probability", ge=0, le=1, meaning="migrants' participation under the agreement"
+    )
+    detection: float = lever(
+        0.9,
+        unit="probability",
+        ge=0,
+        le=1,
+        meaning="chance a check-up finds a pregnancy or a missing IUD",
+    )
+    remedial: float = lever(
+        0.8,
+        unit="probability",
+        ge=0,
+        le=1,
+        meaning="chance a detected out-of-plan pregnancy is ended",
+    )
+    reinsertion: float = lever(
+        0.9,
+        unit="probability",
+        ge=0,
+        le=1,
+        meaning="chance an IUD is re-inserted after a detected removal",
+    )
+    reconceive: bool = lever(
+        True, unit="switch", meaning="after a remedial measure the couple may try again"
+    )
+    cadres_per_village: int = lever(
+        2,
+        unit="cadres",
+        ge=1,
+        le=50,
+        source="[S] 28 for 14 villages",
+        meaning="family-planning cadres per village",
+    )
+    cadre_capacity: int = lever(
+        250,
+        unit="women per round",
+        ge=1,
+        le=100000,
+        meaning="target women one cadre can reach in a round",
+    )
+    cadre_sd: float = lever(
+        0.15, unit="ratio", ge=0, le=1, meaning="spread of cadre effectiveness around 1"
+    )
+    turnover: int = lever(
+        2,
+        unit="cadres per year",
+        ge=0,
+        le=1000,
+        meaning="weakest cadres replaced each year",
+        source="[S] bulletin: 2",
+    )
+    recruit_mean: float = lever(
+        1.1, unit="ratio", ge=0, le=3, meaning="mean effectiveness of newly placed cadres"
+    )
+    room_quality: float = lever(
+        1.0,
+        unit="ratio",
+        ge=0,
+        le=1,
+        meaning="service-room standard (0 none, 1 all 14 standardised)",
+    )
+    room_effect: float = lever(
+        0.05, unit="ratio", ge=0, le=1, meaning="participation gain of a standardised room"
+    )
+
+
+class Reporting(Section):
+    """Birth registration and the reported layer of every KPI (DOMAIN item 14)."""
+
+    in_plan: float = lever(
+        0.998,
+        unit="probability",
+        ge=0,
+        le=1,
+        meaning="chance an in-plan birth is reported",
+        source="[C] popsim calibrate params/calibration/baseline.yaml (docs/calibration.md)",
+    )
+    out_of_plan: float = lever(
+        0.164,
+        unit="probability",
+        ge=0,
+        le=1,
+        meaning="chance an out-of-plan birth enters the township's report",
+        source="[C] popsim calibrate params/calibration/baseline.yaml (docs/calibration.md)",
+    )
+    penalty: float = lever(
+        0.0,
+        unit="ratio",
+        ge=0,
+        le=1,
+        meaning="misreporting penalty: closes this share of the reporting gap",
+    )
+    checkup_overreport: float = lever(
+        0.9,
+        unit="probability",
+        ge=0,
+        le=1,
+        meaning="share of missed check-ups that cadres report as attended",
+        source="[U] the bulletin reports 100 % participation",
+    )
+
+
+class Budget(Section):
+    """Fixed costs and the income unit (DOMAIN item 9)."""
+
+    income: float = lever(
+        4504.0,
+        unit="yuan per person-year",
+        gt=0,
+        le=1e6,
+        meaning="local net income per person, the fee's and prices' unit",
+        source="[S] Anhui rural net income per capita 2009",
+    )
+    service_rooms: float = lever(
+        510_000.0,
+        unit="yuan",
+        ge=0,
+        le=1e9,
+        meaning="14 standardised village service rooms, year 1",
+        source="[S] bulletin",
+    )
+    service_centre: float = lever(
+        2_500_000.0,
+        unit="yuan",
+        ge=0,
+        le=1e10,
+        meaning="township service centre, year 1",
+        source="[S] bulletin",
+    )
+    wealth_years: float = lever(
+        39.9,
+        unit="years of income",
+        gt=0,
+        le=100,
+        meaning="mean household wealth (log-normal, sd 1 on log scale)",
+        source="[C] popsim calibrate params/calibration/baseline.yaml (docs/calibration.md)",
+    )
+
+
+class Policy(Section):
+    """The family-planning regime (on by default: the bulletin's township)."""
+
+    enabled: bool = lever(True, unit="switch", meaning="apply the family-planning regime")
+    rules: BirthRules = Field(default_factory=BirthRules)
+    contraception: Contraception = Field(default_factory=Contraception)
+    decision: Decision = Field(default_factory=Decision)
+    incentives: Incentives = Field(default_factory=Incentives)
+    fee: MaintenanceFee = Field(default_factory=MaintenanceFee)
+    checkups: Checkups = Field(default_factory=Checkups)
+    sex_selection: SexSelection = Field(default_factory=SexSelection)
+    reporting: Reporting = Field(default_factory=Reporting)
+    budget: Budget = Field(default_factory=Budget)
+
+    @model_validator(mode="after")
+    def _distributions_sum_to_one(self) -> Policy:
+        total = sum(self.decision.desired_size)
+        if abs(total - 1) > 1e-6:
+            raise ValueError(f"decision.desired_size must sum to 1, sums to {total:.6g}")
+        return self

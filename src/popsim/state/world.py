@@ -1,0 +1,137 @@
+"""The state a monthly step works on: tables, clock, random streams, rates, event log."""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numpy as np
+
+from popsim.scenario.demography import N_AGES, REPRO_AGES, Scenario
+from popsim.state.events import EventLog
+from popsim.state.population import Households, Persons
+from popsim.state.rng import Streams
+
+MAX_AGE = N_AGES - 1
+
+
+def _by_age(repro_values: tuple[float, ...]) -> np.ndarray:
+    """A 15..49 table spread over ages 0..100 (zero outside)."""
+    out = np.zeros(N_AGES)
+    out[REPRO_AGES.start : REPRO_AGES.stop] = repro_values
+    return out
+
+
+def monthly_probability(annual_rate: np.ndarray | float) -> np.ndarray:
+    """Probability of an event within a month under a constant annual hazard."""
+    return -np.expm1(-np.asarray(annual_rate, dtype=float) / 12.0)
+
+
+@dataclass(frozen=True)
+class Rates:
+    """Scenario values converted once into the monthly, age-indexed arrays kernels use."""
+
+    q_month: np.ndarray  #: [sex, age] monthly death probability
+    asfr_month: np.ndarray  #: [age] monthly birth probability (asfr mode)
+    fecundability: np.ndarray  #: [age] monthly conception probability
+    progression: np.ndarray  #: parity progression ratios
+    loss_month: float  #: monthly spontaneous-loss hazard, first trimester
+    p_male: float  #: probability that a conception is male
+    marriage_female: np.ndarray  #: [age] monthly first-marriage probability of women
+    groom_weight: np.ndarray  #: [age] relative chance a single man is chosen as a groom
+    external_bride: float  #: monthly probability of marrying a bride from outside
+    labour_out: float
+    labour_return: float
+    separated_contact: float  #: relative conception rate of couples living apart
+    emigration: float  #: monthly probability a household leaves
+    immigration: float  #: monthly in-migrants per resident
+
+    @classmethod
+    def of(cls, s: Scenario) -> Rates:
+        """Monthly rates of a scenario."""
+        d = s.demography
+        mar, mig, fert = d.marriage, d.migration, d.fertility
+        ages = np.arange(N_AGES)
+        marriage_female = monthly_probability(mar.hazard_female)
+        marriage_female[ages < mar.min_age_female] *= mar.underage_factor
+        groom_weight = np.asarray(mar.hazard_male, dtype=float).copy()
+        groom_weight[ages < mar.min_age_male] *= mar.underage_factor
+        return cls(
+            q_month=np.vstack(
+                [
+                    monthly_probability(d.mortality.mx_female),
+                    monthly_probability(d.mortality.mx_male),
+                ]
+            ),
+            asfr_month=_by_age(fert.asfr) / 12.0,
+            fecundability=_by_age(fert.fecundability),
+            progression=np.asarray(fert.parity_progression, dtype=float),
+            loss_month=1.0 - (1.0 - fert.miscarriage_prob) ** (1.0 / 3.0),
+            p_male=d.srb / (1.0 + d.srb),
+            marriage_female=marriage_female,
+            groom_weight=groom_weight,
+            external_bride=float(monthly_probability(mar.external_bride_rate)),
+            labour_out=float(monthly_probability(mig.labour_out_rate)),
+            labour_return=float(monthly_probability(mig.labour_return_rate)),
+            separated_contact=mig.separated_contact if mig.enabled else 1.0,
+            emigration=float(monthly_probability(mig.emigration_rate)),
+            immigration=mig.immigration_rate / 12.0,
+        )
+
+
+class Timings:
+    """CPU seconds spent in each named process of a run (for profiles and benchmarks)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = defaultdict(float)
+
+    @contextmanager
+    def __call__(self, name: str):
+        """Add the CPU time of the ``with`` block to ``name``."""
+        started = time.process_time()
+        try:
+            yield
+        finally:
+            self.seconds[name] += time.process_time() - started
+
+
+class World:
+    """Everything one run's monthly steps read and write."""
+
+    def __init__(self, scenario: Scenario, seed: int) -> None:
+        self.scenario = scenario
+        self.rates = Rates.of(scenario)
+        self.streams = Streams(seed)
+        self.persons = Persons(capacity=max(1024, int(1.5 * scenario.township.n_persons)))
+        self.households = Households(capacity=max(1024, scenario.township.n_persons // 2))
+        self.log = EventLog()
+        self.t = 0
+        self.policy = None  #: a popsim.model.regime.PolicyState when the regime is on
+        self.timings = Timings()
+        self._ages_key: tuple[int, int] | None = None
+
+    def uniform(self, stream: str, rows: np.ndarray | None = None) -> np.ndarray:
+        """This month's uniforms of ``stream`` for ``rows`` (default: all), keyed by person."""
+        keys = self.persons.key if rows is None else self.persons.key[rows]
+        return self.streams.keyed(stream, keys, self.t)
+
+    def _refresh_ages(self) -> None:
+        key = (self.t, self.persons.n)
+        if key != self._ages_key:
+            self._age_months = self.t - self.persons.birth_month
+            self._age_years = np.minimum(self._age_months // 12, MAX_AGE)
+            self._ages_key = key
+
+    @property
+    def age_months(self) -> np.ndarray:
+        """Completed months of age of every row, now."""
+        self._refresh_ages()
+        return self._age_months
+
+    @property
+    def age_years(self) -> np.ndarray:
+        """Completed years of age of every row, capped at 100 (the open interval)."""
+        self._refresh_ages()
+        return self._age_years

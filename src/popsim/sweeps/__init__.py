@@ -1,0 +1,1 @@
+"""Sweeps over designs of parameter values, on local processes or Dask; sensitivity."""

@@ -1,0 +1,317 @@
+"""A sweep's output folder: one Parquet file per run, written atomically, and a manifest.
+
+::
+
+    OUT/manifest.json               identity (sweep hash, sweep file hash, scenario, code
+                                    version), design, parameters, outputs, number of points
+                                    and runs; status, runs done and failed
+    OUT/design.parquet              the design on [0, 1]^D, one row per point (the
+                                    sensitivity analysis reads it)
+    OUT/runs/run=<i>.parquet        one row: run, point, replicate, seed, the parameter
+                                    values and the scalar outputs; written last for its run
+    OUT/tables/<name>/run=<i>.parquet   a table output of the run, with run, point,
+                                    replicate and seed columns
+    OUT/failures/run=<i>.json       a run that raised: its parameters and the error
+
+A run is done when its ``runs/`` file exists: files are written to a hidden temporary
+name and renamed, so a sweep killed at any moment leaves no file that looks complete, and
+rerunning it runs only the missing runs. The folders are Parquet datasets:
+``pyarrow.dataset.dataset(OUT / "runs")`` reads them lazily (hidden files are skipped).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from popsim.outputs.results import TABLES, atomic_write
+from popsim.sweeps.executors import Task
+from popsim.sweeps.spec import RESERVED, SweepError
+
+MANIFEST = "manifest.json"
+DESIGN = "design.parquet"
+TABLE_OUTPUTS = TABLES
+_RUN_FILE = re.compile(r"run=(\d+)\.parquet")
+
+
+@dataclass
+class Summary:
+    """How a sweep invocation ended."""
+
+    out: Path
+    n_points: int
+    n_runs: int
+    already: int
+    ran: int
+    failed: list[int]
+    seconds: float
+    executor: str
+
+    @property
+    def exit_code(self) -> int:
+        """0 if every run of the sweep is done, else 1."""
+        return 1 if self.failed else 0
+
+    def line(self) -> str:
+        """One line for the terminal."""
+        rate = f", {60 * self.ran / self.seconds:.1f} runs/min" if self.ran and self.seconds else ""
+        return (
+            f"popsim sweep: {self.n_runs} runs ({self.n_points} points), {self.already} already "
+            f"done, {self.ran} run now, {len(self.failed)} failed, {self.seconds:.1f} s{rate} "
+            f"with {self.executor} -> {self.out}"
+        )
+
+
+def manifest(sweep: Any, the_plan: Any) -> dict[str, Any]:
+    """The manifest fields fixed by the sweep: identity, design and size."""
+    spec = sweep.spec
+    scalar = [o for o in _expand(spec.outputs) if o not in TABLE_OUTPUTS]
+    return {
+        "kind": "sweep",
+        "sweep": sweep.name,
+        "sweep_file": str(sweep.path) if sweep.path else None,
+        "sweep_file_sha256": sweep.file_sha256,
+        "sweep_hash": sweep.digest,
+        "identity": sweep.identity,
+        "scenario": sweep.scenario.name if sweep.scenario is not None else None,
+        "design": spec.design,
+        "samples": spec.samples,
+        "levels": spec.levels,
+        "second_order": spec.second_order,
+        "replicates": spec.replicates,
+        "seed": spec.seed,
+        "seeds": spec.seeds,
+        "parameter_names": the_plan.names,
+        "scalar_outputs": scalar,
+        "table_outputs": [o for o in spec.outputs if o in TABLE_OUTPUTS],
+        "n_points": len(the_plan.points),
+        "n_runs": len(the_plan.tasks),
+    }
+
+
+def design(the_plan: Any) -> pd.DataFrame:
+    """The design on [0, 1]^D, one row per point."""
+    frame = pd.DataFrame(the_plan.units, columns=the_plan.names)
+    frame.insert(0, "point", np.arange(len(frame), dtype=np.int64))
+    return frame
+
+
+def _expand(outputs: Sequence[str]) -> list[str]:
+    from popsim.calibration.targets import STATISTICS
+
+    names: list[str] = []
+    for o in outputs:
+        names += list(STATISTICS) if o == "statistics" else [o]
+    return list(dict.fromkeys(names))
+
+
+class Store:
+    """The output folder of one sweep (or calibration, ``kind``) invocation."""
+
+    def __init__(self, out: Path, kind: str = "sweep") -> None:
+        self.kind = kind
+        self.out = Path(out).resolve()
+        self.runs = self.out / "runs"
+        self.failures = self.out / "failures"
+        self.manifest: dict[str, Any] = {}
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold ``OUT/.lock``, so that two sweeps never write into one folder at once."""
+        if self.out.exists() and not self.out.is_dir():
+            raise SweepError(f"--out {self.out}: exists and is not a folder.")
+        self.out.mkdir(parents=True, exist_ok=True)
+        with open(self.out / ".lock", "w") as fh:
+            try:
+                import fcntl
+
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except ImportError:  # no fcntl (Windows): no lock
+                pass
+            except OSError:
+                raise SweepError(
+                    f"--out {self.out}: another popsim {self.kind} is writing into this folder."
+                ) from None
+            yield
+
+    def prepare(self, manifest: dict[str, Any], design: pd.DataFrame | None = None) -> None:
+        """Check that the folder holds this sweep or nothing; write the design and manifest.
+
+        ``manifest`` names the sweep (key ``kind``) and its identity (key ``<kind>_hash``).
+        """
+        kind, key = self.kind, f"{self.kind}_hash"
+        old = self.out / MANIFEST
+        if old.is_file():
+            previous = json.loads(old.read_text())
+            if previous.get(key) != manifest[key]:
+                raise SweepError(
+                    f"--out {self.out}: holds the runs of another {kind} "
+                    f"({previous.get(kind)!r}, hash {str(previous.get(key))[:12]}; "
+                    f"this one is {manifest[key][:12]}: its file, base scenario or "
+                    "popsim's code differs). Choose another folder, or delete that one."
+                )
+        elif self.runs.is_dir() and any(self.runs.iterdir()):
+            raise SweepError(f"--out {self.out}: has runs/ but no {MANIFEST}; choose another.")
+        self.make_folders(manifest.get("table_outputs", []))
+        if design is not None:
+            atomic_write(self.out / DESIGN, lambda tmp: design.to_parquet(tmp, index=False))
+        from popsim.outputs.runner import VERSIONED, _version
+
+        self.manifest = manifest | {
+            "status": "running",
+            "versions": {
+                p: _version(p) for p in (*VERSIONED, "SALib", "dask", "distributed", "optuna")
+            },
+        }
+        self._write_manifest()
+
+    def make_folders(self, tables: Sequence[str] = ()) -> None:
+        """Create ``runs/``, ``failures/`` and the tables' folders; clear half-written files."""
+        folders = [self.runs, self.failures, *(self.out / "tables" / t for t in tables)]
+        for folder in folders:
+            folder.mkdir(parents=True, exist_ok=True)
+            for stale in folder.glob(".*.tmp"):  # a write cut short by a kill
+                stale.unlink(missing_ok=True)
+
+    def update(self, **fields: Any) -> None:
+        """Add ``fields`` to the manifest and rewrite it."""
+        self.manifest |= fields
+        self._write_manifest()
+
+    def _write_manifest(self) -> None:
+        text = json.dumps(self.manifest, indent=2, sort_keys=True, default=str) + "\n"
+        atomic_write(self.out / MANIFEST, lambda tmp: Path(tmp).write_text(text))
+
+    def done(self) -> set[int]:
+        """The indices of the runs with a file."""
+        return {int(m.group(1)) for p in self.runs.iterdir() if (m := _RUN_FILE.fullmatch(p.name))}
+
+    def write_run(self, task: Task, names: Sequence[str], outputs: Mapping[str, Any]) -> None:
+        """Write the run's tables, then its row (which marks it done)."""
+        ids = {"run": task.index, "point": task.point, "replicate": task.replicate}
+        ids["seed"] = task.seed
+        row: dict[str, Any] = dict(ids)
+        row |= {name: task.overrides[name] for name in names}
+        for key, value in outputs.items():
+            if isinstance(value, pd.DataFrame):
+                frame = value.copy()
+                for k, (col, v) in enumerate(ids.items()):
+                    frame.insert(k, col, np.full(len(frame), v, dtype=np.int64))
+                folder = self.out / "tables" / key
+                folder.mkdir(parents=True, exist_ok=True)
+                path = folder / f"run={task.index}.parquet"
+                atomic_write(path, lambda tmp, f=frame: f.to_parquet(tmp, index=False))
+            else:
+                row[key] = _scalar(value)
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = pa.Table.from_pylist([row])  # ints int64, floats double, text string
+        path = self.runs / f"run={task.index}.parquet"
+        atomic_write(path, lambda tmp: pq.write_table(table, tmp))
+        (self.failures / f"run={task.index}.json").unlink(missing_ok=True)
+
+    def write_failure(self, task: Task, error: str) -> None:
+        """Record a failed run: its identity, parameters and error."""
+        lines = [line for line in str(error).strip().splitlines() if line.strip()]
+        record = {
+            "run": task.index,
+            "point": task.point,
+            "replicate": task.replicate,
+            "seed": task.seed,
+            "parameters": dict(task.overrides),
+            "error": lines[-1] if lines else "",
+            "traceback": str(error),
+        }
+        text = json.dumps(record, indent=2, default=str) + "\n"
+        atomic_write(
+            self.failures / f"run={task.index}.json", lambda tmp: Path(tmp).write_text(text)
+        )
+
+    def finish(self, summary: Any) -> None:
+        """Rewrite the manifest with the sweep's status."""
+        done = self.done()
+        failed = sorted(
+            int(m.group(1))
+            for p in self.failures.glob("run=*.json")
+            if (m := re.fullmatch(r"run=(\d+)\.json", p.name))
+        )
+        self.manifest |= {
+            "status": "complete" if len(done) == self.manifest["n_runs"] else "incomplete",
+            "n_done": len(done),
+            "n_failed": len(failed),
+            "failed_runs": failed[:1000],
+            "last_invocation": {
+                "executor": summary.executor,
+                "runs": summary.ran,
+                "seconds": round(summary.seconds, 3),
+            },
+        }
+        self._write_manifest()
+
+
+def _scalar(value: Any) -> Any:
+    if value is None:
+        return float("nan")
+    return value.item() if isinstance(value, np.generic) else value
+
+
+# --- reading -------------------------------------------------------------------------------
+
+
+def read_manifest(out: str | Path) -> dict[str, Any]:
+    """The sweep's manifest."""
+    path = Path(out) / MANIFEST
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise SweepError(f"{path}: not found; {out} is not a sweep's output folder.") from None
+
+
+def dataset(out: str | Path, name: str = "runs"):
+    """``pyarrow.dataset`` of the runs (``"runs"``) or of a table output, for lazy reading."""
+    import pyarrow.dataset as ds
+
+    folder = Path(out) / "runs" if name == "runs" else Path(out) / "tables" / name
+    if not folder.is_dir():
+        raise SweepError(f"{folder}: no such output of the sweep in {out}.")
+    return ds.dataset(folder, format="parquet")
+
+
+def _read(out: str | Path, name: str, columns: Sequence[str] | None) -> pd.DataFrame:
+    data = dataset(out, name)
+    if not data.files:
+        return pd.DataFrame({c: pd.Series(dtype=np.int64) for c in RESERVED})
+    wanted = None if columns is None else list(dict.fromkeys(["run", *columns]))
+    frame = data.to_table(columns=wanted).to_pandas()
+    if name != "runs":  # a table written just before a kill, whose run is not done
+        frame = frame[frame["run"].isin(Store(Path(out)).done())]
+    frame = frame.sort_values("run", kind="stable").reset_index(drop=True)
+    return frame if columns is None else frame[list(columns)]
+
+
+def read_runs(out: str | Path, columns: Sequence[str] | None = None) -> pd.DataFrame:
+    """One row per finished run, in run order: ids, parameter values, scalar outputs."""
+    return _read(out, "runs", columns)
+
+
+def read_table(out: str | Path, name: str, columns: Sequence[str] | None = None) -> pd.DataFrame:
+    """A table output of every finished run, stacked in run order."""
+    return _read(out, name, columns)
+
+
+def read_failures(out: str | Path) -> pd.DataFrame:
+    """One row per failed run: run, point, replicate, seed, parameters, error."""
+    records = [
+        json.loads(p.read_text()) for p in sorted((Path(out) / "failures").glob("run=*.json"))
+    ]
+    columns = [*RESERVED, "parameters", "error", "traceback"]
+    return pd.DataFrame(records, columns=columns).sort_values("run").reset_index(drop=True)
