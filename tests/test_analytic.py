@@ -1,4 +1,4 @@
-"""The demographic core against analytic demography (DOMAIN.md section 3).
+"""The demographic core against analytic demography (docs/regime.md §21).
 
 Expected values are derived here from the scenario's own inputs: a monthly
 Leslie model of the same discrete process (mortality first, then births to the

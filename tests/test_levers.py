@@ -45,7 +45,7 @@ def test_trying_probability_has_the_stated_elasticity():
     p2 = trying_probability(price + h, base=base, cost_years=cost, elasticity=elasticity)
     measured = (np.log(p2) - np.log(p)) / (np.log(cost + price + h) - np.log(cost + price))
     assert measured == pytest.approx(np.full(3, elasticity), rel=1e-4), (
-        "d ln p / d ln(full price) is the elasticity anchored in DOMAIN.md"
+        "d ln p / d ln(full price) is the elasticity anchored in docs/regime.md §18"
     )
     assert trying_probability(np.array([0.0]), base=base, cost_years=cost, elasticity=elasticity)[
         0

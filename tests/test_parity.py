@@ -3,7 +3,7 @@
 With no mortality or migration, a high fecundability and no pregnancy loss,
 every married woman who wants another child has it well before 45, so among
 ever-married women aged 45-49 P(parity = n) = a_0 ... a_{n-1} (1 - a_n), with
-a_k the progression ratio at parity k (DOMAIN.md section 3). Both the
+a_k the progression ratio at parity k (docs/regime.md §21). Both the
 simulated run and the simulated histories of the initial population must
 reproduce it.
 """

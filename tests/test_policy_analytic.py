@@ -1,4 +1,4 @@
-"""Policy mechanisms against values derived analytically from their inputs (DOMAIN.md sec. 3).
+"""Policy mechanisms against values derived analytically from their inputs (docs/regime.md §21).
 
 Every expected value is computed here from the scenario's own parameters; tolerances are
 4 binomial standard errors of the quantity compared.

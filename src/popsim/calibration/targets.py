@@ -1,4 +1,4 @@
-"""The model's figures for calibration (DOMAIN.md section 2), the target files, and the fit.
+"""The model's figures for calibration (docs/regime.md §19), the target files, and the fit.
 
 :func:`statistics` computes every figure of :data:`STATISTICS` from one run, on its first
 :data:`WINDOW_YEARS` years, pooled over them (SRB, shares of births) or averaged (rates). A

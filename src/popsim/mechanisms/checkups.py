@@ -1,4 +1,4 @@
-"""Check-ups and enforcement by village cadres (DOMAIN items 6-9).
+"""Check-ups and enforcement by village cadres (docs/regime.md §6-§9).
 
 Cadres are Mesa agents, ``cadres_per_village`` in each village, each with an
 effectiveness around 1. A village's *effort* is its cadres' mean effectiveness
@@ -14,7 +14,7 @@ At a check-up a pregnancy not yet known is found with ``detection``; a found
 out-of-plan pregnancy is ended by a remedial measure with ``remedial``. A
 missing IUD is found with ``detection`` and re-inserted with ``reinsertion``.
 With one round per pregnancy, the share of out-of-plan pregnancies averted is
-participation x detection x remedial (DOMAIN.md section 3).
+participation x detection x remedial (docs/regime.md §21).
 """
 
 from __future__ import annotations

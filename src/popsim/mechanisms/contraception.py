@@ -5,7 +5,7 @@ method: a short-acting one (condom or pill) by their own uptake, a long-acting
 one (IUD, female or male sterilisation) when the campaign reaches them. The
 campaign lists every woman with one child and no IUD or sterilisation as an IUD
 target, and every woman with two or more children as a sterilisation target
-(DOMAIN item 5); a listed target is completed with a monthly hazard scaled by
+(docs/regime.md §5); a listed target is completed with a monthly hazard scaled by
 the village cadres' effort. Women trying for an in-plan child are not listed
 for an IUD. An away woman completes her target with an out-of-area certificate,
 which is fake with some probability (the reported layer counts it, the true one

@@ -8,7 +8,7 @@ desiring couple that is not yet trying starts with monthly probability
 
 C the private cost of a child and ``price`` what the policy adds, both in years
 of income. So the elasticity of the trying probability with respect to the
-full price C + price is ``elasticity`` (anchored at -0.7, DOMAIN.md). The price
+full price C + price is ``elasticity`` (anchored at -0.7, docs/regime.md §18). The price
 of an out-of-plan birth is the expected fee (multiple x collection x the chance
 the birth becomes known), plus the incentives a certificate holder forfeits,
 less the value of a son to a son-preferring couple without one (times the

@@ -1,4 +1,4 @@
-"""Social maintenance fee on out-of-plan births (DOMAIN item 13).
+"""Social maintenance fee on out-of-plan births (docs/regime.md §13).
 
 The fee, ``multiple`` years of per-person income, is levied on every
 out-of-plan birth the township knows of (registered or found at a check-up).

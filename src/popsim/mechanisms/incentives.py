@@ -1,4 +1,4 @@
-"""Incentives for compliance, each paid from its own budget line (DOMAIN items 10-12, 17).
+"""Incentives for compliance, each paid from its own budget line (docs/regime.md §10-§12, §17).
 
 * One-child certificate: a couple with one child who does not want another
   takes it with an annual probability ``certificate_takeup``; it brings the

@@ -1,4 +1,4 @@
-"""Birth registration: the reported layer of every KPI (DOMAIN item 14).
+"""Birth registration: the reported layer of every KPI (docs/regime.md §14).
 
 A birth enters the township's report with probability ``in_plan`` or
 ``out_of_plan``; a misreporting ``penalty`` closes that share of the gap to full

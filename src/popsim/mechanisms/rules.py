@@ -1,7 +1,7 @@
 """Birth rules: is a birth (or a pregnancy) in plan under the regime in force?
 
 Under every regime except ``none``, a birth is out of plan when the mother is
-unmarried or below the legal minimum age of marriage (DOMAIN item 4). Beyond
+unmarried or below the legal minimum age of marriage (docs/regime.md §4). Beyond
 that: ``one_child`` allows the first child only; ``two_child`` the first two;
 ``one_and_half`` a second child only when the first is a girl, the mother has
 reached ``second_child_min_age`` and ``spacing_months`` have passed since the

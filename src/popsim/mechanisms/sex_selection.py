@@ -1,4 +1,4 @@
-"""Prenatal sex detection and sex-selective abortion (DOMAIN item 15).
+"""Prenatal sex detection and sex-selective abortion (docs/regime.md §15).
 
 In the month the fetus's sex can be seen, a son-preferring couple expecting a
 girl ends the pregnancy with a probability that depends on its parity and on
@@ -10,12 +10,12 @@ The higher the price of a birth after this one (a third birth under the
 1.5-child rule carries the fee), the more this pregnancy is the couple's last
 affordable chance of a son: the probability is multiplied by (1 +
 ``price_response`` x that price in years of income). So higher fines lower
-fertility but raise the SRB (DOMAIN 'couple decision').
+fertility but raise the SRB (docs/regime.md §18).
 
 The two-daughter reward is paid only with a sterilised spouse, which makes the
 second birth a couple's last chance of a son; so at parity 1 after a girl the
 probability rises by ``daughter_reward_factor`` per 1000 yuan of reward (the
-perverse effect DOMAIN item 11 warns of).
+perverse effect docs/regime.md §11 warns of).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Annual family-planning KPIs, on the true and on the reported layer (DOMAIN section 1).
+"""Annual family-planning KPIs, on the true and on the reported layer (docs/regime.md §1).
 
 True: every birth, every check-up as it happened, LARC as it is. Reported: the
 births that were registered, check-ups as the cadres report them (missed ones

@@ -13,7 +13,7 @@ METHODS = ("none", "condom", "pill", "iud", "female_sterilisation", "male_steril
 
 
 class Contraception(Section):
-    """Methods, failures, IUD removal and the LARC campaign (DOMAIN item 5)."""
+    """Methods, failures, IUD removal and the LARC campaign (docs/regime.md §5)."""
 
     enabled: bool = lever(True, unit="switch", meaning="couples not trying use a method")
     failure: tuple[Prob, ...] = lever(
@@ -98,7 +98,7 @@ class Contraception(Section):
 
 
 class Decision(Section):
-    """The couple's fertility decision (DOMAIN 'couple decision').
+    """The couple's fertility decision (docs/regime.md §18).
 
     Desire: a couple wants another child while its parity is below its desired
     family size, or, if it prefers sons, while it has none (up to
@@ -158,7 +158,7 @@ class Decision(Section):
         ge=-10,
         le=0,
         meaning="elasticity of the trying probability to the full price",
-        source="[S] DOMAIN.md: -0.7",
+        source="[S] García 2022: -0.7 (docs/regime.md §18)",
     )
     son_value_years: float = lever(
         1.42,
@@ -166,7 +166,7 @@ class Decision(Section):
         ge=0,
         le=50,
         meaning="value of a first son to a son-preferring couple",
-        source="[S] DOMAIN.md: 1.42 years of income",
+        source="[S] Ebenstein 2011: 1.42 years of income (docs/regime.md §18)",
     )
     max_try_age: int = lever(
         44,
@@ -178,7 +178,7 @@ class Decision(Section):
 
 
 class SexSelection(Section):
-    """Prenatal sex detection and selective abortion (DOMAIN item 15)."""
+    """Prenatal sex detection and selective abortion (docs/regime.md §15)."""
 
     enabled: bool = lever(True, unit="switch", meaning="allow sex-selective abortion")
     prob_no_son: tuple[Prob, ...] = lever(

@@ -3,7 +3,7 @@
 A scenario is a frozen pydantic model; unknown keys are refused. Tables indexed
 by age are tuples of fixed length (ages 0..100 for mortality, marriage and the
 initial population; ages 15..49 for fertility). Defaults describe the baseline
-township of the 2009 bulletin (see ``../shared/DOMAIN.md``); demographic tables
+township of the 2009 bulletin (see ``docs/regime.md``); demographic tables
 default to the census and UN WPP figures derived in :mod:`popsim.scenario.tables`.
 Source tags: [S] sourced figure, [D] derived, [U] assumption to calibrate.
 """
@@ -177,7 +177,7 @@ class Fertility(Section):
         lambda: _repro(tables.asfr(1.6)),
         unit="births per woman-year",
         meaning="age-specific fertility rates 15..49 (mode 'asfr' only)",
-        source="[D] 2010 census age shape scaled to TFR 1.6 (DOMAIN.md)",
+        source="[D] 2010 census age shape scaled to TFR 1.6 (docs/regime.md §20)",
     )
     fecundability: ReproProbs = lever(
         _default_fecundability,
@@ -279,7 +279,7 @@ class Demography(Section):
         gt=0,
         le=5,
         meaning="sex ratio at conception-to-birth without sex selection",
-        source="[S] natural SRB 1.05-1.06 (DOMAIN.md)",
+        source="[S] natural SRB 1.05-1.06 (docs/regime.md §15)",
     )
     mortality: Mortality = Field(default_factory=Mortality)
     marriage: Marriage = Field(default_factory=Marriage)

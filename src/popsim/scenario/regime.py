@@ -1,4 +1,4 @@
-"""The family-planning regime's levers (DOMAIN.md section 1), one schema section per mechanism.
+"""The family-planning regime's levers (docs/regime.md §2-§17), one schema section per mechanism.
 
 The couples' side (their decision, contraception, sex selection) is in
 :mod:`popsim.scenario.couples`; :class:`Policy` gathers both.
@@ -22,7 +22,7 @@ Regime = Literal["none", "one_child", "one_and_half", "two_child"]
 
 
 class BirthRules(Section):
-    """Which births are in plan (DOMAIN item 2, 4)."""
+    """Which births are in plan (docs/regime.md §2, §4)."""
 
     regime: Regime = lever(
         "one_and_half",
@@ -54,7 +54,7 @@ class BirthRules(Section):
 
 
 class Incentives(Section):
-    """Rewards for compliance (DOMAIN items 10-12, 17), each paid from its budget line."""
+    """Rewards for compliance (docs/regime.md §10-§12, §17), each paid from its budget line."""
 
     enabled: bool = lever(True, unit="switch", meaning="pay the incentives")
     scale: float = lever(
@@ -135,7 +135,7 @@ class Incentives(Section):
 
 
 class MaintenanceFee(Section):
-    """Social maintenance fee on out-of-plan births (DOMAIN item 13)."""
+    """Social maintenance fee on out-of-plan births (docs/regime.md §13)."""
 
     detection: float = lever(
         0.9,
@@ -171,7 +171,7 @@ class MaintenanceFee(Section):
 
 
 class Checkups(Section):
-    """Pregnancy and IUD check-ups by village cadres, and migrant tracking (items 6-9)."""
+    """Pregnancy and IUD check-ups by village cadres, and migrant tracking (regime.md §6-§9)."""
 
     enabled: bool = lever(True, unit="switch", meaning="hold check-up rounds")
     interval_months: int = lever(3, unit="months", ge=1, le=24, meaning="months between rounds")
@@ -257,7 +257,7 @@ class Checkups(Section):
 
 
 class Reporting(Section):
-    """Birth registration and the reported layer of every KPI (DOMAIN item 14)."""
+    """Birth registration and the reported layer of every KPI (docs/regime.md §14)."""
 
     in_plan: float = lever(
         0.998,
@@ -293,7 +293,7 @@ class Reporting(Section):
 
 
 class Budget(Section):
-    """Fixed costs and the income unit (DOMAIN item 9)."""
+    """Fixed costs and the income unit (docs/regime.md §9)."""
 
     income: float = lever(
         4504.0,

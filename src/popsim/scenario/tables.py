@@ -128,7 +128,7 @@ def initial_age_sex() -> tuple[np.ndarray, np.ndarray]:
     return _frozen(counts["male"] / total), _frozen(counts["female"] / total)
 
 
-OUT_OF_PROVINCE_SHARE = 0.15  #: [S] DOMAIN.md: share of Anhui's registered population away, 2010
+OUT_OF_PROVINCE_SHARE = 0.15  #: [S] docs/regime.md §7: Anhui's registered population away, 2010
 MIGRANT_AGES = (15, 45)  #: ages over which the missing migrants are put back
 
 
