@@ -9,10 +9,12 @@ import pytest
 
 import popsim
 from conftest import PARAMS
-from popsim.mechanisms.checkups import attendance_probability, replace_weakest, village_effort
-from popsim.mechanisms.contraception import conception_factor, relative_failure
+from popsim.mechanisms.checkups import attendance_probability
+from popsim.mechanisms.contraception import relative_failure
 from popsim.mechanisms.decision import annuity_value, trying_probability
 from popsim.mechanisms.fees import collectable, lognormal_wealth
+from popsim.mechanisms.fertility import conception_factor
+from popsim.model.cadres import replace_weakest, village_effort
 from popsim.scenario.couples import METHODS
 
 

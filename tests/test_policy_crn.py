@@ -3,10 +3,10 @@
 (a) With every mechanism switched off, the regime's code still runs (cadres are hired,
 wealth is drawn, births are classified and registered) but it must not touch a single draw
 of the demographic core: the run reproduces params/core.yaml exactly. This holds because
-every policy process draws from its own keyed stream, and with contraception off
-``PolicyState.conception_factor`` is 1 for couples who want a child and 0 for the others,
-which is exactly the core's "perfect contraception" (``demography.step_fertility`` restricts
-eligibility to ``wants_more``); without the decision module parity progression decides.
+every policy process draws from its own keyed stream, and with contraception off the
+conception step restricts eligibility to couples who want a child, exactly the core's
+"perfect contraception" (``fertility.step_conception``); without the decision module parity
+progression decides.
 
 (b) Two runs that differ in one lever share every other stream, so their paired difference
 varies far less across seeds than the difference between runs with unrelated seeds.

@@ -1,10 +1,8 @@
 """Check-ups and enforcement by village cadres (docs/regime.md §6-§9).
 
-Cadres are Mesa agents, ``cadres_per_village`` in each village, each with an
-effectiveness around 1. A village's *effort* is its cadres' mean effectiveness
-times their coverage, min(1, cadres x capacity / target women); it scales
-check-up participation and the LARC campaign. Each year the ``turnover``
-weakest cadres of the township are replaced by new ones.
+The village cadres (Mesa agents, :mod:`popsim.model.cadres`) set each village's
+*effort* (``world.effort``): their mean effectiveness times their coverage; it
+scales check-up participation and the LARC campaign.
 
 Every ``interval_months`` a check-up round is held for married women 15-49. A
 resident attends with ``participation`` x effort x (1 + room_effect x
@@ -19,48 +17,13 @@ participation x detection x remedial (docs/regime.md §21).
 
 from __future__ import annotations
 
-import mesa
 import numpy as np
 
-from popsim.mechanisms.contraception import IUD
+from popsim.mechanisms.fertility import induced_abortions
+from popsim.scenario.couples import IUD
 from popsim.state.events import REASONS
 
 REMEDIAL = REASONS.index("remedial")
-MIN_EFFECTIVENESS = 0.1
-
-
-class Cadre(mesa.Agent):
-    """A village family-planning cadre."""
-
-    def __init__(self, model: mesa.Model, village: int, effectiveness: float) -> None:
-        super().__init__(model)
-        self.village = village
-        self.effectiveness = effectiveness
-
-
-def hire_cadres(model: mesa.Model, rng: np.random.Generator) -> list[Cadre]:
-    """The township's cadres at the start."""
-    ch = model.params.policy.checkups
-    n_villages = model.params.township.n_villages
-    villages = np.repeat(np.arange(n_villages), ch.cadres_per_village)
-    eff = np.maximum(rng.normal(1.0, ch.cadre_sd, villages.size), MIN_EFFECTIVENESS)
-    return [Cadre(model, int(v), float(e)) for v, e in zip(villages, eff, strict=True)]
-
-
-def replace_weakest(cadres: list[Cadre], n: int, rng: np.random.Generator, *, mean, sd) -> None:
-    """Dismiss the ``n`` least effective cadres; capable people take their places."""
-    for cadre in sorted(cadres, key=lambda c: c.effectiveness)[:n]:
-        cadre.effectiveness = max(float(rng.normal(mean, sd)), MIN_EFFECTIVENESS)
-
-
-def village_effort(cadres: list[Cadre], targets: np.ndarray, capacity: int) -> np.ndarray:
-    """Mean effectiveness x coverage of each village (``targets``: target women by village)."""
-    village = np.array([c.village for c in cadres])
-    eff = np.array([c.effectiveness for c in cadres])
-    n = np.bincount(village, minlength=targets.size)
-    mean_eff = np.bincount(village, weights=eff, minlength=targets.size) / np.maximum(n, 1)
-    coverage = np.minimum(1.0, n * capacity / np.maximum(targets, 1))
-    return mean_eff * coverage
 
 
 def attendance_probability(away, effort, *, resident, migrant, room_gain) -> np.ndarray:
@@ -79,14 +42,14 @@ def checkup_outcomes(
     return attended, found, ended
 
 
-def step_checkups(world, wives: np.ndarray) -> dict[str, int]:
-    """One check-up round for ``wives`` (married women 15-49); returns its counts."""
+def step_checkups(world) -> None:
+    """One check-up round for the month's wives (married women 15-49); counts to the ledger."""
     p, ch = world.persons, world.scenario.policy.checkups
-    targets = np.flatnonzero(wives)
+    targets = np.flatnonzero(world.month.wives)
     migrant = ch.agreement_participation if ch.agreement else ch.migrant_participation
     p_attend = attendance_probability(
         p.away[targets],
-        world.policy.village_effort[p.village[targets]],
+        world.effort[p.village[targets]],
         resident=ch.participation,
         migrant=migrant,
         room_gain=1.0 + ch.room_effect * ch.room_quality,
@@ -103,7 +66,7 @@ def step_checkups(world, wives: np.ndarray) -> dict[str, int]:
         remedial=ch.remedial,
     )
     p.preg_known[targets[found]] = True
-    world.policy.end_pregnancies(targets[ended], REMEDIAL, stop_trying=not ch.reconceive)
+    induced_abortions(world, targets[ended], REMEDIAL, stop_trying=not ch.reconceive)
 
     missing = attended & p.iud_missing[targets]
     noticed = targets[missing & (world.uniform("iud_check", targets) < ch.detection)]
@@ -111,7 +74,7 @@ def step_checkups(world, wives: np.ndarray) -> dict[str, int]:
     refit = noticed[world.uniform("reinsertion", noticed) < ch.reinsertion]
     p.method[refit] = IUD
     p.wants_more[refit] = False
-    return {
+    counts = {
         "checkup_targets": targets.size,
         "checkup_attended": int(attended.sum()),
         "checkup_away_targets": int(p.away[targets].sum()),
@@ -120,3 +83,23 @@ def step_checkups(world, wives: np.ndarray) -> dict[str, int]:
         "remedial_measures": int(ended.sum()),
         "iud_refitted": refit.size,
     }
+    for name, n in counts.items():
+        world.ledger.count(name, n)
+
+
+def birth_known_probability(world, rows: np.ndarray) -> np.ndarray:
+    """Chance the township learns of an out-of-plan birth of ``rows`` (found or detected).
+
+    What couples expect of the rounds during a pregnancy: base participation only; the
+    rounds themselves also apply the cadres' effort and the service rooms.
+    """
+    pol, p = world.scenario.policy, world.persons
+    p_report = pol.fee.detection
+    if not pol.checkups.enabled:
+        return np.full(rows.size, p_report)
+    ch = pol.checkups
+    migrant = ch.agreement_participation if ch.agreement else ch.migrant_participation
+    reach = np.where(p.away[rows], migrant, min(1.0, ch.participation))
+    rounds = int(np.ceil(9 / ch.interval_months))
+    found = 1 - (1 - reach * ch.detection) ** rounds
+    return 1 - (1 - p_report) * (1 - found)

@@ -21,17 +21,17 @@ from __future__ import annotations
 import numpy as np
 
 from popsim.mechanisms.rules import next_birth_out_of_plan
-from popsim.scenario.couples import METHODS
+from popsim.scenario.couples import (
+    CONDOM,
+    FEMALE_STERILISATION,
+    IS_LARC,
+    IS_STERILISATION,
+    IUD,
+    MALE_STERILISATION,
+    PILL,
+)
 from popsim.state.population import FEMALE, MARRIED
 from popsim.state.world import monthly_probability
-
-CONDOM, PILL, IUD = (METHODS.index(m) for m in ("condom", "pill", "iud"))
-FEMALE_STERILISATION = METHODS.index("female_sterilisation")
-MALE_STERILISATION = METHODS.index("male_sterilisation")
-LARC = (IUD, FEMALE_STERILISATION, MALE_STERILISATION)
-STERILISATION = (FEMALE_STERILISATION, MALE_STERILISATION)
-IS_LARC = np.isin(np.arange(len(METHODS)), LARC)  #: IS_LARC[method], a lookup, not a search
-IS_STERILISATION = np.isin(np.arange(len(METHODS)), STERILISATION)
 
 
 def relative_failure(failure: tuple[float, ...], peak_fecundability: float) -> np.ndarray:
@@ -41,27 +41,21 @@ def relative_failure(failure: tuple[float, ...], peak_fecundability: float) -> n
     return rel
 
 
-def conception_factor(trying, method, rel_failure) -> np.ndarray:
-    """Multiplier of fecundability for every woman: 1 when trying, else her method's failure.
-
-    ``method`` is what she really uses; an IUD taken out privately (``iud_missing``) is
-    only a record that the check-ups may correct, not a method.
-    """
-    return np.where(trying, 1.0, rel_failure[method])
-
-
 def wives_of_reproductive_age(world) -> np.ndarray:
     """Mask of married women 15-49 alive now: the family-planning target population."""
     p, age = world.persons, world.age_years
     return p.alive & (p.sex == FEMALE) & (p.marital == MARRIED) & (age >= 15) & (age < 50)
 
 
-def step_contraception(world, wives: np.ndarray) -> None:
+def step_contraception(world) -> None:
     """Expulsions, short-acting uptake, LARC campaign, certificate verification.
 
-    ``wives`` is the month's mask of married women 15-49.
+    Acts on the month's wives (married women 15-49). What a woman really uses is
+    ``method``; an IUD taken out privately (``iud_missing``) is only a record that the
+    check-ups may correct, not a method.
     """
     p, c = world.persons, world.scenario.policy.contraception
+    wives = world.month.wives
     iud_users = np.flatnonzero(wives & (p.method == IUD))
     u = world.uniform("iud_expulsion", iud_users)
     p.method[iud_users[u < monthly_probability(c.iud_expulsion_rate)]] = 0
@@ -95,7 +89,7 @@ def _campaign(world, wives: np.ndarray) -> None:
     iud[iud_rows[in_plan_try]] = False
     targets = np.flatnonzero(sterilise | iud)
     refuses = world.streams.keyed("larc_refusal", p.key[targets], 0) < c.refusal  # a trait
-    effort = world.policy.village_effort[p.village[targets]]
+    effort = world.effort[p.village[targets]]
     to_sterilise = sterilise[targets] & (
         world.uniform("sterilisation", targets) < c.sterilisation_rate * effort
     )

@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from popsim.mechanisms.contraception import IS_STERILISATION, IUD
+from popsim.mechanisms.checkups import birth_known_probability
 from popsim.mechanisms.rules import next_birth_out_of_plan
+from popsim.scenario.couples import IS_STERILISATION, IUD
 
 
 def desires_another(parity, sons, desired, son_pref, son_seeking_max_parity) -> np.ndarray:
@@ -49,7 +50,7 @@ def birth_price(world, rows: np.ndarray, out_plan: np.ndarray) -> np.ndarray:
     income = pol.budget.income
     price = np.zeros(rows.size)
     if pol.fee.enabled:
-        known = world.policy.birth_known_probability(rows)
+        known = birth_known_probability(world, rows)
         price += out_plan * pol.fee.multiple * pol.fee.collection * known
     if pol.incentives.enabled:
         inc = pol.incentives
@@ -73,9 +74,10 @@ def birth_price(world, rows: np.ndarray, out_plan: np.ndarray) -> np.ndarray:
     return price
 
 
-def step_decision(world, wives: np.ndarray) -> None:
-    """Draw new couples' preferences; start and stop trying (``wives``: married women 15-49)."""
+def step_decision(world) -> None:
+    """Draw new couples' preferences; start and stop trying (of the month's wives)."""
     p, dec = world.persons, world.scenario.policy.decision
+    wives = world.month.wives
     new = np.flatnonzero(wives & (p.desired < 0))
     if new.size:
         cum = np.cumsum(dec.desired_size)

@@ -24,9 +24,23 @@ def lognormal_wealth(u1, u2, *, mean) -> np.ndarray:
     return mean * np.exp(z - 0.5)
 
 
-def levy(world, mothers: np.ndarray, known: np.ndarray, pay) -> None:
+def step_fees(world) -> None:
+    """Levy the fee on this month's out-of-plan births the township knows of.
+
+    A birth is known when its pregnancy was found at a check-up, or else with ``detection``.
+    """
+    p, month = world.persons, world.month
+    mothers = month.mothers
+    out = np.asarray(month.births_out_of_plan, dtype=bool)
+    known = p.preg_known[mothers] | (
+        world.uniform("fee_detection", mothers) < world.scenario.policy.fee.detection
+    )
+    levy(world, mothers[out], known[out])
+
+
+def levy(world, mothers: np.ndarray, known: np.ndarray) -> None:
     """Levy and collect the fee on known out-of-plan births of ``mothers`` (all out of plan)."""
-    pol = world.scenario.policy
+    pol, pay = world.scenario.policy, world.ledger.pay
     fee = pol.fee.multiple * pol.budget.income
     charged = mothers[known]
     households = world.persons.household[charged]

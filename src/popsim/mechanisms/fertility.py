@@ -1,28 +1,23 @@
-"""Mortality, conception, pregnancy and birth: pure kernels and their monthly steps.
+"""Pregnancy, conception, birth and induced abortion: pure kernels and their monthly steps.
 
-Kernels take arrays and uniforms (one per row of the person table, drawn from
-the process's own stream) and return masks; the ``step_*`` functions apply
-them to the :class:`~popsim.state.world.World` and log events.
+Kernels take arrays and uniforms (one per row of the person table, drawn from the
+process's own stream) and return masks; the ``step_*`` functions apply them to the
+:class:`~popsim.state.world.World` and log events. A month runs them in the order of
+the step table (:mod:`popsim.model.steps`): pregnancy outcomes, conceptions, then
+births, which hand each other rows through ``world.month``.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from popsim.state.population import FEMALE, MALE, MARRIED, TAG_CHILD, retire
+from popsim.state.population import FEMALE, MALE, MARRIED, TAG_CHILD
 from popsim.state.rng import derive
 from popsim.state.world import World
 
 TERM_MONTHS = 9
 LOSS_MONTHS = 3  #: spontaneous losses happen in the first trimester
 ABORTION_MONTH = 2
-
-
-def deaths(
-    u: np.ndarray, *, sex: np.ndarray, age_years: np.ndarray, q_month: np.ndarray
-) -> np.ndarray:
-    """Who of the living dies this month; ``q_month[sex, age]`` is the monthly probability."""
-    return u < q_month[sex, age_years]
 
 
 def pregnancy_outcomes(
@@ -47,89 +42,31 @@ def conceptions(u: np.ndarray, *, eligible: np.ndarray, p_conceive: np.ndarray) 
     return eligible & (u < p_conceive)
 
 
+def conception_factor(trying, method, method_failure) -> np.ndarray:
+    """Multiplier of fecundability: 1 when trying, else her method's relative failure."""
+    return np.where(trying, 1.0, method_failure[method])
+
+
 def wants_another(u: np.ndarray, parity: np.ndarray, progression: np.ndarray) -> np.ndarray:
     """Whether a woman at ``parity`` tries for another child (parity progression ratio)."""
     return u < progression[np.minimum(parity, len(progression) - 1)]
 
 
-def step_mortality(world: World) -> None:
-    """Deaths this month; spouses of the dead are widowed."""
-    p = world.persons
-    living = np.flatnonzero(p.alive)
-    dead = deaths(
-        world.uniform("mortality", living),
-        sex=p.sex[living],
-        age_years=world.age_years[living],
-        q_month=world.rates.q_month,
-    )
-    rows = living[dead]
-    world.log.add(
-        "death",
-        month=world.t,
-        pid=p.pid[rows],
-        sex=p.sex[rows],
-        age_months=world.age_months[rows],
-        village=p.village[rows],
-    )
-    retire(p, rows, widow_spouses=True)
+def step_pregnancies(world: World) -> None:
+    """Losses and terms of ongoing pregnancies (``asfr`` mode: births at the age rates).
 
-
-def _give_birth(world: World, mothers: np.ndarray, male: np.ndarray) -> None:
-    """Add the newborns and update their mothers' parity and children."""
-    p, t, fert = world.persons, world.t, world.scenario.demography.fertility
-    policy = world.policy
-    out_of_plan, reported = policy.on_births(mothers) if policy is not None else (-1, -1)
-    first = p.parity[mothers] == 0
-    p.first_birth_month[mothers[first]] = t
-    p.parity[mothers] += 1
-    p.sons[mothers] += male
-    p.daughters[mothers] += ~male
-    p.last_birth_month[mothers] = t
-    p.preg_month[mothers] = 0
-    p.susceptible_from[mothers] = t + fert.postpartum_months + 1
-    if policy is not None and policy.decides:
-        p.wants_more[mothers] = False  # the couple's decision module takes it from here
-    else:
-        u_want = world.uniform("parity_progression", mothers)
-        p.wants_more[mothers] = wants_another(u_want, p.parity[mothers], world.rates.progression)
-    world.log.add(
-        "birth",
-        month=t,
-        pid=np.arange(p.next_pid, p.next_pid + mothers.size),
-        sex=male.astype(np.int8),
-        age_months=world.age_months[mothers],
-        village=p.village[mothers],
-        order=p.parity[mothers],
-        other=p.pid[mothers],
-        out_of_plan=out_of_plan,
-        reported=reported,
-        sons_before=p.sons[mothers] - male,
-    )
-    p.add(
-        mothers.size,
-        key=derive(p.key[mothers], TAG_CHILD + p.parity[mothers].astype(np.uint64)),
-        sex=np.where(male, MALE, FEMALE),
-        birth_month=t,
-        village=p.village[mothers],
-        household=p.household[mothers],
-        mother=p.pid[mothers],
-    )
-
-
-def step_fertility(world: World) -> None:
-    """Pregnancy outcomes and new conceptions (or direct births in ``asfr`` mode)."""
+    Sets ``world.month.mothers`` and ``.male``: who gives birth this month, to what sex.
+    """
     p, t, rates = world.persons, world.t, world.rates
     fert = world.scenario.demography.fertility
     women = p.alive & (p.sex == FEMALE)
-    age = world.age_years
     if fert.mode == "asfr":
         rows = np.flatnonzero(women)
         u = world.uniform("conception", rows)
-        mothers = rows[u < rates.asfr_month[age[rows]]]
-        male = world.uniform("birth_sex", mothers) < rates.p_male
-        _give_birth(world, mothers, male)
+        mothers = rows[u < rates.asfr_month[world.age_years[rows]]]
+        world.month.mothers = mothers
+        world.month.male = world.uniform("birth_sex", mothers) < rates.p_male
         return
-
     pregnant = np.flatnonzero(women & (p.preg_month > 0))
     ended_mask, born_mask = pregnancy_outcomes(
         world.uniform("pregnancy_loss", pregnant),
@@ -143,21 +80,113 @@ def step_fertility(world: World) -> None:
     p.out_of_plan[ended] = False
     p.preg_known[ended] = False
     p.preg_month[pregnant[~ended_mask & ~born_mask]] += 1
+    world.month.mothers = born
+    world.month.male = p.fetus_male[born]
 
-    eligible = women & (p.marital == MARRIED) & (p.preg_month == 0) & (t >= p.susceptible_from)
-    if world.policy is None:
-        eligible &= p.wants_more  # couples not trying use perfect contraception
+
+def step_conception(world: World, method_failure: np.ndarray | None) -> None:
+    """New conceptions among married women not pregnant; sets ``world.month.conceived``.
+
+    ``method_failure[method]`` is a non-trying couple's conception rate relative to its
+    fecundability (see :mod:`~popsim.mechanisms.contraception`); ``None``: couples not
+    trying use perfect contraception.
+    """
+    p, t, rates = world.persons, world.t, world.rates
+    if world.scenario.demography.fertility.mode == "asfr":
+        return
+    eligible = (
+        p.alive
+        & (p.sex == FEMALE)
+        & (p.marital == MARRIED)
+        & (p.preg_month == 0)
+        & (t >= p.susceptible_from)
+    )
+    if method_failure is None:
+        eligible &= p.wants_more
     rows = np.flatnonzero(eligible)
     spouse = p.spouse[rows]
     apart = (spouse >= 0) & (p.away[np.maximum(spouse, 0)] != p.away[rows])
-    p_conceive = rates.fecundability[age[rows]] * np.where(apart, rates.separated_contact, 1.0)
-    if world.policy is not None:
-        p_conceive = p_conceive * world.policy.conception_factor(rows)
+    age = world.age_years[rows]
+    p_conceive = rates.fecundability[age] * np.where(apart, rates.separated_contact, 1.0)
+    if method_failure is not None:
+        trying, method = p.wants_more[rows], p.method[rows]
+        p_conceive = p_conceive * conception_factor(trying, method, method_failure)
     new = rows[conceptions(world.uniform("conception", rows), eligible=True, p_conceive=p_conceive)]
     p.preg_month[new] = 1
     p.fetus_male[new] = world.uniform("fetal_sex", new) < rates.p_male
-    if world.policy is not None:
-        world.policy.on_conceptions(new)
+    world.month.conceived = new
 
-    mothers = born  # last: adding newborns lengthens the table
-    _give_birth(world, mothers, p.fetus_male[mothers])
+
+def step_births(world: World, *, decides: bool) -> None:
+    """Add this month's newborns (``world.month``) and update their mothers.
+
+    ``decides``: couples decide on the next child (:mod:`~popsim.mechanisms.decision`),
+    so a birth ends the trying; else parity progression ratios draw it.
+    """
+    p, t, fert = world.persons, world.t, world.scenario.demography.fertility
+    mothers, male = world.month.mothers, world.month.male
+    first = p.parity[mothers] == 0
+    p.first_birth_month[mothers[first]] = t
+    p.parity[mothers] += 1
+    p.sons[mothers] += male
+    p.daughters[mothers] += ~male
+    p.last_birth_month[mothers] = t
+    p.preg_month[mothers] = 0
+    p.out_of_plan[mothers] = False
+    p.preg_known[mothers] = False
+    p.susceptible_from[mothers] = t + fert.postpartum_months + 1
+    if decides:
+        p.wants_more[mothers] = False
+    else:
+        u_want = world.uniform("parity_progression", mothers)
+        p.wants_more[mothers] = wants_another(u_want, p.parity[mothers], world.rates.progression)
+    world.log.add(
+        "birth",
+        month=t,
+        pid=np.arange(p.next_pid, p.next_pid + mothers.size),
+        sex=male.astype(np.int8),
+        age_months=world.age_months[mothers],
+        village=p.village[mothers],
+        order=p.parity[mothers],
+        other=p.pid[mothers],
+        out_of_plan=world.month.births_out_of_plan,
+        reported=world.month.births_reported,
+        sons_before=p.sons[mothers] - male,
+    )
+    p.add(
+        mothers.size,
+        key=derive(p.key[mothers], TAG_CHILD + p.parity[mothers].astype(np.uint64)),
+        sex=np.where(male, MALE, FEMALE),
+        birth_month=t,
+        village=p.village[mothers],
+        household=p.household[mothers],
+        mother=p.pid[mothers],
+    )
+
+
+def induced_abortions(world: World, rows: np.ndarray, reason: int, *, stop_trying: bool) -> None:
+    """End ``rows``' pregnancies (remedial or sex-selective): logged; she may conceive again.
+
+    ``stop_trying``: the couple gives up the child (its desire falls to its parity).
+    """
+    p = world.persons
+    world.log.add(
+        "abortion",
+        month=world.t,
+        pid=p.pid[rows],
+        sex=p.fetus_male[rows].astype(np.int8),
+        age_months=world.age_months[rows],
+        village=p.village[rows],
+        order=p.parity[rows] + 1,
+        reason=reason,
+        out_of_plan=p.out_of_plan[rows].astype(np.int8),
+        sons_before=p.sons[rows],
+    )
+    p.preg_month[rows] = 0
+    p.preg_known[rows] = False
+    p.out_of_plan[rows] = False
+    p.susceptible_from[rows] = world.t + 1
+    if stop_trying:
+        p.wants_more[rows] = False
+        p.desired[rows] = p.parity[rows]
+        p.son_pref[rows] = False

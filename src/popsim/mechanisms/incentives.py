@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from popsim.mechanisms.contraception import IS_STERILISATION
 from popsim.mechanisms.decision import desires_another
 from popsim.mechanisms.rules import regime_in_force
+from popsim.scenario.couples import IS_STERILISATION
 from popsim.state.population import FEMALE
 from popsim.state.world import monthly_probability
 
@@ -38,12 +38,10 @@ LINES = (
 )
 
 
-def step_incentives(world, pay, wives: np.ndarray) -> None:
-    """Take-up and this month's payments; ``pay(line, yuan)`` books them.
-
-    ``wives`` is the month's mask of married women 15-49 (take-up and rewards).
-    """
+def step_incentives(world) -> None:
+    """Take-up and this month's payments, booked in the ledger (of the month's wives)."""
     p, t, pol = world.persons, world.t, world.scenario.policy
+    wives, pay = world.month.wives, world.ledger.pay
     inc, scale = pol.incentives, pol.incentives.scale
     dec = pol.decision
     content = (
@@ -91,6 +89,6 @@ def step_incentives(world, pay, wives: np.ndarray) -> None:
     pay("old_age", parents * inc.old_age_reward * scale / 12)
 
 
-def forfeit_certificates(world, mothers: np.ndarray) -> None:
-    """A birth to a certificate holder ends the certificate."""
-    world.persons.certificate[mothers] = False
+def step_forfeit_certificates(world) -> None:
+    """A birth to a certificate holder ends the certificate (this month's mothers)."""
+    world.persons.certificate[world.month.mothers] = False

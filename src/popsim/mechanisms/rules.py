@@ -49,12 +49,17 @@ def out_of_plan(
     return illegal | (parity >= 2) | ((parity == 1) & second_refused)
 
 
-def next_birth_out_of_plan(world, rows: np.ndarray, months_ahead: int = 0) -> np.ndarray:
-    """:func:`out_of_plan` for ``rows`` of the person table, ``months_ahead`` from now."""
+def next_birth_out_of_plan(
+    world, rows: np.ndarray, months_ahead: int = 0, *, parity: np.ndarray | None = None
+) -> np.ndarray:
+    """:func:`out_of_plan` for ``rows`` of the person table, ``months_ahead`` from now.
+
+    ``parity``: the women's parity by then, if not their parity now.
+    """
     p, t = world.persons, world.t
     rules = world.scenario.policy.rules
     year = world.scenario.township.start_year + (t + months_ahead) // 12
-    parity = p.parity[rows]
+    parity = p.parity[rows] if parity is None else parity
     return out_of_plan(
         regime_in_force(rules, year),
         parity=parity,
@@ -66,3 +71,9 @@ def next_birth_out_of_plan(world, rows: np.ndarray, months_ahead: int = 0) -> np
         spacing_months=rules.spacing_months,
         second_child_min_age=rules.second_child_min_age,
     )
+
+
+def step_plan_status(world) -> None:
+    """Classify this month's conceptions under the rule expected at birth, 9 months on."""
+    p, new = world.persons, world.month.conceived
+    p.out_of_plan[new] = next_birth_out_of_plan(world, new, months_ahead=9)

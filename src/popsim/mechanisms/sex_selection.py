@@ -23,6 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from popsim.mechanisms.decision import birth_price
+from popsim.mechanisms.fertility import induced_abortions
 from popsim.mechanisms.rules import next_birth_out_of_plan
 from popsim.state.events import REASONS
 
@@ -42,14 +43,9 @@ def selection_probability(
 
 def _price_after(world, rows: np.ndarray) -> np.ndarray:
     """Price (years of income) of a birth after the current one: what a girl now would cost."""
-    p = world.persons
-    parity = p.parity[rows].copy()
-    p.parity[rows] += 1  # as if this pregnancy ended in a birth
-    try:
-        out_plan = next_birth_out_of_plan(world, rows, months_ahead=24)
-        return np.maximum(birth_price(world, rows, out_plan), 0.0)
-    finally:
-        p.parity[rows] = parity
+    after_this = world.persons.parity[rows] + 1  # as if this pregnancy ended in a birth
+    out_plan = next_birth_out_of_plan(world, rows, months_ahead=24, parity=after_this)
+    return np.maximum(birth_price(world, rows, out_plan), 0.0)
 
 
 def step_sex_selection(world) -> int:
@@ -74,5 +70,5 @@ def step_sex_selection(world) -> int:
     if ss.price_response > 0 and seen.size:
         prob = np.minimum(1.0, prob * (1.0 + ss.price_response * _price_after(world, seen)))
     ended = seen[world.uniform("sex_selection", seen) < prob]
-    world.policy.end_pregnancies(ended, SEX_SELECTIVE, stop_trying=False)
+    induced_abortions(world, ended, SEX_SELECTIVE, stop_trying=False)
     return ended.size

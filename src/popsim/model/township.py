@@ -1,10 +1,9 @@
-"""PopsimModel: the Mesa model that wires the monthly processes in a fixed order.
+"""PopsimModel: the Mesa model that runs the month's step table.
 
-Persons are rows of the :class:`~popsim.state.population.Persons` table; villages,
-which have identity (and, with the policy mechanisms, cadres and service rooms),
-are Mesa agents. Each month: mortality, migration, marriage, fertility. Mesa's
-DataCollector records the monthly stocks and flows from arrays; exposures and
-year-end snapshots feed the annual indicators.
+Persons are rows of the :class:`~popsim.state.population.Persons` table; villages and,
+with the regime, cadres have identity and are Mesa agents. Each month runs the steps of
+:mod:`popsim.model.steps` in order. Mesa's DataCollector records the monthly stocks and
+flows from arrays; exposures and year-end snapshots feed the annual indicators.
 """
 
 from __future__ import annotations
@@ -12,14 +11,14 @@ from __future__ import annotations
 import mesa
 import numpy as np
 
-from popsim.mechanisms.fertility import step_fertility, step_mortality
-from popsim.mechanisms.marriage import step_marriage
-from popsim.mechanisms.migration import step_migration
+from popsim.model.cadres import Cadre
 from popsim.model.initial import populate
+from popsim.model.regime import Regime
+from popsim.model.steps import STEPS, Step
 from popsim.scenario.demography import N_AGES, Scenario
 from popsim.state.events import EventLog
 from popsim.state.population import FEMALE
-from popsim.state.world import World
+from popsim.state.world import Month, World
 
 FLOWS = {
     "births": "birth",
@@ -60,19 +59,18 @@ class PopsimModel(mesa.Model):
         self.months = 12 * scenario.township.years
         self.world.t = -12 * scenario.township.burn_in_years
         populate(self.world)
-        if scenario.policy.enabled:
-            from popsim.model.regime import PolicyState
-
-            self.world.policy = PolicyState(self)
+        #: the family-planning regime, or None when ``policy.enabled`` is off
+        self.regime: Regime | None = Regime(self) if scenario.policy.enabled else None
+        #: this scenario's steps of the month, in the table's order
+        self.month_steps: tuple[Step, ...] = tuple(s for s in STEPS if s.present.test(scenario))
+        self.recording = False
         self.villages = [Village(self, i) for i in range(scenario.township.n_villages)]
         self.flows = dict.fromkeys(FLOWS, 0)
         self.exposure = np.zeros((scenario.township.years, 2, N_AGES))  # person-years
         self.snapshots: dict[str, list[np.ndarray]] = {"pyramid": [], "parity": []}
         self._count_villages()
         agent_reporters = {Village: {"population": "population"}}
-        if self.world.policy is not None:
-            from popsim.mechanisms.checkups import Cadre
-
+        if self.regime is not None:
             agent_reporters[Cadre] = {"village": "village", "effectiveness": "effectiveness"}
         self.datacollector = mesa.DataCollector(
             model_reporters={
@@ -106,40 +104,15 @@ class PopsimModel(mesa.Model):
             self.running = False
 
     def _advance(self, *, record: bool) -> None:
-        """One month of every process; ``record`` false during the burn-in."""
-        w, s = self.world, self.params.demography
-        year, month = divmod(w.t, 12)
-        totals = dict(w.log.totals)
-        self.population_start = self.population
+        """One month: every step of the table that is due; ``record`` false in the burn-in."""
+        w = self.world
+        w.month = Month()
+        self.recording = record
         timed = w.timings
-        if record:
-            with timed("indicators"):
-                self._add_exposure(year)
-        with timed("mortality"):
-            step_mortality(w)
-        if s.migration.enabled:
-            with timed("migration"):
-                step_migration(w)
-        if s.marriage.enabled:
-            with timed("marriage"):
-                step_marriage(w)
-        if w.policy is not None:
-            w.policy.before_fertility()
-        with timed("fertility"):
-            step_fertility(w)
-        with timed("indicators"):
-            if w.policy is not None:
-                w.policy.end_of_month()
-            self.flows = {name: w.log.totals[kind] - totals[kind] for name, kind in FLOWS.items()}
-            self._count_villages()
-            if record:
-                self.datacollector.collect(self)
-        if month == 11:
-            if record:
-                self._snapshot()
-            if w.policy is not None:
-                w.policy.end_of_year()
-            w.persons.compact()
+        for step in self.month_steps:
+            if step.when.due(self):
+                with timed(step.bucket):
+                    step.run(self)
         w.t += 1
 
     def _burn_in(self) -> None:
@@ -147,8 +120,7 @@ class PopsimModel(mesa.Model):
         while self.world.t < 0:
             self._advance(record=False)
         self.world.log = EventLog()
-        if self.world.policy is not None:
-            self.world.policy.records.clear()
+        self.world.ledger.clear()
 
     def run(self) -> PopsimModel:
         """Run all the scenario's months."""
@@ -156,13 +128,29 @@ class PopsimModel(mesa.Model):
             self.step()
         return self
 
-    def _add_exposure(self, year: int) -> None:
+    # ---- the model's own steps (see popsim.model.steps) ---------------------------------
+    def open_month(self) -> None:
+        """Remember the population and event counts at the month's start (for its flows)."""
+        self._totals = dict(self.world.log.totals)
+        self.population_start = self.population
+
+    def add_exposure(self) -> None:
+        """Add the month's person-years by sex and single age."""
         p = self.world.persons
         alive = p.alive
         cell = p.sex[alive].astype(np.int64) * N_AGES + self.world.age_years[alive]
+        year = self.world.t // 12
         self.exposure[year] += np.bincount(cell, minlength=2 * N_AGES).reshape(2, N_AGES) / 12.0
 
-    def _snapshot(self) -> None:
+    def tally(self) -> None:
+        """The month's flows and village populations; collected in recorded months."""
+        totals = self.world.log.totals
+        self.flows = {name: totals[kind] - self._totals[kind] for name, kind in FLOWS.items()}
+        self._count_villages()
+        if self.recording:
+            self.datacollector.collect(self)
+
+    def snapshot(self) -> None:
         """Year-end age pyramid by sex and parity distribution of women 45-49."""
         p, age = self.world.persons, self.world.age_years
         alive = p.alive

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from popsim.mechanisms.checkups import Cadre
+from popsim.model.cadres import Cadre
 from popsim.model.township import PopsimModel, Village
 from popsim.outputs import indicators
 from popsim.outputs.kpis import annual_kpis
@@ -74,9 +74,9 @@ def collect(model: PopsimModel, cpu_seconds: float = float("nan")) -> Result:
     monthly = model.datacollector.get_model_vars_dataframe().reset_index(drop=True)
     villages = model.datacollector.get_agenttype_vars_dataframe(Village).reset_index()
     villages = villages.rename(columns={"Step": "step", "AgentID": "agent"})
-    policy = model.world.policy
-    records = pd.DataFrame(policy.records if policy is not None else {"month": []})
-    if policy is not None:
+    regime = model.regime
+    records = pd.DataFrame(model.world.ledger.records if regime is not None else {"month": []})
+    if regime is not None:
         cadres = model.datacollector.get_agenttype_vars_dataframe(Cadre).reset_index()
         cadres = cadres.rename(columns={"Step": "step", "AgentID": "agent"})
     else:

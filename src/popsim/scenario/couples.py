@@ -7,9 +7,19 @@ them with the regime's own levers.
 
 from __future__ import annotations
 
+import numpy as np
+
 from popsim.scenario.schema import Prob, Section, lever
 
 METHODS = ("none", "condom", "pill", "iud", "female_sterilisation", "male_sterilisation")
+#: method codes of the person table's ``method`` column
+CONDOM, PILL, IUD = (METHODS.index(m) for m in ("condom", "pill", "iud"))
+FEMALE_STERILISATION = METHODS.index("female_sterilisation")
+MALE_STERILISATION = METHODS.index("male_sterilisation")
+LARC = (IUD, FEMALE_STERILISATION, MALE_STERILISATION)
+STERILISATION = (FEMALE_STERILISATION, MALE_STERILISATION)
+IS_LARC = np.isin(np.arange(len(METHODS)), LARC)  #: IS_LARC[method], a lookup, not a search
+IS_STERILISATION = np.isin(np.arange(len(METHODS)), STERILISATION)
 
 
 class Contraception(Section):

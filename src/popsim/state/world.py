@@ -5,12 +5,13 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from popsim.scenario.demography import N_AGES, REPRO_AGES, Scenario
 from popsim.state.events import EventLog
+from popsim.state.ledger import Ledger
 from popsim.state.population import Households, Persons
 from popsim.state.rng import Streams
 
@@ -97,6 +98,21 @@ class Timings:
             self.seconds[name] += time.process_time() - started
 
 
+_NO_ROWS = np.zeros(0, dtype=np.int64)
+
+
+@dataclass
+class Month:
+    """What one step of the month hands to later steps of the same month; new each month."""
+
+    wives: np.ndarray | None = None  #: mask of married women 15-49, the regime's targets
+    conceived: np.ndarray = field(default_factory=lambda: _NO_ROWS)  #: rows that conceived
+    mothers: np.ndarray = field(default_factory=lambda: _NO_ROWS)  #: rows giving birth
+    male: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))  #: their babies
+    births_out_of_plan: np.ndarray | int = -1  #: per mother, 1 out of plan (-1: no regime)
+    births_reported: np.ndarray | int = -1  #: per mother, 1 registered (-1: no regime)
+
+
 class World:
     """Everything one run's monthly steps read and write."""
 
@@ -108,7 +124,10 @@ class World:
         self.households = Households(capacity=max(1024, scenario.township.n_persons // 2))
         self.log = EventLog()
         self.t = 0
-        self.policy = None  #: a popsim.model.regime.PolicyState when the regime is on
+        self.month = Month()
+        self.ledger = Ledger()  #: the regime's money and counts (empty without it)
+        #: each village's cadre effort (mean effectiveness x coverage); 1 without cadres
+        self.effort = np.ones(scenario.township.n_villages)
         self.timings = Timings()
         self._ages_key: tuple[int, int] | None = None
 

@@ -1,0 +1,370 @@
+"""The month, read top to bottom: every step of a run in order, and what each touches.
+
+:class:`~popsim.model.township.PopsimModel` runs :data:`STEPS` in this order every month,
+skipping the steps its scenario does not have (``present``) or that are not due this
+month (``when``). Each step names the person columns (and other state) it reads and
+writes; ``tests/test_steps.py`` runs them and fails when a step touches a column it does
+not declare, and :data:`SHARED` says why a column has more than one writing step.
+``docs/model.md`` shows this table as :func:`markdown` writes it.
+
+State other than person columns: ``households.*`` (household table), ``new persons`` and
+``new households`` (rows appended), ``month.*`` (values handed to later steps of the same
+month), ``effort`` (the villages' cadre effort), ``ledger`` (the regime's money and
+counts), ``log`` (the event log), ``cadres``, and the model's records (``records``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from popsim.mechanisms import (
+    checkups,
+    contraception,
+    decision,
+    fees,
+    fertility,
+    incentives,
+    marriage,
+    migration,
+    mortality,
+    registration,
+    rules,
+    sex_selection,
+)
+from popsim.scenario.demography import Scenario
+
+if TYPE_CHECKING:
+    from popsim.model.township import PopsimModel
+
+
+@dataclass(frozen=True)
+class When:
+    """When a present step runs: a rule on the model's clock."""
+
+    text: str
+    due: Callable[[PopsimModel], bool]
+
+
+EVERY_MONTH = When("every month", lambda m: True)
+RECORDED = When("recorded months", lambda m: m.recording)
+DECEMBER = When("December", lambda m: m.world.t % 12 == 11)
+RECORDED_DECEMBER = When("December, recorded", lambda m: m.recording and m.world.t % 12 == 11)
+CHECKUP_MONTHS = When(
+    "every `interval_months`",
+    lambda m: m.world.t % m.params.policy.checkups.interval_months == 0,
+)
+
+
+@dataclass(frozen=True)
+class Present:
+    """Which scenarios have a step: a rule on the scenario."""
+
+    text: str
+    test: Callable[[Scenario], bool]
+
+
+ALWAYS = Present("always", lambda s: True)
+REGIME = Present("regime", lambda s: s.policy.enabled)
+CONCEPTIONS = Present("fertility.mode conception", lambda s: s.demography.fertility.mode != "asfr")
+
+
+def lever(section: str) -> Present:
+    """Scenarios with the regime and its ``policy.<section>`` switched on."""
+    return Present(
+        f"policy.{section}", lambda s: s.policy.enabled and getattr(s.policy, section).enabled
+    )
+
+
+def demography(section: str) -> Present:
+    """Scenarios with ``demography.<section>`` switched on."""
+    return Present(f"demography.{section}", lambda s: getattr(s.demography, section).enabled)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of the month: what runs, what it reads and writes, when."""
+
+    name: str
+    run: Callable[[PopsimModel], None]
+    reads: tuple[str, ...]
+    writes: tuple[str, ...]
+    doc: str
+    present: Present = ALWAYS
+    when: When = EVERY_MONTH
+    timer: str = ""  #: the CPU-time bucket (``world.timings``); default: the name
+
+    @property
+    def bucket(self) -> str:
+        """Name under which the step's CPU time is summed."""
+        return self.timer or self.name
+
+
+def _births(m: PopsimModel) -> None:
+    decides = m.params.policy.enabled and m.params.policy.decision.enabled
+    fertility.step_births(m.world, decides=decides)
+
+
+def _conception(m: PopsimModel) -> None:
+    failure = m.regime.method_failure if m.regime is not None else None
+    fertility.step_conception(m.world, failure)
+
+
+def _cols(text: str) -> tuple[str, ...]:
+    return tuple(text.split())
+
+
+PREGNANCY = "preg_month out_of_plan preg_known susceptible_from"
+RULE = "parity sons first_birth_month marital"  # what the birth rules look at (with age)
+
+STEPS: tuple[Step, ...] = (
+    Step(
+        "open_month",
+        lambda m: m.open_month(),
+        _cols("alive village log"),
+        _cols("records"),
+        "the population and event counts at the month's start",
+        timer="indicators",
+    ),
+    Step(
+        "exposure",
+        lambda m: m.add_exposure(),
+        _cols("alive sex"),
+        _cols("records"),
+        "person-years by sex and single age",
+        when=RECORDED,
+        timer="indicators",
+    ),
+    Step(
+        "mortality",
+        lambda m: mortality.step_mortality(m.world),
+        _cols("key pid sex village"),
+        _cols("alive marital spouse preg_month log"),
+        "deaths; the spouses of the dead are widowed",
+    ),
+    Step(
+        "migration",
+        lambda m: migration.step_migration(m.world),
+        _cols("key pid sex village household marital households.key"),
+        _cols("alive away spouse preg_month log") + ("new persons", "new households"),
+        "labour migrants leave and return; households emigrate; immigrants arrive",
+        present=demography("migration"),
+    ),
+    Step(
+        "marriage",
+        lambda m: marriage.step_marriage(m.world),
+        _cols("key pid sex parity"),
+        _cols("alive marital spouse village household away wants_more preg_month log")
+        + ("new persons", "new households"),
+        "first marriages, local and with brides from outside; a bride's first wish for a "
+        "child (parity progression)",
+        present=demography("marriage"),
+    ),
+    Step(
+        "regime_open",
+        lambda m: m.regime.open_month(m.world),
+        _cols("alive sex marital village households.key cadres"),
+        _cols("households.wealth month.wives effort ledger"),
+        "investments (first month); the month's target wives (married women 15-49); new "
+        "households' wealth; the cadres' effort by village",
+        present=REGIME,
+        timer="checkups",
+    ),
+    Step(
+        "decision",
+        lambda m: decision.step_decision(m.world),
+        _cols("key month.wives away certificate preg_month " + RULE),
+        _cols("desired son_pref wants_more method iud_missing"),
+        "couples' desired size and son preference; start trying (by the price of the next "
+        "birth) or stop",
+        present=lever("decision"),
+    ),
+    Step(
+        "contraception",
+        lambda m: contraception.step_contraception(m.world),
+        _cols(
+            "key alive month.wives effort away village preg_month iud_missing "
+            "last_birth_month " + RULE
+        ),
+        _cols("method larc_fake wants_more"),
+        "IUD expulsion, short-acting uptake, LARC campaign, fake certificates caught",
+        present=lever("contraception"),
+    ),
+    Step(
+        "checkups",
+        lambda m: checkups.step_checkups(m.world),
+        _cols("key pid month.wives effort away village fetus_male parity sons"),
+        _cols(PREGNANCY + " wants_more desired son_pref method iud_missing log ledger"),
+        "a check-up round: pregnancies found, remedial abortions, missing IUDs refitted",
+        present=lever("checkups"),
+        when=CHECKUP_MONTHS,
+    ),
+    Step(
+        "sex_selection",
+        lambda m: sex_selection.step_sex_selection(m.world),
+        _cols("key pid alive fetus_male daughters son_pref certificate away village " + RULE),
+        _cols(PREGNANCY + " log"),
+        "sex-selective abortions of female fetuses (the couple tries again)",
+        present=lever("sex_selection"),
+    ),
+    Step(
+        "incentives",
+        lambda m: incentives.step_incentives(m.world),
+        _cols(
+            "key alive sex month.wives parity sons daughters desired son_pref wants_more "
+            "first_birth_month method spouse"
+        ),
+        _cols("certificate rewarded ledger"),
+        "certificate take-up; rewards, subsidies and old-age payments booked",
+        present=lever("incentives"),
+    ),
+    Step(
+        "pregnancies",
+        lambda m: fertility.step_pregnancies(m.world),
+        _cols("key alive sex fetus_male"),
+        _cols(PREGNANCY + " month.mothers month.male"),
+        "losses and terms of pregnancies (asfr mode: this month's births at the age rates)",
+        timer="fertility",
+    ),
+    Step(
+        "conception",
+        _conception,
+        _cols("key alive sex marital spouse away wants_more method susceptible_from"),
+        _cols("preg_month fetus_male month.conceived"),
+        "new conceptions (couples not trying: their method's failure); the fetus's sex",
+        present=CONCEPTIONS,
+        timer="fertility",
+    ),
+    Step(
+        "plan_status",
+        lambda m: rules.step_plan_status(m.world),
+        _cols("month.conceived " + RULE),
+        _cols("out_of_plan"),
+        "new pregnancies classified under the rule expected at birth",
+        present=REGIME,
+        timer="fertility",
+    ),
+    Step(
+        "registration",
+        lambda m: registration.step_registration(m.world),
+        _cols("key month.mothers " + RULE),
+        _cols("month.births_out_of_plan month.births_reported"),
+        "this month's births classified under the rule in force; which are registered",
+        present=REGIME,
+        timer="fertility",
+    ),
+    Step(
+        "fees",
+        lambda m: fees.step_fees(m.world),
+        _cols("key household preg_known month.mothers month.births_out_of_plan"),
+        _cols("households.wealth ledger"),
+        "the fee levied on known out-of-plan births, collected as far as wealth allows",
+        present=lever("fee"),
+        timer="fertility",
+    ),
+    Step(
+        "certificates_forfeit",
+        lambda m: incentives.step_forfeit_certificates(m.world),
+        _cols("month.mothers"),
+        _cols("certificate"),
+        "a birth ends its mother's certificate",
+        present=REGIME,
+        timer="fertility",
+    ),
+    Step(
+        "births",
+        _births,
+        _cols(
+            "key pid village household month.mothers month.male month.births_out_of_plan "
+            "month.births_reported"
+        ),
+        _cols(
+            "parity sons daughters first_birth_month last_birth_month wants_more log " + PREGNANCY
+        )
+        + ("new persons",),
+        "newborns added; the mothers' parity, children and trying",
+        timer="fertility",
+    ),
+    Step(
+        "regime_close",
+        lambda m: m.regime.close_month(m.world),
+        _cols("alive sex marital parity method iud_missing larc_fake certificate"),
+        _cols("ledger"),
+        "the month's record of money and counts; in December the stocks",
+        present=REGIME,
+        timer="indicators",
+    ),
+    Step(
+        "tally",
+        lambda m: m.tally(),
+        _cols("alive away village log"),
+        _cols("records"),
+        "the month's flows and village populations; Mesa's DataCollector",
+        timer="indicators",
+    ),
+    Step(
+        "snapshot",
+        lambda m: m.snapshot(),
+        _cols("alive sex parity"),
+        _cols("records"),
+        "year-end age pyramid and parity of women 45-49",
+        when=RECORDED_DECEMBER,
+        timer="indicators",
+    ),
+    Step(
+        "cadre_turnover",
+        lambda m: m.regime.close_year(),
+        _cols("cadres"),
+        _cols("cadres"),
+        "the weakest cadres replaced",
+        present=REGIME,
+        when=DECEMBER,
+    ),
+    Step(
+        "compaction",
+        lambda m: m.world.persons.compact(),
+        _cols("alive spouse"),
+        ("every column: rows renumbered",),
+        "retired rows dropped once they are a tenth of the table",
+        when=DECEMBER,
+    ),
+)
+
+#: Person columns written by more than one step, and why. Every other column has one owner
+#: (the initial population, :mod:`popsim.model.initial`, sets every column once).
+SHARED: dict[str, str] = {
+    "alive": "a person leaves the population by death, emigration or marrying out",
+    "spouse": "a couple is formed by marriage and unlinked by a death or a departure",
+    "marital": "married by marriage, widowed by a death",
+    "away": "labour migration; a bride takes her husband's place, home or away",
+    "preg_month": "a pregnancy starts at conception, advances each month and ends in a birth, "
+    "a loss, an induced abortion (check-up or sex selection) or the woman's leaving",
+    "out_of_plan": "set when a pregnancy is classified; cleared when it ends, however it ends",
+    "preg_known": "set when a check-up finds a pregnancy; cleared when it ends",
+    "susceptible_from": "every end of a pregnancy sets when she can conceive again",
+    "wants_more": "the couple's trying: drawn at marriage and birth by parity progression (no "
+    "decision module) or started by the decision, and stopped by a birth, a LARC, a refitted "
+    "IUD or a remedial abortion",
+    "method": "stopped to try (decision), adopted (contraception), an IUD refitted (check-ups)",
+    "iud_missing": "a private removal goes on record (decision) until a check-up finds it",
+    "desired": "drawn by the decision; a remedial abortion without reconception ends the wish",
+    "son_pref": "drawn by the decision; a remedial abortion without reconception ends the wish",
+    "certificate": "taken up (incentives), ended by a birth",
+    "households.wealth": "drawn once per new household; reduced by the fees collected",
+}
+
+
+def markdown(steps: tuple[Step, ...] = None) -> str:
+    """The step table as a Markdown table (for docs/model.md)."""
+    steps = STEPS if steps is None else steps
+    lines = [
+        "| # | step | when | present | reads | writes | what |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for i, s in enumerate(steps, 1):
+        lines.append(
+            f"| {i} | `{s.name}` | {s.when.text} | {s.present.text} | {', '.join(s.reads)} | "
+            f"{', '.join(s.writes)} | {s.doc} |"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,38 @@
+"""The regime's books: money by budget line and counts, one record per month.
+
+Mechanisms book into the current month (:meth:`Ledger.pay`, :meth:`Ledger.count`);
+the month's record is closed at its end, with the year-end stocks in December.
+:mod:`popsim.outputs.kpis` builds the annual KPI table from the records.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+
+class Ledger:
+    """Monthly records of yuan by line and counts of the regime's actions."""
+
+    def __init__(self) -> None:
+        self.records: list[dict] = []
+        self._month: dict[str, float] = defaultdict(float)
+
+    def pay(self, line: str, yuan: float) -> None:
+        """Book ``yuan`` on a budget (or revenue) line this month."""
+        self._month[line] += float(yuan)
+
+    def count(self, name: str, n: int) -> None:
+        """Add ``n`` to this month's count ``name``."""
+        self._month[name] += n
+
+    def close_month(self, month: int) -> dict:
+        """Append this month's record and start the next; returns the record (stocks go in)."""
+        record = dict(self._month)
+        record["month"] = month
+        self.records.append(record)
+        self._month = defaultdict(float)
+        return record
+
+    def clear(self) -> None:
+        """Forget every record (the end of the burn-in)."""
+        self.records.clear()
