@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def main() -> int:
-    """Check a scenario against the targets; exit code 1 when a target is missed."""
+    """Print the scenario's calibration table against the targets; --write saves it."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scenario", default=str(ROOT / "params" / "baseline.yaml"))
     ap.add_argument("--targets", default=str(ROOT / "params" / "calibration" / "targets.yaml"))
