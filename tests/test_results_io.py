@@ -65,11 +65,19 @@ def test_every_table_and_the_manifest_round_trip(run, tmp_path):
     assert hidden_files(out) == [], "no temporary files remain"
 
 
-def test_manifest_is_written_last(run, tmp_path):
-    out = results.write(run, tmp_path / "out")
-    manifest_mtime = (out / "manifest.json").stat().st_mtime_ns
-    for name in TABLES:
-        assert manifest_mtime >= (out / f"{name}.parquet").stat().st_mtime_ns, name
+def test_manifest_is_written_last(run, tmp_path, monkeypatch):
+    """The manifest is what marks a folder complete, so it must land after every table."""
+    landed = []
+    replace = results.os.replace
+
+    def spy(src, dst):
+        landed.append(Path(dst).name)
+        replace(src, dst)
+
+    monkeypatch.setattr(results.os, "replace", spy)
+    results.write(run, tmp_path / "out")
+    assert landed[-1] == "manifest.json", f"files landed in this order: {landed}"
+    assert sorted(landed[:-1]) == sorted(f"{name}.parquet" for name in TABLES)
 
 
 def test_rewriting_a_folder_replaces_every_file(run, other_run, tmp_path):
