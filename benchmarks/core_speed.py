@@ -90,7 +90,7 @@ def measure_run(size: int, years: int, seed: int, *, tables: bool = True) -> dic
     import popsim
     import popsim.model.regime  # noqa: F401  (the regime's modules, imported by the model lazily)
     from popsim.model.township import PopsimModel
-    from popsim.outputs.runner import _version, collect, resize
+    from popsim.outputs.runner import collect, package_version, resize
 
     t_import = time.process_time() - t_import
     scenario = resize(popsim.load_scenario(None), size, years)
@@ -152,7 +152,7 @@ def measure_run(size: int, years: int, seed: int, *, tables: bool = True) -> dic
         "process_seconds": seconds,
         "process_pct": {k: 100 * v / steps for k, v in seconds.items()},
         "load_1min": load_before,
-        "versions": {p: _version(p) for p in ("popsim", "mesa", "numpy", "pandas")},
+        "versions": {p: package_version(p) for p in ("popsim", "mesa", "numpy", "pandas")},
     }
     out["process_pct"]["other"] = 100 - sum(out["process_pct"].values())
     if tables:

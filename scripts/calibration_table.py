@@ -14,7 +14,8 @@ from pathlib import Path
 import pandas as pd
 
 import popsim
-from popsim.calibration.targets import load_targets, statistics, table
+from popsim.calibration.targets import load_targets, table
+from popsim.outputs.statistics import statistics
 
 ROOT = Path(__file__).resolve().parents[1]
 

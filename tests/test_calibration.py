@@ -18,16 +18,9 @@ import popsim
 from conftest import PARAMS, ROOT
 from popsim.calibration.fit import calibrate, read_fit
 from popsim.calibration.spec import load_calibration
-from popsim.calibration.targets import (
-    STATISTICS,
-    CalibrationError,
-    Target,
-    load_targets,
-    loss,
-    statistics,
-    zscores,
-)
+from popsim.calibration.targets import CalibrationError, Target, load_targets, loss, zscores
 from popsim.cli import main as cli_main
+from popsim.outputs.statistics import STATISTICS, statistics
 
 TARGETS = PARAMS / "calibration" / "targets.yaml"
 TRUTH = {"a": 0.3, "b": 0.6}

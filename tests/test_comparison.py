@@ -244,11 +244,11 @@ def test_read_batch_reads_scenario_folders_only(tmp_path, params_dir):
     req = replicates.request(params_dir / "baseline.yaml", n_agents=400, years=1, replicates=2)
     replicates.run(req, tmp_path / "baseline")
     (tmp_path / "logs").mkdir()
-    batch = comparison.read_batch(tmp_path)
+    batch = replicates.read_batch(tmp_path, comparison.NEEDED)
     assert list(batch) == ["baseline"]
     assert set(batch["baseline"]) == set(comparison.NEEDED)
     assert batch["baseline"]["annual"]["seed"].unique().tolist() == [0, 1]
     with pytest.raises(ValueError, match="'other' is not in the batch"):
         comparison.order(batch, "other")
     with pytest.raises(FileNotFoundError, match="no scenario output"):
-        comparison.read_batch(tmp_path / "logs")
+        replicates.read_batch(tmp_path / "logs")

@@ -9,7 +9,7 @@ import pytest
 from matplotlib.container import BarContainer, ErrorbarContainer
 from matplotlib.figure import Figure
 
-from popsim.analysis import comparison, report
+from popsim.analysis import comparison, notebook, report
 
 SEEDS, YEARS = (0, 1, 2), (2009, 2010, 2011, 2012)
 
@@ -141,29 +141,75 @@ def test_indicator_table_is_the_mean_over_replicates():
 
 
 def test_paths_are_shown_relative_to_the_repository(tmp_path, params_dir):
-    root = report.repo_root(params_dir / "scenarios")
+    root = notebook.repo_root(params_dir / "scenarios")
     assert root == params_dir.parent
-    assert report.resolve("params/baseline.yaml", root) == params_dir / "baseline.yaml"
-    assert report.resolve(tmp_path, root) == tmp_path
-    text = report.output_paths(root / "results" / "x", root)
+    (tmp_path / "other" / "params").mkdir(parents=True)
+    (tmp_path / "other" / "params" / "baseline.yaml").touch()
+    assert notebook.repo_root(tmp_path / "other" / "notebooks") == (tmp_path / "other").resolve()
+    assert notebook.repo_root(tmp_path) == root, "outside a repository: popsim's own checkout"
+    assert notebook.resolve("params/baseline.yaml", root) == params_dir / "baseline.yaml"
+    assert notebook.resolve(tmp_path, root) == tmp_path
+    text = notebook.output_paths(root / "results" / "x", root)
     assert "manifest: results/x/manifest.json" in text
     assert str(root) not in text
 
 
 def test_overrides_and_description(params_dir):
-    assert report.parse_overrides(None) == {}
-    assert report.parse_overrides('{"policy.fee.collection": 0.6}') == {
+    assert notebook.parse_overrides(None) == {}
+    assert notebook.parse_overrides('{"policy.fee.collection": 0.6}') == {
         "policy.fee.collection": 0.6
     }
     with pytest.raises(ValueError, match="mapping"):
-        report.parse_overrides("[1, 2]")
+        notebook.parse_overrides("[1, 2]")
     from popsim.outputs import replicates
 
     req = replicates.request(params_dir / "baseline.yaml", n_agents=500, years=2)
-    text = report.describe(req, {"policy.fee.collection": 0.6})
+    text = notebook.describe(req, {"policy.fee.collection": 0.6})
     assert text.startswith(
         "baseline, policy.fee.collection = 0.6: 1 replicate (seed 0), 500 persons"
     )
+
+
+def test_calibration_figures_show_every_target_parameter_and_figure():
+    fit = pd.DataFrame(
+        {"target": ["cbr", "srb"], "z": [0.5, -3.0], "sd": [0.2, 4.0], "base_z": [1.0, -1.0]}
+    )
+    (ax,) = report.calibration_fit_figure(fit, {"cbr": 0.5, "srb": 4.0}, "demo").axes
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["srb", "cbr"], "first on top"
+    (bars,) = [c for c in ax.containers if isinstance(c, ErrorbarContainer)]
+    assert bars.lines[2][0].get_segments()[1][:, 0].tolist() == pytest.approx([0.5 - 0.784, 1.284])
+    trials = pd.DataFrame(
+        {
+            "trial": range(4),
+            "loss": [5.0, 3.0, 4.0, 1.0],
+            "a.x": [0.1, 0.2, 0.3, 0.4],
+            "b.y": [1.0, 2.0, 3.0, 4.0],
+            "cbr": [11.0, 12.0, 13.0, 14.0],
+            "srb": [110.0, 115.0, 120.0, 125.0],
+        }
+    )
+    fig = report.calibration_search_figure(trials, {"a.x": 0.4, "b.y": 4.0}, near=2)
+    assert [ax.get_title() for ax in fig.axes] == ["search", "a", "b"]
+    assert [len(c.get_offsets()) for c in fig.axes[1].collections] == [4, 2]  # all, near-best
+    fig = report.calibration_tradeoff_figure(
+        trials, "a.x", 0.4, {"cbr": (11.5, 13.5), "srb": (110.0, 120.0)}
+    )
+    assert [ax.get_title() for ax in fig.axes] == ["cbr", "srb", ""]  # and the colour bar
+
+
+def test_sensitivity_figure_puts_the_most_influential_parameter_on_top():
+    table = pd.DataFrame(
+        [
+            (o, p, "mu_star", e, 0.1, e - 0.1, e + 0.1)
+            for o, values in (("cbr", (0.2, 1.0)), ("srb", (3.0, 5.0)))
+            for p, e in zip(("p1", "p2"), values, strict=True)
+        ],
+        columns=["output", "parameter", "measure", "estimate", "conf", "ci_low", "ci_high"],
+    )
+    fig = report.sensitivity_figure(table, "sweep")
+    assert [ax.get_title() for ax in fig.axes] == ["cbr", "srb"]
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["p1", "p2"]  # p2 on top
+    assert fig.get_suptitle() == "sweep: mu_star with bootstrap 95 % intervals"
 
 
 def test_importing_popsim_does_not_import_matplotlib():

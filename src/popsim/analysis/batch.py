@@ -35,6 +35,7 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
+from popsim.analysis.notebook import repo_root
 from popsim.outputs import replicates
 from popsim.outputs.results import atomic_write
 from popsim.scenario.loading import ScenarioError
@@ -75,15 +76,6 @@ class Outcome:
 
 
 # --- where things are ---------------------------------------------------------------------
-
-
-def repo_root() -> Path | None:
-    """The repository holding ``params/baseline.yaml``: the package's own, else cwd's."""
-    here = Path(__file__).resolve()
-    candidates = [here.parents[3]] if here.parents[2].name == "src" else []
-    cwd = Path.cwd().resolve()
-    candidates += [cwd, *cwd.parents]
-    return next((c for c in candidates if (c / "params" / "baseline.yaml").is_file()), None)
 
 
 def default_scenarios() -> list[Path]:

@@ -2,9 +2,10 @@
 
 A *batch* is ``{scenario name: {table name: stacked frame}}``, the tables of
 :mod:`popsim.outputs.replicates` (every replicate stacked with a ``seed`` column), one
-entry per scenario. :func:`summarise` reduces each replicate to one row of
-run-level indicators (totals over the run, rates pooled over its years), and
-the tables compare each scenario with the reference seed by seed.
+entry per scenario, as :func:`popsim.outputs.replicates.read_batch` reads them.
+:func:`summarise` reduces each replicate to one row of run-level indicators (totals over
+the run, rates pooled over its years, with :mod:`popsim.outputs.statistics`), and the
+tables compare each scenario with the reference seed by seed.
 
 Why pairs: replicate ``i`` of every scenario uses seed ``i``, and every random
 draw is keyed by (seed, process, person, month), so two scenarios that differ in
@@ -20,9 +21,7 @@ Pure pandas and numpy; the figures are in :mod:`popsim.analysis.report`.
 from __future__ import annotations
 
 import math
-import tempfile
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -34,6 +33,7 @@ from popsim.analysis.intervals import (
     welch_df,
     welch_interval,
 )
+from popsim.outputs import statistics
 
 Batch = Mapping[str, Mapping[str, pd.DataFrame]]
 
@@ -66,51 +66,7 @@ NEEDED = ("annual", "kpis", "asfr", "exposure")
 _INTERVAL = ["paired_low", "paired_high", "welch_low", "welch_high"]
 
 
-# --- reading and building batches -------------------------------------------------------------
-
-
-def read_batch(batch_dir: str | Path, tables: tuple[str, ...] = NEEDED) -> dict[str, dict]:
-    """Every scenario output under ``batch_dir``: ``{folder name: {table: frame}}``.
-
-    A scenario output is a subfolder holding a ``manifest.json`` (see
-    :mod:`popsim.outputs.replicates`); other subfolders (logs, executed notebooks) are
-    skipped. Scenarios come in the order of their folder names.
-    """
-    from popsim.outputs import replicates
-
-    root = Path(batch_dir)
-    if not root.is_dir():
-        raise FileNotFoundError(f"batch folder {batch_dir} does not exist")
-    batch = {}
-    for folder in sorted(p for p in root.iterdir() if (p / replicates.MANIFEST).is_file()):
-        batch[folder.name] = replicates.read(folder, tables)[1]
-    if not batch:
-        raise FileNotFoundError(f"no scenario output (a subfolder with a manifest) in {batch_dir}")
-    return batch
-
-
-def demo_batch(
-    scenarios: Iterable[str | Path],
-    *,
-    replicates: int = 3,
-    first_seed: int = 0,
-    n_agents: int = 3000,
-    years: int = 5,
-) -> dict[str, dict]:
-    """Run a small batch in a temporary folder and read it back, as a real batch is read.
-
-    Each scenario file is run with the same seeds; the folder is named after
-    the scenario's ``name`` and removed afterwards.
-    """
-    from popsim.outputs import replicates as reps
-
-    with tempfile.TemporaryDirectory(prefix="popsim-demo-") as tmp:
-        for path in scenarios:
-            req = reps.request(
-                path, replicates=replicates, first_seed=first_seed, n_agents=n_agents, years=years
-            )
-            reps.run(req, Path(tmp) / req.scenario.name)
-        return read_batch(tmp)
+# --- batches ---------------------------------------------------------------------------------
 
 
 def order(batch: Batch, reference: str) -> dict[str, Mapping[str, pd.DataFrame]]:
@@ -126,7 +82,7 @@ def order(batch: Batch, reference: str) -> dict[str, Mapping[str, pd.DataFrame]]
 
 
 def _pooled_tfr(asfr: pd.DataFrame, exposure: pd.DataFrame) -> pd.Series:
-    """TFR by seed from all years together: sum over ages of (births at a) / (woman-years at a)."""
+    """TFR by seed from all years together; births are the ASFR table's rates x woman-years."""
     rates = asfr.melt(id_vars=["seed", "year"], var_name="age", value_name="rate")
     rates["age"] = rates["age"].astype(int)
     women = exposure[exposure["sex"] == 0][["seed", "year", "age", "person_years"]]
@@ -134,7 +90,7 @@ def _pooled_tfr(asfr: pd.DataFrame, exposure: pd.DataFrame) -> pd.Series:
     cells["births"] = cells["rate"] * cells["person_years"]
     by_age = cells.groupby(["seed", "age"])[["births", "person_years"]].sum()
     by_age = by_age[by_age["person_years"] > 0]
-    return (by_age["births"] / by_age["person_years"]).groupby("seed").sum()
+    return statistics.tfr(by_age["births"], by_age["person_years"], by="seed")
 
 
 def per_seed(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
@@ -147,10 +103,9 @@ def per_seed(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     annual = tables["annual"].groupby("seed")
     births = annual["births"].sum()
     out = pd.DataFrame(index=births.index)
-    out["cbr"] = 1000 * births / annual["person_years"].sum()
+    out["cbr"] = statistics.crude_rate(births, annual["person_years"].sum())
     out["tfr"] = _pooled_tfr(tables["asfr"], tables["exposure"])
-    female = annual["births_female"].sum()
-    out["srb"] = 100 * annual["births_male"].sum() / female.where(female > 0)
+    out["srb"] = statistics.srb(annual["births_male"].sum(), annual["births_female"].sum())
     out["births"] = births
     kpis = tables["kpis"]
     money = ["births_out_of_plan", "spend_total", "spend_net_of_fees"]
@@ -160,9 +115,10 @@ def per_seed(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
             + money[1:]
         ].sum()
         out[money] = k[money]
-        out["compliance_true"] = 1 - k["births_out_of_plan"] / k["births"].where(k["births"] > 0)
-        reported = k["births_reported"].where(k["births_reported"] > 0)
-        out["compliance_reported"] = 1 - k["births_out_of_plan_reported"] / reported
+        out["compliance_true"] = statistics.compliance(k["births_out_of_plan"], k["births"])
+        out["compliance_reported"] = statistics.compliance(
+            k["births_out_of_plan_reported"], k["births_reported"]
+        )
     else:
         out[[*money, "compliance_true", "compliance_reported"]] = np.nan
     return out[list(INDICATORS)]

@@ -1,5 +1,8 @@
 """Figures and tables from results, for the notebooks and the batch report.
 
+Figures of one scenario's replicates, of a comparison of scenarios, of a calibration's fit
+and of a sweep's sensitivity indices.
+
 The only module that imports matplotlib, and only inside the figure functions,
 so ``import popsim`` stays fast and works without it. Outside a notebook and
 without a display, figures are drawn with the Agg backend. Figures are closed
@@ -8,7 +11,8 @@ and nothing accumulates.
 
 The tables here (:func:`indicator_table`, :func:`kpi_table`) are pooled over
 replicates from the stacked tables of :mod:`popsim.outputs.replicates`; the comparison
-of scenarios is in :mod:`popsim.analysis.comparison`.
+of scenarios is in :mod:`popsim.analysis.comparison`, the notebooks' other helpers in
+:mod:`popsim.analysis.notebook`.
 """
 
 from __future__ import annotations
@@ -16,25 +20,14 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Iterable, Mapping
-from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from popsim.analysis import comparison
+from popsim.outputs.statistics import compliance, ratio
 
 Tables = Mapping[str, pd.DataFrame]
-
-#: Scenarios of the demonstration batch ``compare.ipynb`` builds when given no batch folder.
-DEMO = (
-    "params/baseline.yaml",
-    "params/scenarios/incentives_doubled.yaml",
-    "params/scenarios/sex_selection_crackdown.yaml",
-)
-
-#: Tables ``scenario.ipynb`` reads back from its output folder.
-SCENARIO_TABLES = ("annual", "kpis", "events", "pyramid")
 
 LABELS = {
     "cbr": "CBR (births per 1000)",
@@ -50,88 +43,6 @@ LABELS = {
     "births_averted": "Births averted",
     "cost_per_birth_averted": "Cost per birth averted (yuan)",
 }
-
-# --- paths -----------------------------------------------------------------------------------
-
-
-def repo_root(start: str | Path | None = None) -> Path:
-    """The repository root: the first of ``start`` (default: cwd) and its parents with ``params/``.
-
-    Falls back to the checkout popsim is installed from (editable installs).
-    """
-    here = Path(start if start is not None else Path.cwd()).resolve()
-    for folder in (here, *here.parents):
-        if (folder / "params").is_dir():
-            return folder
-    import popsim
-
-    return Path(popsim.__file__).resolve().parents[2]
-
-
-def resolve(path: str | Path, root: str | Path | None = None) -> Path:
-    """``path`` if absolute, else ``path`` under the repository root."""
-    path = Path(path)
-    return path if path.is_absolute() else (Path(root) if root else repo_root()) / path
-
-
-def shown(path: str | Path, root: str | Path | None = None) -> str:
-    """``path`` relative to the repository root when inside it (stable notebook output)."""
-    path = Path(path).resolve()
-    base = Path(root).resolve() if root else repo_root()
-    return str(path.relative_to(base)) if path.is_relative_to(base) else str(path)
-
-
-def describe(req, overrides: Mapping[str, Any] | None = None) -> str:
-    """One line on what a replicates request runs (with its ``overrides``)."""
-    t, n = req.scenario.township, len(req.seeds)
-    seeds = f"seed {req.seeds[0]}" if n == 1 else f"seeds {req.seeds[0]}-{req.seeds[-1]}"
-    changed = "".join(f", {k} = {v!r}" for k, v in (overrides or {}).items())
-    return (
-        f"{req.scenario.name}{changed}: {n} replicate{'s' * (n > 1)} ({seeds}), "
-        f"{t.n_persons:,} persons, {t.years} years from {t.start_year} after a "
-        f"{t.burn_in_years}-year burn-in; scenario hash {req.scenario.digest()[:12]}"
-    )
-
-
-def output_paths(out_dir: str | Path, root: str | Path | None = None) -> str:
-    """Where a scenario output folder's tables and manifest are (paths shown relative)."""
-    from popsim.outputs import replicates
-    from popsim.outputs.results import TABLES
-
-    out = shown(out_dir, root)
-    return (
-        f"tables:   {out}/tables/NAME.parquet, every replicate stacked with a 'seed' column,\n"
-        f"          NAME one of {', '.join(TABLES[:6])},\n"
-        f"          {', '.join(TABLES[6:])}\n"
-        f"manifest: {out}/{replicates.MANIFEST}"
-    )
-
-
-def parse_overrides(overrides: Mapping[str, Any] | str | None) -> dict[str, Any]:
-    """Overrides as a dict; a string (papermill ``-p overrides '{...}'``) is read as YAML."""
-    if overrides is None or isinstance(overrides, Mapping):
-        return dict(overrides or {})
-    import yaml
-
-    value = yaml.safe_load(overrides) if overrides.strip() else {}
-    if not isinstance(value, Mapping):
-        raise ValueError(f"overrides = {overrides!r}: must be a mapping of dotted field -> value")
-    return dict(value)
-
-
-def load_batch(batch_dir: str | Path, reference: str, root: str | Path | None = None) -> dict:
-    """The batch to compare, reference first: read from ``batch_dir``, or the demo when empty.
-
-    The demo runs :data:`DEMO` (3 replicates, 3,000 persons, 5 years) in a
-    temporary folder, the same way ``popsim batch`` writes its outputs.
-    """
-    root = Path(root) if root else repo_root()
-    if str(batch_dir).strip():
-        batch = comparison.read_batch(resolve(batch_dir, root))
-    else:
-        batch = comparison.demo_batch([root / p for p in DEMO])
-    return comparison.order(batch, reference)
-
 
 # --- tables ----------------------------------------------------------------------------------
 
@@ -196,20 +107,17 @@ def kpi_table(tables: Tables, by_year: bool = False) -> pd.DataFrame:
     s = _kpi_sums(kpis, tables["events"], "year" if by_year else "all")
     per = s["replicate_years"]
 
-    def ratio(num, den):
-        return num / den.where(den > 0)
-
     rows = {
         "compliance (share of births in plan)": (
-            1 - ratio(s["births_out_of_plan"], s["births"]),
-            1 - ratio(s["births_out_of_plan_reported"], s["births_reported"]),
+            compliance(s["births_out_of_plan"], s["births"]),
+            compliance(s["births_out_of_plan_reported"], s["births_reported"]),
         ),
         "births per year": (s["births"] / per, s["births_reported"] / per),
         "out-of-plan births per year": (
             s["births_out_of_plan"] / per,
             s["births_out_of_plan_reported"] / per,
         ),
-        "SRB (males per 100 females)": (
+        "SRB (males per 100 females)": (  # as the KPI table's, not statistics.srb: see kpis._srb
             100 * ratio(s["male"], s["female"]),
             100 * ratio(s["male_reported"], s["female_reported"]),
         ),
@@ -397,4 +305,91 @@ def interval_figure(
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncols=2)
     fig.suptitle("Difference from the reference, seed by seed (paired) and unpaired (Welch)")
+    return fig
+
+
+def calibration_fit_figure(fit: pd.DataFrame, target_sd: Mapping[str, float], title: str = ""):
+    """Each target's z-score of a calibration's fitted values on fresh seeds, against ±2.
+
+    ``fit`` is the fit table of a calibration (``target``, ``z``, ``sd``, maybe ``base_z``);
+    ``target_sd`` each target's sd (range / 4), to show a single run's spread in its units.
+    """
+    t = fit.iloc[::-1]
+    run_sd = t["sd"] / t["target"].map(target_sd)
+    fig, (ax,) = _grid(1, ncols=1, size=(7.0, 0.32 * len(t) + 1.6))
+    ax.axvspan(-2, 2, color="tab:green", alpha=0.15, label="target range (z within ±2)")
+    y = np.arange(len(t))
+    label = "fitted: mean, ±1.96 sd of a run"
+    ax.errorbar(t["z"], y, xerr=1.96 * run_sd, fmt="o", color="tab:blue", label=label)
+    if "base_z" in t:
+        ax.plot(t["base_z"], y, "x", color="tab:orange", label="base values: mean")
+    ax.set_yticks(y, t["target"])
+    ax.axvline(0, color="grey", lw=0.8)
+    ax.set_xlabel("z-score: (model − centre of range) / (range / 4)")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.4, -0.1), ncol=2, fontsize=8)
+    ax.set_title(title)
+    return fig
+
+
+def calibration_search_figure(trials: pd.DataFrame, fitted: Mapping[str, float], near: int):
+    """A calibration's search: loss by trial, then loss against each parameter.
+
+    ``trials`` are the complete trials (``trial``, ``loss`` and a column per parameter),
+    ``fitted`` the fitted value of each parameter, ``near`` the number of near-best trials.
+    """
+    best = trials.nsmallest(near, "loss")
+    fig, axes = _grid(len(fitted) + 1, ncols=min(4, len(fitted) + 1), size=(3.4, 2.8))
+    axes[0].plot(trials["trial"], trials["loss"], ".", color="grey", label="trial")
+    axes[0].plot(trials["trial"], trials["loss"].cummin(), color="tab:red", label="best so far")
+    axes[0].set(yscale="log", xlabel="trial", ylabel="loss", title="search")
+    axes[0].legend(fontsize=8)
+    for ax, (name, value) in zip(axes[1:], fitted.items(), strict=True):
+        ax.scatter(trials[name], trials["loss"], s=8, color="grey")
+        ax.scatter(best[name], best["loss"], s=14, color="tab:blue", label="near-best")
+        ax.axvline(value, color="tab:red", lw=1)
+        where, _, short = name.rpartition(".")
+        ax.set(yscale="log", xlabel=short, title=where, ylabel="loss")
+    return fig
+
+
+def calibration_tradeoff_figure(
+    trials: pd.DataFrame, parameter: str, fitted: float, ranges: Mapping[str, tuple[float, float]]
+):
+    """Figures against one parameter over all trials, their target ranges shaded.
+
+    ``trials`` are the complete trials (``loss``, the parameter, the figures); ``ranges``
+    maps each figure to show to its target's (low, high).
+    """
+    fig, axes = _grid(len(ranges), ncols=len(ranges), size=(3.3, 3.0))
+    for ax, (name, (low, high)) in zip(axes, ranges.items(), strict=True):
+        ax.axhspan(low, high, color="tab:green", alpha=0.15)
+        colour = np.log10(trials["loss"])
+        points = ax.scatter(trials[parameter], trials[name], c=colour, s=10, cmap="viridis_r")
+        ax.axvline(fitted, color="tab:red", lw=1)
+        ax.set(xlabel=parameter.rpartition(".")[2], title=name)
+    fig.colorbar(points, ax=axes, label="log10 loss")
+    return fig
+
+
+def sensitivity_figure(table: pd.DataFrame, title: str = ""):
+    """Each parameter's total index per output (Sobol ST, else Morris mu*), 95 % intervals.
+
+    ``table`` is :func:`popsim.sweeps.sensitivity.analyze`'s; the most influential
+    parameter (its :func:`~popsim.sweeps.sensitivity.citable` order) is on top.
+    """
+    from popsim.sweeps.sensitivity import citable
+
+    main = "ST" if "ST" in set(table["measure"]) else "mu_star"
+    order = citable(table).index[::-1]
+    part = table[table["measure"] == main]
+    estimate = part.pivot(index="parameter", columns="output", values="estimate").loc[order]
+    conf = part.pivot(index="parameter", columns="output", values="conf").loc[order]
+    n = estimate.shape[1]
+    fig, axes = _grid(n, ncols=n, size=(3.2, 0.35 * len(order) + 1.5))
+    y = np.arange(len(order))
+    for ax, output in zip(axes, estimate.columns, strict=True):
+        ax.barh(y, estimate[output], xerr=conf[output], color="tab:blue")
+        ax.set_yticks(y, order if ax is axes[0] else [])
+        ax.set(xlabel=main, title=output)
+    fig.suptitle(f"{title + ': ' if title else ''}{main} with bootstrap 95 % intervals")
     return fig

@@ -29,13 +29,8 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from popsim.calibration.targets import (
-    STATISTICS,
-    WINDOW_YEARS,
-    CalibrationError,
-    Target,
-    load_targets,
-)
+from popsim.calibration.targets import CalibrationError, Target, load_targets
+from popsim.outputs.statistics import STATISTICS, WINDOW_YEARS
 from popsim.scenario.loading import ScenarioError, load_scenario, read_yaml
 from popsim.sweeps.design import is_integer_field, scenario_field
 from popsim.sweeps.executors import apply_overrides

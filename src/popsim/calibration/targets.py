@@ -1,8 +1,7 @@
-"""The model's figures for calibration (docs/regime.md §19), the target files, and the fit.
+"""Calibration targets (docs/regime.md §19): the target files, and the fit to them.
 
-:func:`statistics` computes every figure of :data:`STATISTICS` from one run, on its first
-:data:`WINDOW_YEARS` years, pooled over them (SRB, shares of births) or averaged (rates). A
-target file (``params/calibration/targets.yaml``) gives each figure's range and source;
+The model's figures are :func:`popsim.outputs.statistics.statistics`. A target file
+(``params/calibration/targets.yaml``) gives each figure's range and source;
 :func:`load_targets` reads it. :func:`table` sets a model's mean over replicates against the
 ranges, and :func:`loss` scores it: a range is read as mean +- 2 sd, so the loss is the sum
 of squared z-scores, -2 log of a Gaussian pseudo-likelihood.
@@ -11,35 +10,14 @@ of squared z-scores, -2 log of a Gaussian pseudo-likelihood.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from popsim.outputs.results import Result
+from popsim.outputs.statistics import STATISTICS
 from popsim.scenario.loading import ScenarioError, read_yaml
-
-#: every figure :func:`statistics` computes: its name and meaning
-STATISTICS = {
-    "cbr": "crude birth rate, per 1000",
-    "tfr_true": "total fertility rate, all births",
-    "tfr_reported": "total fertility rate, registered births",
-    "srb": "sex ratio at birth, males per 100 females",
-    "srb_order_2": "SRB of second births",
-    "male_share_2nd_after_girl": "male share of 2nd births after a girl",
-    "contraceptive_prevalence": "married women 15-49 using a method",
-    "share_iud": "IUD, share of married women 15-49",
-    "share_sterilisation": "female or male sterilisation, share",
-    "share_condom": "condom, share",
-    "share_pill": "pill, share",
-    "mean_age_first_marriage": "women's mean age at first marriage",
-    "mean_age_first_birth": "women's mean age at first birth",
-    "fee_collection_rate": "social maintenance fee collected / levied",
-    "compliance_reported": "in-plan share of registered births",
-    "compliance_true": "in-plan share of all births",
-    "unreported_share": "share of births not registered",
-}
 
 
 class CalibrationError(ScenarioError):
@@ -72,8 +50,8 @@ def load_targets(path: str | Path, known: Sequence[str] | None = tuple(STATISTIC
 
     Args:
         path: a YAML file ``targets: {name: {low: .., high: .., source: ..}, ...}``.
-        known: the allowed names (default: :data:`STATISTICS`); None allows any (a run
-            function of one's own).
+        known: the allowed names (default: the model's figures, ``STATISTICS``); None allows
+            any (a run function of one's own).
 
     Raises:
         CalibrationError: naming the file, the target and the problem.
@@ -121,80 +99,6 @@ def zscores(values: Mapping[str, float], targets: Sequence[Target]) -> dict[str,
 def loss(values: Mapping[str, float], targets: Sequence[Target]) -> float:
     """Sum of squared z-scores over the targets (NaN if a figure is missing)."""
     return float(sum(z * z for z in zscores(values, targets).values()))
-
-
-def _ratio(part: pd.Series, whole: pd.Series) -> float:
-    """``sum(part) / sum(whole)`` over the years; NaN when the whole is 0 (a tiny run)."""
-    total = float(whole.sum())
-    return float(part.sum()) / total if total else float("nan")
-
-
-def _srb(sex: pd.Series) -> float:
-    male = float(sex.sum())
-    return 100 * male / max(len(sex) - male, 1.0)
-
-
-def _tfr(births: pd.DataFrame, exposure: pd.DataFrame) -> float:
-    """Mean over years of the TFR of the given births (mothers 15-49)."""
-    age = births["age_months"] // 12
-    counts = births[age.between(15, 49)].assign(age=age).groupby(["year", "age"]).size()
-    women = exposure[(exposure["sex"] == 0) & exposure["age"].between(15, 49)]
-    women = women.set_index(["year", "age"])["person_years"]
-    return float((counts.reindex(women.index, fill_value=0) / women).groupby("year").sum().mean())
-
-
-WINDOW_YEARS = 3  #: the targets describe 2009-2011: the first years of the baseline
-
-
-def _window(frame: pd.DataFrame, first_year: int) -> pd.DataFrame:
-    return frame[frame["year"] < first_year + WINDOW_YEARS] if "year" in frame else frame
-
-
-def statistics(result: Result) -> dict[str, float]:
-    """Every figure of :data:`STATISTICS` from the first years of one run (NaN: none).
-
-    Registration, compliance, fees and contraception need the regime (``policy.enabled``):
-    without it they are left out.
-    """
-    first = int(result.annual["year"].min())
-    result = replace(
-        result,
-        **{
-            name: _window(getattr(result, name), first)
-            for name in ("annual", "events", "kpis", "exposure")
-        },
-    )
-    e, k = result.events, result.kpis
-    births = e[e["event"] == "birth"]
-    second = births[births["order"] == 2]
-    after_girl = second[second["sons_before"] == 0]
-    brides = e[(e["event"] == "marriage") & (e["sex"] == 0)]
-    stats = {
-        "cbr": result.annual["cbr"].mean(),
-        "tfr_true": _tfr(births, result.exposure),
-        "srb": _srb(births["sex"]),
-        "srb_order_2": _srb(second["sex"]),
-        "male_share_2nd_after_girl": after_girl["sex"].mean(),
-        "mean_age_first_marriage": (brides["age_months"] / 12).mean(),
-        "mean_age_first_birth": (births[births["order"] == 1]["age_months"] / 12).mean(),
-    }
-    if not k.empty:  # the regime's figures: the core has no registration, fees or methods
-        stats |= {
-            "tfr_reported": _tfr(births[births["reported"] == 1], result.exposure),
-            "unreported_share": 1 - (births["reported"] == 1).mean(),
-            "contraceptive_prevalence": k["contraceptive_prevalence"].mean(),
-            "share_iud": k["share_iud"].mean(),
-            "share_sterilisation": (
-                k["share_female_sterilisation"] + k["share_male_sterilisation"]
-            ).mean(),
-            "share_condom": k["share_condom"].mean(),
-            "share_pill": k["share_pill"].mean(),
-            "fee_collection_rate": _ratio(k["yuan_fee_collected"], k["yuan_fee_levied"]),
-            "compliance_reported": 1
-            - _ratio(k["births_out_of_plan_reported"], k["births_reported"]),
-            "compliance_true": 1 - _ratio(k["births_out_of_plan"], k["births"]),
-        }
-    return {name: float(stats[name]) for name in STATISTICS if name in stats}
 
 
 def table(per_run: list[dict[str, float]], targets: Sequence[Target]) -> pd.DataFrame:

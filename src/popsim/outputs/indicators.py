@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from popsim.scenario.demography import REPRO_AGES
+from popsim.outputs.statistics import births_by_age, crude_rate, srb, woman_years
 
 AGE_GROUPS = [(a, a + 4) for a in range(0, 100, 5)] + [(100, 100)]
 
@@ -38,12 +38,7 @@ def _rate_table(counts: pd.Series, exposure: pd.Series) -> pd.DataFrame:
 def asfr(events: pd.DataFrame, exposure: pd.DataFrame) -> pd.DataFrame:
     """Births per woman-year by year (rows) and mother's single year of age 15..49 (columns)."""
     births = events[events["event"] == "birth"]
-    births = births.assign(age=births["age_months"] // 12)
-    counts = births.groupby(["year", "age"]).size()
-    women = exposure[
-        (exposure["sex"] == 0) & exposure["age"].between(REPRO_AGES.start, REPRO_AGES.stop - 1)
-    ]
-    return _rate_table(counts, women.set_index(["year", "age"])["person_years"])
+    return _rate_table(births_by_age(births), woman_years(exposure))
 
 
 def asfr_5year(events: pd.DataFrame, exposure: pd.DataFrame) -> pd.DataFrame:
@@ -51,9 +46,7 @@ def asfr_5year(events: pd.DataFrame, exposure: pd.DataFrame) -> pd.DataFrame:
     births = events[events["event"] == "birth"]
     group = (births["age_months"] // 12 // 5) * 5
     counts = births.assign(age=group).groupby(["year", "age"]).size()
-    women = exposure[
-        (exposure["sex"] == 0) & exposure["age"].between(REPRO_AGES.start, REPRO_AGES.stop - 1)
-    ]
+    women = woman_years(exposure).reset_index()
     women = women.assign(age=(women["age"] // 5) * 5).groupby(["year", "age"])["person_years"]
     table = _rate_table(counts, women.sum())
     table.columns = [f"{a}-{a + 4}" for a in table.columns]
@@ -109,10 +102,11 @@ def annual(
     out["births_male"], out["births_female"] = sex_counts[1], sex_counts[0]
     person_years = exposure.groupby("year")["person_years"].sum().reindex(out.index)
     out["person_years"] = person_years
-    out["cbr"] = 1000 * out["births"] / person_years
-    out["cdr"] = 1000 * out["deaths"] / person_years
+    out["cbr"] = crude_rate(out["births"], person_years)
+    out["cdr"] = crude_rate(out["deaths"], person_years)
+    # the sum of the ASFR table's rows; statistics.tfr adds the same rates in another order
     out["tfr"] = asfr(events, exposure).sum(axis=1).reindex(out.index, fill_value=0.0)
-    out["srb"] = 100 * out["births_male"] / out["births_female"].where(out["births_female"] > 0)
+    out["srb"] = srb(out["births_male"], out["births_female"])
     first = births[births["order"] == 1]
     out["mean_age_first_birth"] = (first["age_months"] / 12).groupby(first["year"]).mean()
     if pyramid is not None:

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from popsim.mechanisms.incentives import LINES
+from popsim.outputs.statistics import compliance, ratio
 from popsim.scenario.couples import METHODS
 
 MONEY = (*LINES, "hiring_income", "fee_levied", "fee_collected")
@@ -27,14 +28,15 @@ FLOWS = (
 )
 
 
-def _ratio(num, den) -> pd.Series:
-    return num / den.where(den > 0)
-
-
 def _srb(births: pd.DataFrame) -> pd.Series:
+    """SRB by year, as 100 * (male / female).
+
+    Not :func:`~popsim.outputs.statistics.srb`, (100 * male) / female, which rounds
+    differently in the last bit: that would change these columns of every result.
+    """
     male = births.groupby("year")["sex"].sum()
     total = births.groupby("year").size()
-    return 100 * _ratio(male, total - male)
+    return 100 * ratio(male, total - male)
 
 
 def annual_kpis(events: pd.DataFrame, records: pd.DataFrame, scenario) -> pd.DataFrame:
@@ -56,8 +58,8 @@ def annual_kpis(events: pd.DataFrame, records: pd.DataFrame, scenario) -> pd.Dat
     out["births_reported"] = registered.groupby("year").size()
     out["births_out_of_plan_reported"] = registered.groupby("year")["out_of_plan"].sum()
     out = out.fillna(0)
-    out["compliance_true"] = 1 - _ratio(out["births_out_of_plan"], out["births"])
-    out["compliance_reported"] = 1 - _ratio(
+    out["compliance_true"] = compliance(out["births_out_of_plan"], out["births"])
+    out["compliance_reported"] = compliance(
         out["births_out_of_plan_reported"], out["births_reported"]
     )
     out["srb_true"] = _srb(births)
@@ -75,27 +77,27 @@ def annual_kpis(events: pd.DataFrame, records: pd.DataFrame, scenario) -> pd.Dat
     out = out.join(flows)
     overreport = scenario.policy.reporting.checkup_overreport
     attended, targets = out["checkup_attended"], out["checkup_targets"]
-    out["checkup_participation_true"] = _ratio(attended, targets)
-    out["checkup_participation_reported"] = _ratio(
+    out["checkup_participation_true"] = ratio(attended, targets)
+    out["checkup_participation_reported"] = ratio(
         attended + overreport * (targets - attended), targets
     )
-    out["migrant_participation_true"] = _ratio(
+    out["migrant_participation_true"] = ratio(
         out["checkup_away_attended"], out["checkup_away_targets"]
     )
 
     december = records[records["month"] % 12 == 11].groupby("year").last()
     wives = december["wives"]
     out["wives_15_49"] = wives
-    out["contraceptive_prevalence"] = 1 - _ratio(december["method_none"], wives)
+    out["contraceptive_prevalence"] = 1 - ratio(december["method_none"], wives)
     for name in METHODS[1:]:
-        out[f"share_{name}"] = _ratio(december[f"method_{name}"], wives)
-    out["larc_in_place_true"] = _ratio(december["larc_true"], december["larc_targets"])
-    out["larc_in_place_reported"] = _ratio(december["larc_reported"], december["larc_targets"])
+        out[f"share_{name}"] = ratio(december[f"method_{name}"], wives)
+    out["larc_in_place_true"] = ratio(december["larc_true"], december["larc_targets"])
+    out["larc_in_place_reported"] = ratio(december["larc_reported"], december["larc_targets"])
     out["certificates"] = december["certificates"]
 
     money = by_year[list(MONEY)].sum()
     out = out.join(money.add_prefix("yuan_"))
-    out["fee_collection_rate"] = _ratio(money["fee_collected"], money["fee_levied"])
+    out["fee_collection_rate"] = ratio(money["fee_collected"], money["fee_levied"])
     out["spend_total"] = money[list(LINES)].sum(axis=1)
     out["spend_net_of_fees"] = out["spend_total"] - money["fee_collected"]
     return out.reset_index()

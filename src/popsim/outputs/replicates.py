@@ -10,13 +10,15 @@ The output folder of a scenario run (what ``notebooks/scenario.ipynb`` writes an
 
 A folder is *complete* for a request when its manifest exists and matches the
 request (scenario hash, seeds, size, code version) and every table file is
-there; :func:`is_complete` is what a resumed batch uses to skip work.
+there; :func:`is_complete` is what a resumed batch uses to skip work. A *batch* is a
+folder of such folders, one per scenario (:func:`read_batch`).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import tempfile
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -131,3 +133,42 @@ def read(out_dir: str | Path, tables: tuple[str, ...] = TABLES) -> tuple[dict, d
     manifest = json.loads((out / MANIFEST).read_text())
     frames = {name: pd.read_parquet(out / "tables" / f"{name}.parquet") for name in tables}
     return manifest, frames
+
+
+def read_batch(batch_dir: str | Path, tables: tuple[str, ...] = TABLES) -> dict[str, dict]:
+    """Every scenario output under ``batch_dir``: ``{folder name: {table: frame}}``.
+
+    A scenario output is a subfolder holding a manifest; other subfolders (logs, executed
+    notebooks) are skipped. Scenarios come in the order of their folder names.
+    """
+    root = Path(batch_dir)
+    if not root.is_dir():
+        raise FileNotFoundError(f"batch folder {batch_dir} does not exist")
+    folders = sorted(p for p in root.iterdir() if (p / MANIFEST).is_file())
+    batch = {folder.name: read(folder, tables)[1] for folder in folders}
+    if not batch:
+        raise FileNotFoundError(f"no scenario output (a subfolder with a manifest) in {batch_dir}")
+    return batch
+
+
+def demo_batch(
+    scenarios: Iterable[str | Path],
+    *,
+    replicates: int = 3,
+    first_seed: int = 0,
+    n_agents: int = 3000,
+    years: int = 5,
+    tables: tuple[str, ...] = TABLES,
+) -> dict[str, dict]:
+    """Run a small batch in a temporary folder and read it back, as a real batch is read.
+
+    Each scenario file is run with the same seeds; the folder is named after
+    the scenario's ``name`` and removed afterwards.
+    """
+    with tempfile.TemporaryDirectory(prefix="popsim-demo-") as tmp:
+        for path in scenarios:
+            req = request(
+                path, replicates=replicates, first_seed=first_seed, n_agents=n_agents, years=years
+            )
+            run(req, Path(tmp) / req.scenario.name)
+        return read_batch(tmp, tables)

@@ -22,7 +22,8 @@ from popsim.version import code_version
 VERSIONED = ("popsim", "mesa", "numpy", "pandas", "pydantic", "pyarrow")
 
 
-def _version(package: str) -> str:
+def package_version(package: str) -> str:
+    """The installed version of ``package``, or ``"not installed"``."""
     try:
         return metadata.version(package)
     except metadata.PackageNotFoundError:
@@ -93,7 +94,8 @@ def collect(model: PopsimModel, cpu_seconds: float = float("nan")) -> Result:
         "years": s.township.years,
         "start_year": start,
         "code_version": code_version(),
-        "versions": {p: _version(p) for p in VERSIONED} | {"python": platform.python_version()},
+        "versions": {p: package_version(p) for p in VERSIONED}
+        | {"python": platform.python_version()},
         "cpu_seconds": round(cpu_seconds, 3),
     }
     return Result(

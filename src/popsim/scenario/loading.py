@@ -91,13 +91,13 @@ def _mark(mark: Any) -> str:
     return f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
 
 
-def _merge(base: dict, top: Mapping, origins: dict, source: str, prefix: tuple = ()) -> dict:
+def merge(base: dict, top: Mapping, origins: dict, source: str, prefix: tuple = ()) -> dict:
     """Deep-merge ``top`` into ``base``; record which source set each leaf."""
     out = dict(base)
     for key, value in top.items():
         path = (*prefix, key)
         if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
-            out[key] = _merge(out[key], value, origins, source, path)
+            out[key] = merge(out[key], value, origins, source, path)
         else:
             out[key] = value
             origins[path] = source
@@ -124,10 +124,11 @@ def _read_tree(path: Path, chain: tuple[Path, ...], origins: dict) -> dict:
                 f"{path}: field 'extends' names {parent!r}, but {parent_path} does not exist."
             )
         base = _read_tree(parent_path, (*chain, path), origins)
-    return _merge(base, data, origins, str(path))
+    return merge(base, data, origins, str(path))
 
 
-def _nest(overrides: Mapping[str, Any]) -> dict:
+def nest(overrides: Mapping[str, Any]) -> dict:
+    """Dotted overrides (``{"demography.srb": 1.07}``) as the nested mapping :func:`merge` takes."""
     nested: dict = {}
     for dotted, value in overrides.items():
         parts = str(dotted).split(".")
@@ -211,7 +212,7 @@ def load_scenario(
     origins: dict = {}
     data = _read_tree(Path(path), (), origins) if path is not None else {}
     if overrides:
-        data = _merge(data, _nest(overrides), origins, OVERRIDE)
+        data = merge(data, nest(overrides), origins, OVERRIDE)
     return validate(data, origins)
 
 

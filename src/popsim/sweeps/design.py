@@ -18,6 +18,7 @@ import numpy as np
 from pydantic import BaseModel
 
 from popsim.outputs.results import TABLES
+from popsim.outputs.statistics import STATISTICS
 from popsim.scenario.loading import ScenarioError
 from popsim.sweeps.executors import Task, apply_overrides
 from popsim.sweeps.spec import (
@@ -123,8 +124,6 @@ def check(spec: SweepSpec, *, popsim_model: bool) -> str | None:
         if name in RESERVED:
             return f"field 'outputs': {name!r} is taken by a result column."
     if popsim_model:
-        from popsim.calibration.targets import STATISTICS
-
         known = ["statistics", *STATISTICS, *TABLES]
         for name in spec.outputs:
             if name not in known:

@@ -34,8 +34,9 @@ import numpy as np
 import pandas as pd
 
 from popsim.outputs.results import TABLES, flat
+from popsim.outputs.statistics import statistics
 from popsim.scenario.demography import Scenario
-from popsim.scenario.loading import OVERRIDE, ScenarioError, _merge, _nest, load_scenario, validate
+from popsim.scenario.loading import OVERRIDE, ScenarioError, load_scenario, merge, nest, validate
 
 #: the recorded outputs when none are named: every calibration figure and the annual table
 DEFAULT_OUTPUTS = ("statistics", "annual")
@@ -62,8 +63,8 @@ def apply_overrides(
     if not overrides:
         return scenario
     origins: dict = {}
-    merged = _merge(
-        scenario.model_dump() if data is None else data, _nest(overrides), origins, OVERRIDE
+    merged = merge(
+        scenario.model_dump() if data is None else data, nest(overrides), origins, OVERRIDE
     )
     return validate(merged, origins)
 
@@ -84,7 +85,7 @@ def run_one(
         overrides: dotted field paths and values applied to the scenario.
         n_agents: initial persons (default: the scenario's).
         years: simulated years (default: the scenario's).
-        outputs: names of :func:`popsim.calibration.targets.statistics` figures (``"statistics"``
+        outputs: names of :func:`popsim.outputs.statistics.statistics` figures (``"statistics"``
             for all of them) and of :class:`popsim.outputs.results.Result` tables (``"annual"``,
             ``"kpis"``, ...).
 
@@ -92,7 +93,6 @@ def run_one(
         Each output by name: a float for a figure (NaN if the run has none, e.g. compliance
         without the regime), a flat DataFrame for a table.
     """
-    from popsim.calibration.targets import statistics
     from popsim.outputs.runner import simulate
 
     if isinstance(scenario, Scenario):

@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from popsim.outputs.results import TABLES, atomic_write
+from popsim.outputs.statistics import STATISTICS
 from popsim.sweeps.executors import Task
 from popsim.sweeps.spec import RESERVED, SweepError
 
@@ -105,8 +106,6 @@ def design(the_plan: Any) -> pd.DataFrame:
 
 
 def _expand(outputs: Sequence[str]) -> list[str]:
-    from popsim.calibration.targets import STATISTICS
-
     names: list[str] = []
     for o in outputs:
         names += list(STATISTICS) if o == "statistics" else [o]
@@ -163,12 +162,13 @@ class Store:
         self.make_folders(manifest.get("table_outputs", []))
         if design is not None:
             atomic_write(self.out / DESIGN, lambda tmp: design.to_parquet(tmp, index=False))
-        from popsim.outputs.runner import VERSIONED, _version
+        from popsim.outputs.runner import VERSIONED, package_version
 
         self.manifest = manifest | {
             "status": "running",
             "versions": {
-                p: _version(p) for p in (*VERSIONED, "SALib", "dask", "distributed", "optuna")
+                p: package_version(p)
+                for p in (*VERSIONED, "SALib", "dask", "distributed", "optuna")
             },
         }
         self._write_manifest()

@@ -1,0 +1,162 @@
+"""Indicator formulas, each written once, and the figures calibrations and sweeps use.
+
+The annual and KPI tables, the comparisons of scenarios and the calibration all compute
+TFR, SRB, crude rates and shares with the functions here, so an indicator means the same
+wherever it is shown. They take Series (by year, seed, ...) or plain numbers.
+
+:func:`statistics` reduces one run to every figure of :data:`STATISTICS`, on its first
+:data:`WINDOW_YEARS` years, pooled over them (SRB, shares of births) or averaged (rates).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import pandas as pd
+
+from popsim.outputs.results import Result
+from popsim.scenario.demography import REPRO_AGES
+
+#: every figure :func:`statistics` computes: its name and meaning
+STATISTICS = {
+    "cbr": "crude birth rate, per 1000",
+    "tfr_true": "total fertility rate, all births",
+    "tfr_reported": "total fertility rate, registered births",
+    "srb": "sex ratio at birth, males per 100 females",
+    "srb_order_2": "SRB of second births",
+    "male_share_2nd_after_girl": "male share of 2nd births after a girl",
+    "contraceptive_prevalence": "married women 15-49 using a method",
+    "share_iud": "IUD, share of married women 15-49",
+    "share_sterilisation": "female or male sterilisation, share",
+    "share_condom": "condom, share",
+    "share_pill": "pill, share",
+    "mean_age_first_marriage": "women's mean age at first marriage",
+    "mean_age_first_birth": "women's mean age at first birth",
+    "fee_collection_rate": "social maintenance fee collected / levied",
+    "compliance_reported": "in-plan share of registered births",
+    "compliance_true": "in-plan share of all births",
+    "unreported_share": "share of births not registered",
+}
+
+WINDOW_YEARS = 3  #: the targets describe 2009-2011: the first years of the baseline
+
+
+# --- formulas --------------------------------------------------------------------------------
+
+
+Value = pd.Series | float  #: by year, seed, ... or pooled into one number
+
+
+def _positive(whole: Value) -> Value:
+    """``whole`` with 0 as NaN: a share of nothing is undefined, not 0 or infinite."""
+    if isinstance(whole, pd.Series):
+        return whole.where(whole > 0)
+    return whole if whole > 0 else math.nan
+
+
+def ratio(part: Value, whole: Value) -> Value:
+    """``part / whole``, NaN where ``whole`` is 0."""
+    return part / _positive(whole)
+
+
+def compliance(out_of_plan: Value, births: Value) -> Value:
+    """The in-plan share of births."""
+    return 1 - ratio(out_of_plan, births)
+
+
+def srb(male: Value, female: Value) -> Value:
+    """Sex ratio at birth: males per 100 females (the targets' convention), NaN without girls."""
+    return 100 * male / _positive(female)
+
+
+def crude_rate(count: Value, person_years: Value) -> Value:
+    """Events per 1000 person-years (CBR, CDR)."""
+    return 1000 * count / person_years
+
+
+def births_by_age(births: pd.DataFrame) -> pd.Series:
+    """Births by year and mother's age in completed years, as the events record it."""
+    return births.assign(age=births["age_months"] // 12).groupby(["year", "age"]).size()
+
+
+def woman_years(exposure: pd.DataFrame) -> pd.Series:
+    """Person-years of women aged 15-49 by year and single year of age."""
+    ages = exposure["age"].between(REPRO_AGES.start, REPRO_AGES.stop - 1)
+    return exposure[(exposure["sex"] == 0) & ages].set_index(["year", "age"])["person_years"]
+
+
+def tfr(births: pd.Series, women: pd.Series, by: str = "year") -> pd.Series:
+    """Total fertility rate by ``by``: the sum over ages of births / woman-years.
+
+    Both are indexed by ``by`` and age; the cells are those of ``women``, so births at other
+    ages (mothers under 15 or over 49) are left out. Pooling over years is summing both over
+    them first.
+    """
+    return (births.reindex(women.index, fill_value=0) / women).groupby(level=by).sum()
+
+
+# --- the figures of one run ------------------------------------------------------------------
+
+
+def _window(frame: pd.DataFrame, first_year: int) -> pd.DataFrame:
+    return frame[frame["year"] < first_year + WINDOW_YEARS] if "year" in frame else frame
+
+
+def _tfr(births: pd.DataFrame, exposure: pd.DataFrame) -> float:
+    """Mean over the years of the TFR of ``births``."""
+    return float(tfr(births_by_age(births), woman_years(exposure)).mean())
+
+
+def statistics(result: Result) -> dict[str, float]:
+    """Every figure of :data:`STATISTICS` from the first years of one run (NaN: none).
+
+    Registration, compliance, fees and contraception need the regime (``policy.enabled``):
+    without it they are left out.
+    """
+    first = int(result.annual["year"].min())
+    result = replace(
+        result,
+        **{
+            name: _window(getattr(result, name), first)
+            for name in ("annual", "events", "kpis", "exposure")
+        },
+    )
+    e, k = result.events, result.kpis
+    births = e[e["event"] == "birth"]
+    second = births[births["order"] == 2]
+    after_girl = second[second["sons_before"] == 0]
+    brides = e[(e["event"] == "marriage") & (e["sex"] == 0)]
+
+    def pooled_srb(sex: pd.Series) -> float:
+        male = float(sex.sum())
+        return srb(male, max(len(sex) - male, 1.0))  # no girls: 100 x boys, not NaN
+
+    stats = {
+        "cbr": result.annual["cbr"].mean(),
+        "tfr_true": _tfr(births, result.exposure),
+        "srb": pooled_srb(births["sex"]),
+        "srb_order_2": pooled_srb(second["sex"]),
+        "male_share_2nd_after_girl": after_girl["sex"].mean(),
+        "mean_age_first_marriage": (brides["age_months"] / 12).mean(),
+        "mean_age_first_birth": (births[births["order"] == 1]["age_months"] / 12).mean(),
+    }
+    if not k.empty:  # the regime's figures: the core has no registration, fees or methods
+        total = {c: k[c].sum() for c in k.columns}  # pooled over the years
+        stats |= {
+            "tfr_reported": _tfr(births[births["reported"] == 1], result.exposure),
+            "unreported_share": 1 - (births["reported"] == 1).mean(),
+            "contraceptive_prevalence": k["contraceptive_prevalence"].mean(),
+            "share_iud": k["share_iud"].mean(),
+            "share_sterilisation": (
+                k["share_female_sterilisation"] + k["share_male_sterilisation"]
+            ).mean(),
+            "share_condom": k["share_condom"].mean(),
+            "share_pill": k["share_pill"].mean(),
+            "fee_collection_rate": ratio(total["yuan_fee_collected"], total["yuan_fee_levied"]),
+            "compliance_reported": compliance(
+                total["births_out_of_plan_reported"], total["births_reported"]
+            ),
+            "compliance_true": compliance(total["births_out_of_plan"], total["births"]),
+        }
+    return {name: float(stats[name]) for name in STATISTICS if name in stats}
