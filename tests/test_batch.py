@@ -21,7 +21,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
 from popsim import cli
-from popsim.analysis import batch
+from popsim.analysis import batch, execution
 from popsim.outputs import replicates
 from popsim.outputs.results import TABLES
 
@@ -206,13 +206,13 @@ def test_failing_scenario_is_reported_and_others_complete(tmp_path):
 
 
 def test_kernel_runs_this_interpreter(tmp_path):
-    assert batch.kernel_command()[0] == sys.executable
+    assert execution.kernel_command()[0] == sys.executable
     nb = _notebook(
         "import sys, pathlib\npathlib.Path('where.txt').write_text(sys.executable)",
         parameters="x = 0",
     )
     nbformat.write(nb, tmp_path / "nb.ipynb")
-    attempts = batch.execute(
+    attempts = execution.execute(
         tmp_path / "nb.ipynb", tmp_path / "out.ipynb", {"x": 1}, tmp_path, failed=tmp_path / "f"
     )
     assert attempts == 1
@@ -244,7 +244,8 @@ def _fake_papermill(monkeypatch, failures: list[tuple[bool, Exception]]):
 def test_kernel_start_failure_is_retried(tmp_path, monkeypatch):
     calls = _fake_papermill(monkeypatch, [(False, RuntimeError("Kernel died before replying"))])
     target = tmp_path / "out.ipynb"
-    assert batch.execute(tmp_path / "in.ipynb", target, {}, tmp_path, failed=tmp_path / "f") == 2
+    failed = tmp_path / "f"
+    assert execution.execute(tmp_path / "in.ipynb", target, {}, tmp_path, failed=failed) == 2
     assert len(calls) == 2 and target.is_file()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.ipynb"]
 
@@ -254,15 +255,16 @@ def test_cell_errors_are_not_retried(tmp_path, monkeypatch):
 
     error = PapermillExecutionError(3, 5, "1/0", "ZeroDivisionError", "division by zero", [])
     calls = _fake_papermill(monkeypatch, [(True, error)])
+    source, target = tmp_path / "in.ipynb", tmp_path / "out.ipynb"
     failed = tmp_path / "failed.ipynb"
     with pytest.raises(PapermillExecutionError) as info:
-        batch.execute(tmp_path / "in.ipynb", tmp_path / "out.ipynb", {}, tmp_path, failed=failed)
-    assert len(calls) == 1 and failed.is_file() and not (tmp_path / "out.ipynb").exists()
-    assert batch.describe(info.value) == "cell In [5]: ZeroDivisionError: division by zero"
+        execution.execute(source, target, {}, tmp_path, failed=failed)
+    assert len(calls) == 1 and failed.is_file() and not target.exists()
+    assert execution.describe(info.value) == "cell In [5]: ZeroDivisionError: division by zero"
     # a kernel that dies mid-run is not a start failure either
     calls = _fake_papermill(monkeypatch, [(True, RuntimeError("Kernel died"))])
     with pytest.raises(RuntimeError):
-        batch.execute(tmp_path / "in.ipynb", tmp_path / "out.ipynb", {}, tmp_path, failed=failed)
+        execution.execute(source, target, {}, tmp_path, failed=failed)
     assert len(calls) == 1
 
 
