@@ -56,12 +56,13 @@ def audit(model: PopsimModel, months: int) -> tuple[dict, dict, dict]:
     for _ in range(months):
         w.month = Month()
         for step in model.month_steps:
+            call = step.bind(model)
             if not step.when.due(model):
                 continue
             before = _state(model)
             n_persons, n_households = w.persons.n, w.households.n
             with recording_reads() as seen:
-                step.run(model)
+                call()
             reads[step.name] |= {_label(t, c) for t, c in seen}
             if w.persons.n > n_persons:
                 added[step.name].add("new persons")

@@ -94,10 +94,10 @@ def test_the_audit_catches_an_undeclared_write():
     scenario = resize(popsim.load_scenario(ROOT / "params/core.yaml"), 500, 1)
     model = PopsimModel(scenario, seed=1)
 
-    def sneaky(m):
-        m.world.persons.parity[:3] += 1
+    def sneaky(world):
+        world.persons.parity[:3] += 1
 
-    model.month_steps = (Step("sneaky", sneaky, (), (), "writes parity undeclared"),)
+    model.month_steps = (Step("sneaky", sneaky, "world", (), (), "writes parity undeclared"),)
     _, writes, _ = audit(model, months=1)
     assert writes["sneaky"] == {"parity"}
 

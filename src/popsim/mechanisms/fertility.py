@@ -84,14 +84,15 @@ def step_pregnancies(world: World) -> None:
     world.month.male = p.fetus_male[born]
 
 
-def step_conception(world: World, method_failure: np.ndarray | None) -> None:
+def step_conception(world: World) -> None:
     """New conceptions among married women not pregnant; sets ``world.month.conceived``.
 
-    ``method_failure[method]`` is a non-trying couple's conception rate relative to its
-    fecundability (see :mod:`~popsim.mechanisms.contraception`); ``None``: couples not
+    ``world.method_failure[method]`` is a non-trying couple's conception rate relative to
+    its fecundability (see :mod:`~popsim.mechanisms.contraception`); ``None``: couples not
     trying use perfect contraception.
     """
     p, t, rates = world.persons, world.t, world.rates
+    method_failure = world.method_failure
     if world.scenario.demography.fertility.mode == "asfr":
         return
     eligible = (
@@ -117,13 +118,15 @@ def step_conception(world: World, method_failure: np.ndarray | None) -> None:
     world.month.conceived = new
 
 
-def step_births(world: World, *, decides: bool) -> None:
+def step_births(world: World) -> None:
     """Add this month's newborns (``world.month``) and update their mothers.
 
-    ``decides``: couples decide on the next child (:mod:`~popsim.mechanisms.decision`),
-    so a birth ends the trying; else parity progression ratios draw it.
+    With the couple's decision (:mod:`~popsim.mechanisms.decision`) a birth ends the
+    trying, and the couple decides again; else parity progression ratios draw it.
     """
     p, t, fert = world.persons, world.t, world.scenario.demography.fertility
+    policy = world.scenario.policy
+    decides = policy.enabled and policy.decision.enabled
     mothers, male = world.month.mothers, world.month.male
     first = p.parity[mothers] == 0
     p.first_birth_month[mothers[first]] = t

@@ -5,8 +5,7 @@ The regime is on when ``policy.enabled``. Its mechanisms are steps of the month'
 it, never behind a callback: person columns, ``world.effort`` (the cadres' effort, set
 here), ``world.month.wives`` (the month's target women, set here) and ``world.ledger``
 (money and counts; each month's record is closed here, with the stocks in December).
-This object holds what is not an array: the cadres (Mesa agents) and the methods'
-failure table.
+This object holds what is not an array: the cadres (Mesa agents).
 """
 
 from __future__ import annotations
@@ -24,20 +23,17 @@ class Regime:
     """The regime's state within one run that is not a person column."""
 
     def __init__(self, model) -> None:
-        world = model.world
+        self.world = world = model.world
         self.policy = pol = model.params.policy
         self._rng = world.streams["cadres"]
         self.cadres = hire_cadres(model, self._rng)
-        #: a non-trying couple's conception rate by method, relative to fecundability
-        self.method_failure = (
-            relative_failure(pol.contraception.failure, float(world.rates.fecundability.max()))
-            if pol.contraception.enabled
-            else None
-        )
+        if pol.contraception.enabled:  # couples not trying conceive at their method's failure
+            peak = float(world.rates.fecundability.max())
+            world.method_failure = relative_failure(pol.contraception.failure, peak)
 
-    def open_month(self, world: World) -> None:
+    def open_month(self) -> None:
         """The first month's investments; the month's target women, new wealth, effort."""
-        pol = self.policy
+        world, pol = self.world, self.policy
         if world.t == 0:  # the bulletin's investments, booked in the first simulated month
             world.ledger.pay("service_rooms", pol.budget.service_rooms * pol.checkups.room_quality)
             world.ledger.pay("service_centre", pol.budget.service_centre)
@@ -47,8 +43,9 @@ class Regime:
         targets = np.bincount(world.persons.village[wives], minlength=world.effort.size)
         world.effort = village_effort(self.cadres, targets, pol.checkups.cadre_capacity)
 
-    def close_month(self, world: World) -> None:
+    def close_month(self) -> None:
         """Close the month's record; in December add the stocks of methods and certificates."""
+        world = self.world
         p = world.persons
         record = world.ledger.close_month(world.t)
         if world.t % 12 != 11:

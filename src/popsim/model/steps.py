@@ -17,7 +17,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 from popsim.mechanisms import (
     checkups,
@@ -33,7 +34,10 @@ from popsim.mechanisms import (
     rules,
     sex_selection,
 )
+from popsim.model import records
+from popsim.model.regime import Regime
 from popsim.scenario.demography import Scenario
+from popsim.state.population import Persons
 
 if TYPE_CHECKING:
     from popsim.model.township import PopsimModel
@@ -87,7 +91,8 @@ class Step:
     """One step of the month: what runs, what it reads and writes, when."""
 
     name: str
-    run: Callable[[PopsimModel], None]
+    run: Callable[[Any], None]  #: called with what ``on`` names
+    on: str  #: "world", "model", "regime" or "persons"
     reads: tuple[str, ...]
     writes: tuple[str, ...]
     doc: str
@@ -95,20 +100,26 @@ class Step:
     when: When = EVERY_MONTH
     timer: str = ""  #: the CPU-time bucket (``world.timings``); default: the name
 
+    def bind(self, model: PopsimModel) -> Callable[[], None]:
+        """The step's call for one run: ``run`` applied to its world, model or regime."""
+        target = {
+            "world": model.world,
+            "model": model,
+            "regime": model.regime,
+            "persons": model.world.persons,
+        }[self.on]
+        return partial(self.run, target)
+
+    @property
+    def runs(self) -> str:
+        """What the step calls, as the docs show it: ``module.function(world)``."""
+        module = self.run.__module__.rsplit(".", 1)[-1]
+        return f"{module}.{self.run.__qualname__}({self.on})"
+
     @property
     def bucket(self) -> str:
         """Name under which the step's CPU time is summed."""
         return self.timer or self.name
-
-
-def _births(m: PopsimModel) -> None:
-    decides = m.params.policy.enabled and m.params.policy.decision.enabled
-    fertility.step_births(m.world, decides=decides)
-
-
-def _conception(m: PopsimModel) -> None:
-    failure = m.regime.method_failure if m.regime is not None else None
-    fertility.step_conception(m.world, failure)
 
 
 def _cols(text: str) -> tuple[str, ...]:
@@ -121,7 +132,8 @@ RULE = "parity sons first_birth_month marital"  # what the birth rules look at (
 STEPS: tuple[Step, ...] = (
     Step(
         "open_month",
-        lambda m: m.open_month(),
+        records.open_month,
+        "model",
         _cols("alive village log"),
         _cols("records"),
         "the population and event counts at the month's start",
@@ -129,7 +141,8 @@ STEPS: tuple[Step, ...] = (
     ),
     Step(
         "exposure",
-        lambda m: m.add_exposure(),
+        records.add_exposure,
+        "model",
         _cols("alive sex"),
         _cols("records"),
         "person-years by sex and single age",
@@ -138,14 +151,16 @@ STEPS: tuple[Step, ...] = (
     ),
     Step(
         "mortality",
-        lambda m: mortality.step_mortality(m.world),
+        mortality.step_mortality,
+        "world",
         _cols("key pid sex village"),
         _cols("alive marital spouse preg_month log"),
         "deaths; the spouses of the dead are widowed",
     ),
     Step(
         "migration",
-        lambda m: migration.step_migration(m.world),
+        migration.step_migration,
+        "world",
         _cols("key pid sex village household marital households.key"),
         _cols("alive away spouse preg_month log") + ("new persons", "new households"),
         "labour migrants leave and return; households emigrate; immigrants arrive",
@@ -153,7 +168,8 @@ STEPS: tuple[Step, ...] = (
     ),
     Step(
         "marriage",
-        lambda m: marriage.step_marriage(m.world),
+        marriage.step_marriage,
+        "world",
         _cols("key pid sex parity"),
         _cols("alive marital spouse village household away wants_more preg_month log")
         + ("new persons", "new households"),
@@ -163,7 +179,8 @@ STEPS: tuple[Step, ...] = (
     ),
     Step(
         "regime_open",
-        lambda m: m.regime.open_month(m.world),
+        Regime.open_month,
+        "regime",
         _cols("alive sex marital village households.key cadres"),
         _cols("households.wealth month.wives effort ledger"),
         "investments (first month); the month's target wives (married women 15-49); new "
@@ -173,7 +190,8 @@ STEPS: tuple[Step, ...] = (
     ),
     Step(
         "decision",
-        lambda m: decision.step_decision(m.world),
+        decision.step_decision,
+        "world",
         _cols("key month.wives away certificate preg_month " + RULE),
         _cols("desired son_pref wants_more method iud_missing"),
         "couples' desired size and son preference; start trying (by the price of the next "
@@ -182,7 +200,8 @@ STEPS: tuple[Step, ...] = (
     ),
     Step(
         "contraception",
-        lambda m: contraception.step_contraception(m.world),
+        contraception.step_contraception,
+        "world",
         _cols(
             "key alive month.wives effort away village preg_month iud_missing "
             "last_birth_month " + RULE
@@ -193,7 +212,8 @@ STEPS: tuple[Step, ...] = (
     ),
     Step(
         "checkups",
-        lambda m: checkups.step_checkups(m.world),
+        checkups.step_checkups,
+        "world",
         _cols("key pid month.wives effort away village fetus_male parity sons"),
         _cols(PREGNANCY + " wants_more desired son_pref method iud_missing log ledger"),
         "a check-up round: pregnancies found, remedial abortions, missing IUDs refitted",
@@ -202,7 +222,8 @@ STEPS: tuple[Step, ...] = (
     ),
     Step(
         "sex_selection",
-        lambda m: sex_selection.step_sex_selection(m.world),
+        sex_selection.step_sex_selection,
+        "world",
         _cols("key pid alive fetus_male daughters son_pref certificate away village " + RULE),
         _cols(PREGNANCY + " log"),
         "sex-selective abortions of female fetuses (the couple tries again)",
@@ -210,7 +231,8 @@ STEPS: tuple[Step, ...] = (
     ),
     Step(
         "incentives",
-        lambda m: incentives.step_incentives(m.world),
+        incentives.step_incentives,
+        "world",
         _cols(
             "key alive sex month.wives parity sons daughters desired son_pref wants_more "
             "first_birth_month method spouse"
@@ -221,7 +243,8 @@ STEPS: tuple[Step, ...] = (
     ),
     Step(
         "pregnancies",
-        lambda m: fertility.step_pregnancies(m.world),
+        fertility.step_pregnancies,
+        "world",
         _cols("key alive sex fetus_male"),
         _cols(PREGNANCY + " month.mothers month.male"),
         "losses and terms of pregnancies (asfr mode: this month's births at the age rates)",
@@ -229,8 +252,11 @@ STEPS: tuple[Step, ...] = (
     ),
     Step(
         "conception",
-        _conception,
-        _cols("key alive sex marital spouse away wants_more method susceptible_from"),
+        fertility.step_conception,
+        "world",
+        _cols(
+            "key alive sex marital spouse away wants_more method susceptible_from method_failure"
+        ),
         _cols("preg_month fetus_male month.conceived"),
         "new conceptions (couples not trying: their method's failure); the fetus's sex",
         present=CONCEPTIONS,
@@ -238,7 +264,8 @@ STEPS: tuple[Step, ...] = (
     ),
     Step(
         "plan_status",
-        lambda m: rules.step_plan_status(m.world),
+        rules.step_plan_status,
+        "world",
         _cols("month.conceived " + RULE),
         _cols("out_of_plan"),
         "new pregnancies classified under the rule expected at birth",
@@ -247,7 +274,8 @@ STEPS: tuple[Step, ...] = (
     ),
     Step(
         "registration",
-        lambda m: registration.step_registration(m.world),
+        registration.step_registration,
+        "world",
         _cols("key month.mothers " + RULE),
         _cols("month.births_out_of_plan month.births_reported"),
         "this month's births classified under the rule in force; which are registered",
@@ -256,7 +284,8 @@ STEPS: tuple[Step, ...] = (
     ),
     Step(
         "fees",
-        lambda m: fees.step_fees(m.world),
+        fees.step_fees,
+        "world",
         _cols("key household preg_known month.mothers month.births_out_of_plan"),
         _cols("households.wealth ledger"),
         "the fee levied on known out-of-plan births, collected as far as wealth allows",
@@ -265,7 +294,8 @@ STEPS: tuple[Step, ...] = (
     ),
     Step(
         "certificates_forfeit",
-        lambda m: incentives.step_forfeit_certificates(m.world),
+        incentives.step_forfeit_certificates,
+        "world",
         _cols("month.mothers"),
         _cols("certificate"),
         "a birth ends its mother's certificate",
@@ -274,7 +304,8 @@ STEPS: tuple[Step, ...] = (
     ),
     Step(
         "births",
-        _births,
+        fertility.step_births,
+        "world",
         _cols(
             "key pid village household month.mothers month.male month.births_out_of_plan "
             "month.births_reported"
@@ -288,7 +319,8 @@ STEPS: tuple[Step, ...] = (
     ),
     Step(
         "regime_close",
-        lambda m: m.regime.close_month(m.world),
+        Regime.close_month,
+        "regime",
         _cols("alive sex marital parity method iud_missing larc_fake certificate"),
         _cols("ledger"),
         "the month's record of money and counts; in December the stocks",
@@ -297,7 +329,8 @@ STEPS: tuple[Step, ...] = (
     ),
     Step(
         "tally",
-        lambda m: m.tally(),
+        records.tally,
+        "model",
         _cols("alive away village log"),
         _cols("records"),
         "the month's flows and village populations; Mesa's DataCollector",
@@ -305,7 +338,8 @@ STEPS: tuple[Step, ...] = (
     ),
     Step(
         "snapshot",
-        lambda m: m.snapshot(),
+        records.snapshot,
+        "model",
         _cols("alive sex parity"),
         _cols("records"),
         "year-end age pyramid and parity of women 45-49",
@@ -314,7 +348,8 @@ STEPS: tuple[Step, ...] = (
     ),
     Step(
         "cadre_turnover",
-        lambda m: m.regime.close_year(),
+        Regime.close_year,
+        "regime",
         _cols("cadres"),
         _cols("cadres"),
         "the weakest cadres replaced",
@@ -323,7 +358,8 @@ STEPS: tuple[Step, ...] = (
     ),
     Step(
         "compaction",
-        lambda m: m.world.persons.compact(),
+        Persons.compact,
+        "persons",
         _cols("alive spouse"),
         ("every column: rows renumbered",),
         "retired rows dropped once they are a tenth of the table",
@@ -359,12 +395,13 @@ def markdown(steps: tuple[Step, ...] = None) -> str:
     """The step table as a Markdown table (for docs/model.md)."""
     steps = STEPS if steps is None else steps
     lines = [
-        "| # | step | when | present | reads | writes | what |",
-        "|---|---|---|---|---|---|---|",
+        "| # | step | runs | when | present | reads | writes | what |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for i, s in enumerate(steps, 1):
         lines.append(
-            f"| {i} | `{s.name}` | {s.when.text} | {s.present.text} | {', '.join(s.reads)} | "
+            f"| {i} | `{s.name}` | `{s.runs}` | {s.when.text} | {s.present.text} | "
+            f"{', '.join(s.reads)} | "
             f"{', '.join(s.writes)} | {s.doc} |"
         )
     return "\n".join(lines)

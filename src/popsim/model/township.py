@@ -13,22 +13,12 @@ import numpy as np
 
 from popsim.model.cadres import Cadre
 from popsim.model.initial import populate
+from popsim.model.records import FLOWS
 from popsim.model.regime import Regime
 from popsim.model.steps import STEPS, Step
 from popsim.scenario.demography import N_AGES, Scenario
 from popsim.state.events import EventLog
-from popsim.state.population import FEMALE
 from popsim.state.world import Month, World
-
-FLOWS = {
-    "births": "birth",
-    "deaths": "death",
-    "in_migrants": "in_migration",
-    "out_migrants": "out_migration",
-    "marriages": "marriage",
-}
-PARITY_AGES = (45, 50)
-MAX_PARITY = 10  #: parities above are counted in the last class
 
 
 class Village(mesa.Agent):
@@ -66,9 +56,11 @@ class PopsimModel(mesa.Model):
         self.recording = False
         self.villages = [Village(self, i) for i in range(scenario.township.n_villages)]
         self.flows = dict.fromkeys(FLOWS, 0)
+        self.population_start = 0
+        self.month_start_totals: dict[str, int] = {}
         self.exposure = np.zeros((scenario.township.years, 2, N_AGES))  # person-years
         self.snapshots: dict[str, list[np.ndarray]] = {"pyramid": [], "parity": []}
-        self._count_villages()
+        self.count_villages()
         agent_reporters = {Village: {"population": "population"}}
         if self.regime is not None:
             agent_reporters[Cadre] = {"village": "village", "effectiveness": "effectiveness"}
@@ -84,6 +76,7 @@ class PopsimModel(mesa.Model):
             },
             agenttype_reporters=agent_reporters,
         )
+        self._calls = [(step, step.bind(self)) for step in self.month_steps]
         self._burn_in()
 
     @property
@@ -91,7 +84,8 @@ class PopsimModel(mesa.Model):
         """Registered population now (residents and labour migrants away)."""
         return int(self.village_population.sum())
 
-    def _count_villages(self) -> None:
+    def count_villages(self) -> None:
+        """Count the registered persons of every village (for the Village agents)."""
         p = self.world.persons
         self.village_population = np.bincount(
             p.village[p.alive], minlength=self.params.township.n_villages
@@ -109,10 +103,10 @@ class PopsimModel(mesa.Model):
         w.month = Month()
         self.recording = record
         timed = w.timings
-        for step in self.month_steps:
+        for step, call in self._calls:
             if step.when.due(self):
                 with timed(step.bucket):
-                    step.run(self)
+                    call()
         w.t += 1
 
     def _burn_in(self) -> None:
@@ -127,36 +121,3 @@ class PopsimModel(mesa.Model):
         while self.running:
             self.step()
         return self
-
-    # ---- the model's own steps (see popsim.model.steps) ---------------------------------
-    def open_month(self) -> None:
-        """Remember the population and event counts at the month's start (for its flows)."""
-        self._totals = dict(self.world.log.totals)
-        self.population_start = self.population
-
-    def add_exposure(self) -> None:
-        """Add the month's person-years by sex and single age."""
-        p = self.world.persons
-        alive = p.alive
-        cell = p.sex[alive].astype(np.int64) * N_AGES + self.world.age_years[alive]
-        year = self.world.t // 12
-        self.exposure[year] += np.bincount(cell, minlength=2 * N_AGES).reshape(2, N_AGES) / 12.0
-
-    def tally(self) -> None:
-        """The month's flows and village populations; collected in recorded months."""
-        totals = self.world.log.totals
-        self.flows = {name: totals[kind] - self._totals[kind] for name, kind in FLOWS.items()}
-        self._count_villages()
-        if self.recording:
-            self.datacollector.collect(self)
-
-    def snapshot(self) -> None:
-        """Year-end age pyramid by sex and parity distribution of women 45-49."""
-        p, age = self.world.persons, self.world.age_years
-        alive = p.alive
-        cell = p.sex[alive].astype(np.int64) * N_AGES + age[alive]
-        self.snapshots["pyramid"].append(np.bincount(cell, minlength=2 * N_AGES).reshape(2, N_AGES))
-        women = alive & (p.sex == FEMALE) & (age >= PARITY_AGES[0]) & (age < PARITY_AGES[1])
-        self.snapshots["parity"].append(
-            np.bincount(np.minimum(p.parity[women], MAX_PARITY), minlength=MAX_PARITY + 1)
-        )

@@ -128,6 +128,9 @@ class World:
         self.ledger = Ledger()  #: the regime's money and counts (empty without it)
         #: each village's cadre effort (mean effectiveness x coverage); 1 without cadres
         self.effort = np.ones(scenario.township.n_villages)
+        #: a non-trying couple's conception rate by method relative to its fecundability;
+        #: None: couples not trying use perfect contraception (no contraception mechanism)
+        self.method_failure: np.ndarray | None = None
         self.timings = Timings()
         self._ages_key: tuple[int, int] | None = None
 

@@ -1,0 +1,58 @@
+"""What a run records besides its events: monthly flows, person-years, year-end snapshots.
+
+These are the model's own steps of the month (:mod:`popsim.model.steps`); each takes the
+:class:`~popsim.model.township.PopsimModel`, whose arrays and DataCollector they fill.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from popsim.scenario.demography import N_AGES
+from popsim.state.population import FEMALE
+
+FLOWS = {
+    "births": "birth",
+    "deaths": "death",
+    "in_migrants": "in_migration",
+    "out_migrants": "out_migration",
+    "marriages": "marriage",
+}
+PARITY_AGES = (45, 50)
+MAX_PARITY = 10  #: parities above are counted in the last class
+
+
+def open_month(model) -> None:
+    """Remember the population and event counts at the month's start (for its flows)."""
+    model.month_start_totals = dict(model.world.log.totals)
+    model.population_start = model.population
+
+
+def add_exposure(model) -> None:
+    """Add the month's person-years by sex and single age."""
+    p = model.world.persons
+    alive = p.alive
+    cell = p.sex[alive].astype(np.int64) * N_AGES + model.world.age_years[alive]
+    year = model.world.t // 12
+    model.exposure[year] += np.bincount(cell, minlength=2 * N_AGES).reshape(2, N_AGES) / 12.0
+
+
+def tally(model) -> None:
+    """The month's flows and village populations; collected in recorded months."""
+    totals, start = model.world.log.totals, model.month_start_totals
+    model.flows = {name: totals[kind] - start[kind] for name, kind in FLOWS.items()}
+    model.count_villages()
+    if model.recording:
+        model.datacollector.collect(model)
+
+
+def snapshot(model) -> None:
+    """Year-end age pyramid by sex and parity distribution of women 45-49."""
+    p, age = model.world.persons, model.world.age_years
+    alive = p.alive
+    cell = p.sex[alive].astype(np.int64) * N_AGES + age[alive]
+    model.snapshots["pyramid"].append(np.bincount(cell, minlength=2 * N_AGES).reshape(2, N_AGES))
+    women = alive & (p.sex == FEMALE) & (age >= PARITY_AGES[0]) & (age < PARITY_AGES[1])
+    model.snapshots["parity"].append(
+        np.bincount(np.minimum(p.parity[women], MAX_PARITY), minlength=MAX_PARITY + 1)
+    )
