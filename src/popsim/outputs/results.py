@@ -93,21 +93,45 @@ def flat(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def write(result: Result, out_dir: str | Path) -> Path:
-    """Write every table as ``NAME.parquet``, then ``manifest.json``, into ``out_dir``."""
+    """Write every table as ``NAME.parquet``, then ``manifest.json``, into ``out_dir``.
+
+    An old manifest is removed first, so that a write cut short never leaves it beside
+    new tables; the new one records every table's size and hash (see :func:`check`).
+    """
+    from popsim.outputs import integrity
+
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    for name in TABLES:
+    (out / "manifest.json").unlink(missing_ok=True)
+    integrity.clean(out)
+    files = [f"{name}.parquet" for name in TABLES]
+    for name, file in zip(TABLES, files, strict=True):
         frame = flat(getattr(result, name))
-        atomic_write(out / f"{name}.parquet", lambda tmp, f=frame: f.to_parquet(tmp, index=False))
-    text = json.dumps(result.manifest, indent=2, sort_keys=True)
+        atomic_write(out / file, lambda tmp, f=frame: f.to_parquet(tmp, index=False))
+    manifest = result.manifest | {"files": integrity.record(out, files)}
+    text = json.dumps(manifest, indent=2, sort_keys=True)
     atomic_write(out / "manifest.json", lambda tmp: Path(tmp).write_text(text + "\n"))
     return out
+
+
+def check(out_dir: str | Path) -> str | None:
+    """Why ``out_dir`` does not hold a complete run (None if it does); clears temporaries."""
+    from popsim.outputs import integrity
+
+    out = Path(out_dir)
+    integrity.clean(out)
+    try:
+        manifest = json.loads((out / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return "manifest.json is missing or unreadable"
+    return integrity.mismatch(out, manifest.get("files") if isinstance(manifest, dict) else None)
 
 
 def read(out_dir: str | Path) -> Result:
     """Read a result written by :func:`write`."""
     out = Path(out_dir)
     manifest = json.loads((out / "manifest.json").read_text())
+    manifest.pop("files", None)  # the folder's, not the run's
     tables = {name: pd.read_parquet(out / f"{name}.parquet") for name in TABLES}
     for name in ("asfr", "asfr5"):
         tables[name] = tables[name].set_index("year")
