@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import time
 from collections import defaultdict
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -86,16 +84,7 @@ class Timings:
     """CPU seconds spent in each named process of a run (for profiles and benchmarks)."""
 
     def __init__(self) -> None:
-        self.seconds: dict[str, float] = defaultdict(float)
-
-    @contextmanager
-    def __call__(self, name: str):
-        """Add the CPU time of the ``with`` block to ``name``."""
-        started = time.process_time()
-        try:
-            yield
-        finally:
-            self.seconds[name] += time.process_time() - started
+        self.seconds: dict[str, float] = defaultdict(float)  #: by step bucket, summed
 
 
 _NO_ROWS = np.zeros(0, dtype=np.int64)
