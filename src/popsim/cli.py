@@ -9,22 +9,39 @@ import argparse
 import json
 import os
 import sys
-from pathlib import Path
 
-from popsim.scenario.loading import ScenarioError, load_scenario, parse_override
+from popsim.scenario.loading import (
+    SEED_MAX,
+    SEED_RULE,
+    ScenarioError,
+    load_scenario,
+    parse_override,
+    valid_seed,
+)
 
 
 def _scenario(path: str | None, sets: list[str]):
     return load_scenario(path, dict(parse_override(s) for s in sets))
 
 
-def _run(args: argparse.Namespace) -> int:
-    from popsim.outputs import results, runner
+def _check_seeds(option: str, first: int, count: int = 1) -> None:
+    """Refuse seeds above 2**63-1 before any work: larger ones repeat smaller ones' draws."""
+    last = first + count - 1
+    if not valid_seed(first):
+        raise ScenarioError(f"{option} {first}: {SEED_RULE}.")
+    if last > SEED_MAX:
+        raise ScenarioError(
+            f"{option} {first} with --replicates {count}: the last seed would be {last}, "
+            f"above 2**63-1 ({SEED_MAX}); lower {option} or --replicates."
+        )
 
+
+def _run(args: argparse.Namespace) -> int:
+    from popsim.outputs import guards, results, runner
+
+    _check_seeds("--seed", args.seed)
     scenario = _scenario(args.scenario, args.set)
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise ScenarioError(f"--out {out}: exists and is not a folder.")
+    out = guards.check_writable(args.out, "--out")  # before simulating, not after
     result = runner.simulate(scenario, seed=args.seed, n_agents=args.agents, years=args.years)
     results.write(result, out)
     m = result.manifest
@@ -45,7 +62,10 @@ def _validate(args: argparse.Namespace) -> int:
 
 def _batch(args: argparse.Namespace) -> int:
     from popsim.analysis import batch
+    from popsim.outputs import guards
 
+    guards.check_writable(args.out, "--out")
+    _check_seeds("--first-seed", args.first_seed, args.replicates)
     return batch.main(
         args.scenarios,
         args.out,
@@ -78,9 +98,17 @@ def _cores() -> int:
 
 def _calibrate(args: argparse.Namespace) -> int:
     from popsim.calibration import fit as calibrate
-    from popsim.sweeps import sweep
+    from popsim.calibration.spec import load_calibration
+    from popsim.sweeps import design, sweep
 
-    return sweep.from_args(args, "calibration", calibrate.calibrate)
+    def run(file: str, out: str, *, allow_large: bool = False, **options) -> calibrate.Fit:
+        calibration = load_calibration(file)
+        spec = calibration.spec
+        runs = spec.trials * spec.replicates + 2 * spec.check_replicates
+        design.confirm_runs(runs, allow_large, f"calibration {file}")
+        return calibrate.calibrate(calibration, out, **options)
+
+    return sweep.from_args(args, "calibration", run)
 
 
 def _schema(args: argparse.Namespace) -> int:

@@ -132,15 +132,45 @@ def check(spec: SweepSpec, *, popsim_model: bool) -> str | None:
                 return (
                     f"field 'outputs': unknown output {name!r}.{hint} Allowed: {', '.join(known)}."
                 )
-    grid = int(np.prod([spec.levels if isinstance(p, Range) else len(p) for p in params.values()]))
-    from popsim.sweeps.sensitivity import n_points
-
-    points = (
-        grid if design == "grid" else n_points(design, len(params), spec.samples, spec.second_order)
-    )
-    if points * spec.replicates > MAX_RUNS:
-        return f"{points * spec.replicates} runs: more than the {MAX_RUNS} a sweep may have."
+    runs = n_runs(spec)
+    if runs > MAX_RUNS:
+        return f"{runs} runs: more than the {MAX_RUNS} a sweep may have."
     return None
+
+
+def n_points(spec: SweepSpec) -> int:
+    """The design's number of points, counted without drawing it."""
+    params = spec.parameters
+    if spec.design == "grid":
+        sizes = [spec.levels if isinstance(p, Range) else len(p) for p in params.values()]
+        return int(np.prod(sizes, dtype=object))
+    from popsim.sweeps import sensitivity
+
+    return sensitivity.n_points(spec.design, len(params), spec.samples, spec.second_order)
+
+
+def n_runs(spec: SweepSpec) -> int:
+    """The sweep's number of runs: design points times replicates."""
+    return n_points(spec) * spec.replicates
+
+
+#: Sweeps and calibrations with more runs than this start only when confirmed (--allow-large):
+#: at about a CPU-second a small run, 100,000 runs are more than a day on a 2-core machine.
+LARGE_RUNS = 100_000
+
+
+def confirm_runs(runs: int, allowed: bool, what: str, flag: str = "--allow-large") -> None:
+    """Refuse ``runs`` runs above :data:`LARGE_RUNS` unless ``allowed``, so none starts by mistake.
+
+    Raises:
+        SweepError: giving the run count and how to confirm it.
+    """
+    if runs > LARGE_RUNS and not allowed:
+        raise SweepError(
+            f"{what}: {runs:,} runs, more than the {LARGE_RUNS:,} that start without "
+            f"confirmation; reduce the levels, samples, trials or replicates, or confirm with "
+            f"{flag} (allow_large=True from Python)."
+        )
 
 
 # --- from the unit cube to values ----------------------------------------------------------

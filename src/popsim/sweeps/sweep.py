@@ -25,7 +25,7 @@ worker, so the tables are identical whichever ran them.
 The pieces: :mod:`popsim.sweeps.spec` (the file's schema and its error messages),
 :mod:`popsim.sweeps.design` (checks, design, values, seeds, runs), :mod:`popsim.sweeps.executors`
 (the run function and where it runs), :mod:`popsim.sweeps.store` (the output folder, which a
-rerun resumes by running only the runs without a file) and :mod:`popsim.sweeps.sensitivity`
+rerun resumes by running only the runs without an intact file) and :mod:`popsim.sweeps.sensitivity`
 (SALib designs and indices). Command line: :func:`main`, ``popsim sweep FILE [--out DIR]
 [--workers N] [--scheduler ADDR|local-dask]``.
 """
@@ -44,9 +44,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from popsim.outputs import guards
 from popsim.scenario.loading import ScenarioError, load_scenario, read_yaml
 from popsim.sweeps import store as sweepstore
-from popsim.sweeps.design import Plan, check, plan, run_seed
+from popsim.sweeps.design import Plan, check, confirm_runs, n_runs, plan, run_seed
 from popsim.sweeps.executors import DEFAULT_OUTPUTS, LOCAL_DASK, Job, cores, execute, open_executor
 from popsim.sweeps.spec import SweepError, SweepSpec, parse
 from popsim.sweeps.store import read_failures, read_manifest, read_runs, read_table  # noqa: F401
@@ -153,6 +154,7 @@ def run_sweep(
     run: Callable | None = None,
     progress: bool = True,
     echo: Callable[[str], Any] | None = print,
+    allow_large: bool = False,
 ) -> sweepstore.Summary:
     """Run every run of ``sweep`` not yet in ``out``, on the chosen executor.
 
@@ -165,6 +167,8 @@ def run_sweep(
         run: a run function replacing the file's ``model`` (see :func:`load_sweep`).
         progress: show a progress bar over runs on stderr.
         echo: prints the start and end lines (None: silent).
+        allow_large: confirm a sweep of more than ``LARGE_RUNS`` (100,000) runs, which is
+            otherwise refused before its design is drawn.
 
     Returns:
         The :class:`Summary`; its ``failed`` lists the runs that raised (each recorded in
@@ -176,6 +180,7 @@ def run_sweep(
         raise SweepError(f"--workers {workers}: must be at least 1.")
     if not isinstance(sweep, Sweep):
         sweep = load_sweep(sweep, run)
+    confirm_runs(n_runs(sweep.spec), allow_large, f"sweep {sweep.path or sweep.name}")
     the_plan = plan(sweep)
     spec = sweep.spec
     store = sweepstore.Store(Path(out))
@@ -183,6 +188,8 @@ def run_sweep(
     with store.locked():
         store.prepare(sweepstore.manifest(sweep, the_plan), sweepstore.design(the_plan))
         done = store.done()
+        for note in store.notes if echo else ():
+            echo(f"popsim sweep: {note}")
         todo = [t for t in the_plan.tasks if t.index not in done]
         outputs = tuple(spec.outputs)
         job = Job(sweep.model, sweep.scenario, spec.n_agents, spec.years, outputs)
@@ -242,7 +249,7 @@ _VERBS = {"sweep": "sweep", "calibration": "calibrate"}
 def add_arguments(
     parser: argparse.ArgumentParser, command: str = "sweep"
 ) -> argparse.ArgumentParser:
-    """Add ``FILE --out --workers --scheduler --quiet`` (for ``popsim sweep`` and ``calibrate``)."""
+    """Add ``FILE --out --workers --scheduler --quiet --allow-large`` (sweep and calibrate)."""
     files, outputs = _FOLDERS[command]
     parser.add_argument("file", metavar="FILE", help=f"{command} file (params/{files}/*.yaml)")
     parser.add_argument(
@@ -262,6 +269,11 @@ def add_arguments(
         "to start a local cluster",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--allow-large",
+        action="store_true",
+        help="confirm more than 100,000 runs (refused without it)",
+    )
     return parser
 
 
@@ -279,8 +291,14 @@ def from_args(args: argparse.Namespace, command: str = "sweep", run: Callable | 
             exit_on_sigterm()
         if args.workers is not None and args.workers < 1:
             raise SweepError(f"--workers {args.workers}: must be at least 1.")
+        guards.check_writable(out, "--out")
         summary = run(
-            args.file, out, workers=args.workers, scheduler=args.scheduler, progress=not args.quiet
+            args.file,
+            out,
+            workers=args.workers,
+            scheduler=args.scheduler,
+            progress=not args.quiet,
+            allow_large=args.allow_large,
         )
     except ScenarioError as exc:
         print(f"popsim {_VERBS[command]}: error: {exc}", file=sys.stderr)
