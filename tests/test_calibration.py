@@ -329,6 +329,8 @@ trials: 4
             GOOD.replace("policy.decision.son_preference", "policy.checkups.agreement"),
             ["policy.checkups.agreement' is not a number"],
         ),
+        (GOOD + "seed: 18446744073709551616\n", ["c.yaml", "'seed'", "9223372036854775807"]),
+        (GOOD + "seed: yes\n", ["c.yaml", "'seed'", "True", "integer"]),
     ],
 )
 def test_bad_calibration_files_say_which_field_and_why(tmp_path, body, fragments):

@@ -63,8 +63,11 @@ def test_validate_bad_file(tmp_path: Path) -> None:
         (b"name: caf\xe9\n", ("UTF-8",)),
         (b"? [a, b]\n: 1\n", ("unhashable key",)),
         (b"- a\n- b\n", ("mapping",)),
+        (b"name: " + b"[" * 600 + b"]" * 600 + b"\n", ("nested more than 64 levels",)),
+        (b"township: {years: true}\n", ("'township.years' = True", "a number is needed")),
+        (b"extends: .\n", ("'extends'", "is a folder", "needs a scenario file")),
     ],
-    ids=["syntax", "unsafe-tag", "not-utf8", "unhashable-key", "list"],
+    ids=["syntax", "unsafe-tag", "not-utf8", "unhashable-key", "list", "deep", "bool", "folder"],
 )
 def test_validate_unreadable_files(tmp_path: Path, content: bytes, pieces: tuple) -> None:
     (tmp_path / "bad.yaml").write_bytes(content)
@@ -111,6 +114,13 @@ def test_schema_prints_json(tmp_path: Path) -> None:
         (["bad.yaml"], ("bad.yaml", "township.n_persons", "'lots'")),
         (["nowhere.yaml"], ("nowhere.yaml", "not found")),
         (["bad.yaml", "--set", "demography.srb=1.07"], ("bad.yaml", "township.n_persons")),
+        (["--seed", str(2**64 + 1)], ("--seed 18446744073709551617", "2**63-1")),
+        (["--seed", "-1"], ("--seed -1", "from 0 to 2**63-1")),
+        (["--set", "township.years=yes"], ("overrides", "township.years", "a number is needed")),
+        (
+            ["--set", "demography.migration.labour_age_min=60"],
+            ("overrides", "labour_age_min' = 60", "labour_age_max (45)"),
+        ),
     ],
     ids=[
         "set-not-a-number",
@@ -120,6 +130,10 @@ def test_schema_prints_json(tmp_path: Path) -> None:
         "bad-file",
         "missing-file",
         "bad-file-good-set",
+        "seed-above-2**64",
+        "seed-negative",
+        "set-bool-for-a-number",
+        "set-reversed-range",
     ],
 )
 def test_run_bad_input_leaves_output_alone(tmp_path: Path, args: list[str], pieces: tuple) -> None:
@@ -146,3 +160,22 @@ def test_run_bad_input_creates_no_output(tmp_path: Path, args: list[str]) -> Non
     assert_clean_error(popsim("run", *args, "--out", "new/out", cwd=tmp_path))
     assert_clean_error(popsim("run", *args, cwd=tmp_path))
     assert snapshot(tmp_path) == before
+
+
+@pytest.mark.parametrize(
+    ("args", "pieces"),
+    [
+        (["--first-seed", str(2**64)], ("--first-seed 18446744073709551616", "2**63-1")),
+        (
+            ["--first-seed", str(2**63 - 2), "--replicates", "4"],
+            ("--first-seed 9223372036854775806 with --replicates 4", "9223372036854775809"),
+        ),
+    ],
+    ids=["first-seed-above-2**64", "last-seed-above-2**63-1"],
+)
+def test_batch_refuses_seeds_before_running(tmp_path: Path, args: list[str], pieces: tuple) -> None:
+    """Such seeds made every scenario fail with an OverflowError naming no option."""
+    proc = popsim("batch", BASELINE, *args, "--out", "out", cwd=tmp_path)
+    assert_clean_error(proc, *pieces)
+    assert proc.stderr.count("\n") == 1
+    assert not (tmp_path / "out" / "baseline").exists()

@@ -262,6 +262,106 @@ BAD = [
         {"township.years": 0},
         ["overrides", "'township.years'", "0", "greater than or equal to 1"],
     ),
+    # booleans are not numbers: pydantic would read true as 1 (a 1-year run)
+    (
+        "bool-for-an-integer",
+        {"s.yaml": "township: {years: true}\n"},
+        "s.yaml",
+        None,
+        ["s.yaml", "'township.years'", "True", "a number is needed"],
+    ),
+    (
+        "yes-for-a-probability",
+        {"s.yaml": "policy:\n  fee:\n    collection: yes\n"},
+        "s.yaml",
+        None,
+        ["s.yaml", "'policy.fee.collection'", "True", "a number is needed"],
+    ),
+    (
+        "bool-in-a-list-of-numbers",
+        {"s.yaml": "demography: {fertility: {parity_progression: [0.9, on]}}\n"},
+        "s.yaml",
+        None,
+        ["s.yaml", "'demography.fertility.parity_progression'", "item 1", "a number is needed"],
+    ),
+    (
+        "bool-override",
+        {},
+        None,
+        {"demography.srb": False},
+        ["overrides", "'demography.srb'", "False", "a number is needed"],
+    ),
+    # checks across fields
+    (
+        "reversed-range",
+        {"s.yaml": "demography:\n  migration: {labour_age_min: 60, labour_age_max: 16}\n"},
+        "s.yaml",
+        None,
+        ["s.yaml", "'demography.migration.labour_age_min' = 60", "labour_age_max (16)"],
+    ),
+    (
+        "distribution-summing-to-zero",
+        {"s.yaml": "policy: {decision: {desired_size: [0, 0, 0]}}\n"},
+        "s.yaml",
+        None,
+        ["s.yaml", "'policy.decision.desired_size'", "(0.0, 0.0, 0.0)", "sum to 1"],
+    ),
+    (
+        "all-zero-initial-weights",
+        {
+            "s.yaml": f"initial:\n  male_by_age: {flow([0] * N_AGES)}\n"
+            f"  female_by_age: {flow([0] * N_AGES)}\n"
+        },
+        "s.yaml",
+        None,
+        ["s.yaml", "'initial.female_by_age'", "all zero", "positive weight"],
+    ),
+    (
+        "weights-only-at-ages-the-burn-in-skips",
+        {},
+        None,
+        {
+            "initial.female_by_age": [1.0] * 5 + [0.0] * (N_AGES - 5),
+            "initial.male_by_age": [0.0] * N_AGES,
+        },
+        ["overrides", "'initial.female_by_age'", "ages below 10", "township.burn_in_years"],
+    ),
+    (
+        "mortality-killing-every-newborn",
+        {"s.yaml": f"demography:\n  mortality:\n    mx_male: {flow([1000] * N_AGES)}\n"},
+        "s.yaml",
+        None,
+        ["s.yaml", "'demography.mortality.mx_male.0' = 1000", "no newborn alive", "449"],
+    ),
+    (
+        "mortality-nobody-survives-the-burn-in",
+        {},
+        None,
+        {"demography.mortality.mx_female": [0.01] * 50 + [300.0] * (N_AGES - 50)},
+        ["overrides", "'demography.mortality.mx_female'", "nobody aged 43", "age 53"],
+    ),
+    # YAML that is not a scenario
+    (
+        "extends-a-folder",
+        {"s.yaml": "extends: sub\n", "sub/x.yaml": "name: x\n"},
+        "s.yaml",
+        None,
+        ["s.yaml", "'extends'", "'sub'", "is a folder", "needs a scenario file"],
+    ),
+    (
+        "a-folder-as-the-file",
+        {"sub/x.yaml": "name: x\n"},
+        "sub",
+        None,
+        ["sub", "is a folder"],
+    ),
+    (
+        "nested-600-deep",
+        {"s.yaml": "name: " + "[" * 600 + "]" * 600 + "\n"},
+        "s.yaml",
+        None,
+        ["s.yaml", "line 1", "nested more than 64 levels"],
+    ),
 ]
 
 
@@ -275,6 +375,45 @@ def test_bad_input_names_what_is_wrong(
     missing = [p for p in pieces if p not in message]
     assert not missing, f"message lacks {missing}: {message}"
     assert "\n" not in message, f"not one paragraph: {message!r}"
+
+
+def test_edge_values_of_the_cross_field_checks_are_allowed() -> None:
+    scenario = load_scenario(
+        None,
+        {
+            "demography.migration.labour_age_min": 30,
+            "demography.migration.labour_age_max": 30,
+            "initial.male_by_age": [0.0] * N_AGES,  # one sex may be absent
+            "demography.mortality.mx_female": [449.0] + [0.01] * (N_AGES - 1),
+            "township.burn_in_years": 0,
+        },
+    )
+    assert scenario.demography.migration.labour_age_min == 30
+
+
+def test_an_alias_tree_is_reported_briefly(tmp_path: Path) -> None:
+    """7 wide and 11 deep: about 2e9 leaves, but the message shows only the top."""
+    lines = ["a0: &a0 [1, 2, 3, 4, 5, 6, 7]"]
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 7)}]" for i in range(1, 12)]
+    lines.append("township: {years: *a11}")
+    message = error_of(tmp_path, {"s.yaml": "\n".join(lines) + "\n"}, "s.yaml", None)
+    assert "'township.years' = [[" in message and "..." in message
+    assert "unknown field 'a11'" in message
+    assert len(message) < 5000
+
+
+def test_deeply_nested_override_is_refused() -> None:
+    with pytest.raises(ScenarioError, match="nested more than 64 levels"):
+        parse_override("township.years=" + "[" * 600 + "]" * 600)
+
+
+@pytest.mark.parametrize("seed", [2**63, 2**64 + 1, -1, True, 1.0])
+def test_simulate_refuses_seeds_outside_the_range(seed: object) -> None:
+    """Seeds are taken modulo 2**64 by the random streams: 2**64 + 1 would replay seed 1."""
+    import popsim
+
+    with pytest.raises(ScenarioError, match=r"seed = .*from 0 to 2\*\*63-1"):
+        popsim.simulate(load_scenario(), seed=seed, n_agents=10, years=1)
 
 
 def test_several_problems_are_all_reported(tmp_path: Path) -> None:

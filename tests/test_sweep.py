@@ -264,6 +264,8 @@ FEE = "  policy.fee.multiple: "
         ),
         (GOOD + "design: grid\n  levels: 3\n", ["s.yaml", "line 5", "YAML syntax error"]),
         (GOOD + "design: grid\nreplicates: 0\n", ["'replicates' = 0", "greater than or equal"]),
+        (GOOD + "design: grid\nseed: 18446744073709551616\n", ["'seed'", "9223372036854775807"]),
+        (GOOD + "design: grid\nseed: true\n", ["field 'seed' = True", "valid integer"]),
     ],
 )
 def test_bad_sweep_files_say_which_field_and_why(tmp_path, body, fragments):

@@ -10,16 +10,36 @@ import json
 import os
 import sys
 
-from popsim.scenario.loading import ScenarioError, load_scenario, parse_override
+from popsim.scenario.loading import (
+    SEED_MAX,
+    SEED_RULE,
+    ScenarioError,
+    load_scenario,
+    parse_override,
+    valid_seed,
+)
 
 
 def _scenario(path: str | None, sets: list[str]):
     return load_scenario(path, dict(parse_override(s) for s in sets))
 
 
+def _check_seeds(option: str, first: int, count: int = 1) -> None:
+    """Refuse seeds above 2**63-1 before any work: larger ones repeat smaller ones' draws."""
+    last = first + count - 1
+    if not valid_seed(first):
+        raise ScenarioError(f"{option} {first}: {SEED_RULE}.")
+    if last > SEED_MAX:
+        raise ScenarioError(
+            f"{option} {first} with --replicates {count}: the last seed would be {last}, "
+            f"above 2**63-1 ({SEED_MAX}); lower {option} or --replicates."
+        )
+
+
 def _run(args: argparse.Namespace) -> int:
     from popsim.outputs import guards, results, runner
 
+    _check_seeds("--seed", args.seed)
     scenario = _scenario(args.scenario, args.set)
     out = guards.check_writable(args.out, "--out")  # before simulating, not after
     result = runner.simulate(scenario, seed=args.seed, n_agents=args.agents, years=args.years)
@@ -44,6 +64,7 @@ def _batch(args: argparse.Namespace) -> int:
     from popsim.analysis import batch
     from popsim.outputs import guards
 
+    _check_seeds("--first-seed", args.first_seed, args.replicates)
     guards.check_writable(args.out, "--out")
     return batch.main(
         args.scenarios,

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, StrictInt, model_validator
 
 from popsim.calibration.targets import CalibrationError, Target, load_targets
 from popsim.outputs.statistics import STATISTICS, WINDOW_YEARS
@@ -64,7 +64,7 @@ class CalibrationSpec(_Strict):
     check_replicates: int = Field(
         8, ge=2, le=10_000, description="fresh seeds on which the fitted parameters are checked"
     )
-    seed: int = Field(0, ge=0, le=2**63 - 1, description="the calibration's seed")
+    seed: StrictInt = Field(0, ge=0, le=2**63 - 1, description="the calibration's seed")
     n_agents: int | None = Field(None, ge=1, le=50_000_000, description="initial persons")
     years: int | None = Field(None, ge=1, le=300, description="simulated years")
 

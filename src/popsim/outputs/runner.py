@@ -16,7 +16,14 @@ from popsim.outputs import guards, indicators
 from popsim.outputs.kpis import annual_kpis
 from popsim.outputs.results import Result
 from popsim.scenario.demography import Scenario
-from popsim.scenario.loading import ScenarioError, load_scenario, validate
+from popsim.scenario.loading import (
+    SEED_RULE,
+    ScenarioError,
+    load_scenario,
+    shown,
+    valid_seed,
+    validate,
+)
 from popsim.version import code_version
 
 VERSIONED = ("popsim", "mesa", "numpy", "pandas", "pydantic", "pyarrow")
@@ -52,7 +59,7 @@ def simulate(
 
     Args:
         scenario: the scenario, or a path to its YAML file.
-        seed: the run's seed (non-negative); the same seed gives identical tables.
+        seed: the run's seed, 0 to 2**63-1; the same seed gives identical tables.
         n_agents: initial number of persons, overriding ``township.n_persons``.
         years: simulated years, overriding ``township.years``.
         check_memory: refuse, before allocating, a run whose estimated peak memory exceeds
@@ -64,10 +71,8 @@ def simulate(
     """
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
-    if not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ScenarioError(
-            f"simulate() arguments: seed = {seed!r}: must be a non-negative integer."
-        )
+    if not valid_seed(seed):
+        raise ScenarioError(f"simulate() arguments: seed = {shown(seed)}: {SEED_RULE}.")
     scenario = resize(scenario, n_agents, years)
     if check_memory:
         guards.check_memory(scenario.township.n_persons, scenario.township.years)

@@ -14,7 +14,7 @@ import hashlib
 import json
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from popsim.scenario import tables
 from popsim.scenario.regime import Policy
@@ -27,7 +27,9 @@ from popsim.scenario.schema import (  # noqa: F401 - N_AGES, N_REPRO, REPRO_AGES
     ReproProbs,
     ReproRates,
     Section,
+    drawable_population,
     lever,
+    survivable_age0,
 )
 
 
@@ -94,6 +96,12 @@ class Mortality(Section):
         meaning="central death rate of women by single year of age 0..100+",
         source="[S] UN WPP2019 China 2005-2010, abridged, constant within each age interval",
     )
+
+    @model_validator(mode="after")
+    def _newborns_can_live(self) -> Mortality:
+        survivable_age0(self.mx_male, "mx_male")
+        survivable_age0(self.mx_female, "mx_female")
+        return self
 
 
 class Marriage(Section):
@@ -315,6 +323,16 @@ class Scenario(Section):
     demography: Demography = Field(default_factory=Demography)
     initial: InitialPopulation = Field(default_factory=InitialPopulation)
     policy: Policy = Field(default_factory=Policy)
+
+    @model_validator(mode="after")
+    def _initial_population_drawable(self) -> Scenario:
+        i, m = self.initial, self.demography.mortality
+        drawable_population(
+            {"female": i.female_by_age, "male": i.male_by_age},
+            {"female": m.mx_female, "male": m.mx_male},
+            self.township.burn_in_years,
+        )
+        return self
 
     def digest(self) -> str:
         """SHA-256 of the canonical JSON of every model input (not the name or description)."""

@@ -8,10 +8,12 @@ so the CLI can print it and exit 2 without a traceback.
 from __future__ import annotations
 
 import difflib
+import reprlib
 from collections.abc import Hashable, Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 from pydantic import BaseModel, ValidationError
 
@@ -19,14 +21,62 @@ from popsim.scenario.demography import Scenario
 
 DEFAULTS = "built-in defaults"
 OVERRIDE = "overrides"
+MAX_DEPTH = 64  #: nesting a YAML file may have; scenario files need about 5
+SEED_MAX = 2**63 - 1  #: the largest seed: the random streams use seeds modulo 2**64
+SEED_RULE = f"must be an integer from 0 to 2**63-1 ({SEED_MAX})"
+
+_SHORT = reprlib.Repr(maxlevel=2, maxtuple=8, maxlist=8, maxdict=8, maxstring=80, maxother=80)
+SHOWN_MAX = 200  #: characters of a value shown in an error message
 
 
 class ScenarioError(ValueError):
     """A scenario file or override that cannot be used; the message says why."""
 
 
+def shown(value: Any) -> str:
+    """A value for an error message: short and cheap even for a huge aliased YAML tree."""
+    if isinstance(value, (list, tuple, dict)) and len(value) >= 8:
+        return f"a {type(value).__name__} of {len(value)} items"
+    text = _SHORT.repr(value)
+    return text if len(text) <= SHOWN_MAX else text[: SHOWN_MAX - 3] + "..."
+
+
+def valid_seed(seed: Any) -> bool:
+    """Whether ``seed`` is a usable seed: an integer (not a bool) in [0, 2**63-1].
+
+    Larger seeds would wrap around: 2**64 + 1 gave the same draws as 1.
+    """
+    return (
+        isinstance(seed, (int, np.integer))
+        and not isinstance(seed, bool)
+        and 0 <= int(seed) <= SEED_MAX
+    )
+
+
+class _TooDeep(yaml.YAMLError):
+    def __init__(self, mark: Any) -> None:
+        super().__init__(f"nested more than {MAX_DEPTH} levels deep")
+        self.problem_mark = mark
+
+
 class _StrictLoader(yaml.SafeLoader):
-    """Safe YAML that also refuses duplicate keys (a silent last-one-wins hides typos)."""
+    """Safe YAML that also refuses duplicate keys (a silent last-one-wins hides typos).
+
+    Nesting is limited to :data:`MAX_DEPTH` levels: the composer recurses, and a file
+    nested hundreds deep would otherwise end in a RecursionError.
+    """
+
+    _depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        """One node, counting how deep it is."""
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise _TooDeep(self.peek_event().start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
 
 def _mapping_without_duplicates(loader: _StrictLoader, node: yaml.MappingNode) -> dict:
@@ -37,7 +87,7 @@ def _mapping_without_duplicates(loader: _StrictLoader, node: yaml.MappingNode) -
             continue  # construct_mapping below reports it as "found unhashable key"
         if key in seen:
             raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r}", key_node.start_mark
+                None, None, f"duplicate key {shown(key)}", key_node.start_mark
             )
         seen.add(key)
     return loader.construct_mapping(node)
@@ -57,6 +107,8 @@ def read_yaml(path: Path, kind: str = "scenario", error: type[Exception] = Scena
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise error(f"{path}: {kind} file not found.") from None
+    except IsADirectoryError:
+        raise error(f"{path}: is a folder; a {kind} file (YAML) is needed.") from None
     except UnicodeDecodeError as exc:
         raise error(
             f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason}); {kind} files must be UTF-8."
@@ -73,6 +125,13 @@ def read_yaml(path: Path, kind: str = "scenario", error: type[Exception] = Scena
                 "such as !!python/object are not allowed."
             ) from None
         raise error(f"{path}{where}: {exc.problem}.") from None
+    except _TooDeep as exc:
+        raise error(
+            f"{path}{_mark(exc.problem_mark)}: values nested more than {MAX_DEPTH} levels deep; "
+            f"{kind} files need only a few levels."
+        ) from None
+    except RecursionError:
+        raise error(f"{path}: too deeply nested to read.") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = " ".join(str(getattr(exc, "problem", None) or exc).split())  # one line
@@ -116,9 +175,15 @@ def _read_tree(path: Path, chain: tuple[Path, ...], origins: dict) -> dict:
     if parent is not None:
         if not isinstance(parent, str) or not parent:
             raise ScenarioError(
-                f"{path}: field 'extends' must be a relative or absolute file path, got {parent!r}."
+                f"{path}: field 'extends' must be a relative or absolute file path, "
+                f"got {shown(parent)}."
             )
         parent_path = path.parent / parent
+        if parent_path.is_dir():
+            raise ScenarioError(
+                f"{path}: field 'extends' names {parent!r}, but {parent_path} is a folder; "
+                "'extends' needs a scenario file (YAML)."
+            )
         if not parent_path.is_file():
             raise ScenarioError(
                 f"{path}: field 'extends' names {parent!r}, but {parent_path} does not exist."
@@ -162,15 +227,14 @@ def _model_at(loc: tuple) -> type[BaseModel] | None:
 
 def _describe(error: dict, origins: dict) -> str:
     loc = tuple(error["loc"])
+    value = error.get("input")
+    if error["type"] == "cross_field":  # found at a section, about one of its fields
+        ctx = error["ctx"]
+        loc = (*loc, *(int(p) if p.isdigit() else p for p in ctx["field"].split(".")))
+        value = ctx["value"]
     dotted = ".".join(str(p) for p in loc) or "(top level)"
     source = next(
         (origins[loc[:i]] for i in range(len(loc), 0, -1) if loc[:i] in origins), DEFAULTS
-    )
-    value = error.get("input")
-    shown = (
-        repr(value)
-        if not isinstance(value, (list, tuple, dict)) or len(value) < 8
-        else (f"a {type(value).__name__} of {len(value)} items")
     )
     if error["type"] == "extra_forbidden":
         model = _model_at(loc)
@@ -178,7 +242,7 @@ def _describe(error: dict, origins: dict) -> str:
         close = difflib.get_close_matches(str(loc[-1]), known, n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
         return f"{source}: unknown field '{dotted}'.{hint} Allowed here: {', '.join(known)}."
-    return f"{source}: field '{dotted}' = {shown}: {error['msg']}."
+    return f"{source}: field '{dotted}' = {shown(value)}: {error['msg']}."
 
 
 def validate(data: Mapping, origins: dict | None = None) -> Scenario:
@@ -222,7 +286,11 @@ def parse_override(text: str) -> tuple[str, Any]:
     if not sep or not key.strip():
         raise ScenarioError(f"{OVERRIDE}: {text!r} is not of the form dotted.field=value.")
     try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
+        value = yaml.load(raw, Loader=_StrictLoader) if raw.strip() else ""  # noqa: S506
+    except _TooDeep:
+        raise ScenarioError(
+            f"{OVERRIDE}: {key.strip()!r}: the value is nested more than {MAX_DEPTH} levels deep."
+        ) from None
     except yaml.YAMLError:
         value = raw
     return key.strip(), value

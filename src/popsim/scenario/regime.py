@@ -16,7 +16,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from popsim.scenario.couples import Contraception, Decision, SexSelection
-from popsim.scenario.schema import Section, lever
+from popsim.scenario.schema import Section, cross_field, lever
 
 Regime = Literal["none", "one_child", "one_and_half", "two_child"]
 
@@ -347,5 +347,9 @@ class Policy(Section):
     def _distributions_sum_to_one(self) -> Policy:
         total = sum(self.decision.desired_size)
         if abs(total - 1) > 1e-6:
-            raise ValueError(f"decision.desired_size must sum to 1, sums to {total:.6g}")
+            raise cross_field(
+                "decision.desired_size",
+                self.decision.desired_size,
+                f"a distribution must sum to 1, this one sums to {total:.6g}",
+            )
         return self

@@ -205,7 +205,7 @@ class SweepSpec(_Strict):
     levels: int = Field(4, ge=2, le=1000, description="Morris levels (even); grid points per range")
     second_order: bool = Field(False, description="Sobol: also second-order indices")
     replicates: int = Field(1, ge=1, le=100_000, description="seeds per design point")
-    seed: int = Field(0, ge=0, le=2**63 - 1, description="the sweep's seed")
+    seed: StrictInt = Field(0, ge=0, le=2**63 - 1, description="the sweep's seed")
     seeds: Literal["common", "independent"] = Field(
         "common",
         description="'common': replicate r of every point shares its seed (common random "
