@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Annotated, Any, ClassVar, get_args
+from typing import Annotated, Any, get_args
 
 import numpy as np
 from pydantic import (
@@ -94,7 +94,6 @@ class Section(BaseModel):
     model_config = ConfigDict(
         frozen=True, extra="forbid", validate_default=False, allow_inf_nan=False
     )
-    RANGES: ClassVar[tuple[tuple[str, str], ...]] = ()  #: (min, max) pairs not named X_min/X_max
 
     @field_validator("*", mode="before")
     @classmethod
@@ -114,10 +113,10 @@ class Section(BaseModel):
     @model_validator(mode="after")
     def _ranges_ordered(self) -> Any:
         names = type(self).model_fields
-        pairs = [(n, n[:-4] + "_max") for n in names if n.endswith("_min")]
-        for low, high in [*pairs, *self.RANGES]:
-            if high in names and getattr(self, low) > getattr(self, high):
-                lo, hi = getattr(self, low), getattr(self, high)
+        for low in (n for n in names if n.endswith("_min")):
+            high = low[:-4] + "_max"
+            lo, hi = getattr(self, low), getattr(self, high, None)
+            if lo is not None and hi is not None and lo > hi:
                 raise cross_field(
                     low, lo, f"must not be above {high} ({hi}): {low}..{high} is a range"
                 )
