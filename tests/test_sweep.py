@@ -279,6 +279,18 @@ def test_bad_sweep_files_say_which_field_and_why(tmp_path, body, fragments):
         assert fragment in message, f"{fragment!r} not in: {message}"
 
 
+def test_an_alias_tree_in_a_sweep_file_is_reported_briefly(tmp_path):
+    """7 wide and 11 deep: about 2e9 leaves, but the message shows only the top."""
+    lines = ["a0: &a0 [1, 2, 3, 4, 5, 6, 7]"]
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 7)}]" for i in range(1, 12)]
+    body = GOOD + "design: grid\n" + "\n".join(lines) + "\nreplicates: *a11\n"
+    with pytest.raises(SweepError) as info:
+        load_sweep(sweep_file(tmp_path, body))
+    message = str(info.value)
+    assert "'replicates' = [[" in message and "..." in message
+    assert len(message) < 5000
+
+
 def test_design_point_outside_a_lever_range_fails_before_any_run(tmp_path, capsys):
     path = sweep_file(
         tmp_path,

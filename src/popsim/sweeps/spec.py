@@ -34,7 +34,7 @@ from pydantic import (
     model_validator,
 )
 
-from popsim.scenario.loading import ScenarioError
+from popsim.scenario.loading import ScenarioError, shown
 from popsim.sweeps.executors import DEFAULT_OUTPUTS
 
 DESIGNS = ("grid", "latin_hypercube", "sobol", "morris")
@@ -251,7 +251,7 @@ def describe(error: dict, top: type[BaseModel] | None = None) -> str:
         model = _TAG_MODELS.get(tag, SweepSpec)
     dotted = ".".join(str(p) for p in loc) or "(top level)"
     value = error.get("input")
-    shown = repr(value) if not isinstance(value, dict) else "a mapping"
+    text = shown(value) if not isinstance(value, dict) else "a mapping"
     if error["type"] == "extra_forbidden":
         known = sorted(model.model_fields)
         close = suggest(str(loc[-1]), known)
@@ -262,7 +262,7 @@ def describe(error: dict, top: type[BaseModel] | None = None) -> str:
         return f"field '{dotted}.dist' = {ctx.get('tag')!r}: allowed: {ctx.get('expected_tags')}."
     if error["type"] == "missing":
         return f"field '{dotted}' is required."
-    return f"field '{dotted}' = {shown}: {error['msg']}."
+    return f"field '{dotted}' = {text}: {error['msg']}."
 
 
 def parse(
