@@ -11,10 +11,13 @@ The batch folder ``DIR``::
     DIR/report.html            compare.ipynb without its code, figures embedded
 
 A scenario is skipped when its folder is complete for the request
-(:func:`popsim.outputs.replicates.is_complete`: same scenario hash, seeds, size and code version)
-and its executed notebook is there with the same parameters. Notebooks and the report are
-written to a temporary name and renamed, and replicates writes the manifest last, so a
-batch killed at any moment leaves nothing half-written that looks complete.
+(:func:`popsim.outputs.replicates.why_incomplete`: same scenario hash, seeds, size and code
+version, and every table matches the size and hash in its manifest) and its executed
+notebook is there with the same parameters; an output that is not is recomputed, and the
+batch says why. Notebooks and the report are written to a temporary name and renamed (the
+previous report stays until the new one is in place), and replicates writes the manifest
+last, so a batch killed at any moment leaves nothing half-written that looks complete. One
+batch at a time writes into a folder (``DIR/.lock``, as for sweeps).
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from popsim.analysis.execution import (
     write_report,
 )
 from popsim.analysis.notebook import repo_root
-from popsim.outputs import replicates
+from popsim.outputs import integrity, replicates
 from popsim.scenario.loading import ScenarioError
 from popsim.sweeps.executors import LocalExecutor
 
@@ -144,15 +147,27 @@ def plan(
     return jobs, requests
 
 
-def is_done(job: Job, req: replicates.Request) -> bool:
-    """Whether the job's output is complete and valid and its notebook ran with its parameters."""
-    if not replicates.is_complete(job.out, req):
-        return False
+def why_not_done(job: Job, req: replicates.Request) -> str | None:
+    """Why the job must run, or None if it is done.
+
+    It must run if its output is incomplete or corrupt, or its notebook is not there with
+    its parameters.
+    """
+    problem = replicates.why_incomplete(job.out, req)
+    if problem:
+        return problem
     try:
         meta = json.loads((job.out / NOTEBOOK).read_text())["metadata"]["papermill"]
     except (OSError, ValueError, KeyError, TypeError):
-        return False
-    return meta.get("parameters") == job.params and not meta.get("exception")
+        return f"{NOTEBOOK} is missing or unreadable"
+    if meta.get("parameters") != job.params or meta.get("exception"):
+        return f"{NOTEBOOK} ran with other parameters or failed"
+    return None
+
+
+def is_done(job: Job, req: replicates.Request) -> bool:
+    """Whether the job's output is complete and valid and its notebook ran with its parameters."""
+    return why_not_done(job, req) is None
 
 
 def run_job(job: Job, notebooks: str) -> Outcome:
@@ -206,14 +221,19 @@ def run_batch(
     todo = []
     bar = tqdm(total=len(jobs), desc="scenarios", unit="scenario", file=sys.stderr)
     for job in jobs:
-        if is_done(job, requests[job.name]):
+        integrity.clean(job.out)
+        had_output = (job.out / replicates.MANIFEST).is_file()
+        problem = why_not_done(job, requests[job.name])
+        if problem is None:
             outcomes[job.name] = _skip(job)
             bar.update()
             continue
+        if had_output:  # an earlier output that cannot be trusted: say so, in one line
+            bar.write(f"  recomputed {job.name}: {problem}")
         job.out.mkdir(parents=True, exist_ok=True)
         (job.out / NOTEBOOK).unlink(missing_ok=True)  # its notebook is rewritten last
-        if not replicates.is_complete(job.out, requests[job.name]):
-            (job.out / replicates.MANIFEST).unlink(missing_ok=True)  # stale: not this request
+        if replicates.why_incomplete(job.out, requests[job.name]):
+            (job.out / replicates.MANIFEST).unlink(missing_ok=True)  # not this request's
         todo.append(job)
     if todo:  # the sweeps' process pool: spawned workers that end with this process
         pool = LocalExecutor(min(workers, len(todo)))
@@ -232,10 +252,13 @@ def run_batch(
 
 
 def compare(out: Path, notebooks: Path, reference: str) -> Outcome:
-    """Execute ``compare.ipynb`` into ``out`` and turn it into ``report.html`` (no code)."""
+    """Execute ``compare.ipynb`` into ``out`` and turn it into ``report.html`` (no code).
+
+    Both are renamed into place only when written, so a failed compare leaves the previous
+    report as it was.
+    """
     start = time.perf_counter()
-    for stale in (REPORT, COMPARE):  # the report of an earlier batch is not this batch's
-        (out / stale).unlink(missing_ok=True)
+    integrity.clean(out)
     params = {"batch_dir": str(out), "reference": reference}
     with logging_to(out / "compare.log.txt") as (fh, log):
         fh.write(f"=== {now()} start: compare, parameters {json.dumps(params)}\n")
@@ -292,16 +315,18 @@ def main(
             f"({', '.join(requests)}); add its file or name another."
         )
     kernel_command()
-    out.mkdir(parents=True, exist_ok=True)
-    seeds = f"{first_seed}-{first_seed + replicates_ - 1}"
-    echo(f"popsim batch: {len(jobs)} scenarios, seeds {seeds}, {workers} jobs -> {out}")
-    try:
-        outcomes = run_batch(jobs, requests, notebooks, workers=workers)
-        if any(o.status != "failed" for o in outcomes):
-            outcomes.append(compare(out, notebooks, reference))
-    except KeyboardInterrupt:
-        echo("popsim batch: interrupted; run the same command again to resume.")
-        return 130
+    with integrity.folder_lock(out, "batch", BatchError) as note:
+        if note:
+            echo(f"popsim batch: {note}")
+        seeds = f"{first_seed}-{first_seed + replicates_ - 1}"
+        echo(f"popsim batch: {len(jobs)} scenarios, seeds {seeds}, {workers} jobs -> {out}")
+        try:
+            outcomes = run_batch(jobs, requests, notebooks, workers=workers)
+            if any(o.status != "failed" for o in outcomes):
+                outcomes.append(compare(out, notebooks, reference))
+        except KeyboardInterrupt:
+            echo("popsim batch: interrupted; run the same command again to resume.")
+            return 130
     others = sorted(
         p.parent.name for p in out.glob(f"*/{replicates.MANIFEST}") if p.parent.name not in requests
     )
@@ -313,7 +338,8 @@ def main(
         echo(f"note: {out} also holds earlier outputs, which the report includes: {others}")
     failed = [o.name for o in outcomes if o.status == "failed"]
     if (out / REPORT).is_file():
-        echo(f"report: {out / REPORT}")
+        stale = outcomes[-1].name == "compare" and outcomes[-1].status == "failed"
+        echo(f"report: {out / REPORT}" + (" (an earlier one: compare failed)" if stale else ""))
     if failed:
         echo(f"popsim batch: {len(failed)} failed: {', '.join(failed)}")
         return 1

@@ -9,8 +9,9 @@ The output folder of a scenario run (what ``notebooks/scenario.ipynb`` writes an
                               versions of the packages, written last
 
 A folder is *complete* for a request when its manifest exists and matches the
-request (scenario hash, seeds, size, code version) and every table file is
-there; :func:`is_complete` is what a resumed batch uses to skip work. A *batch* is a
+request (scenario hash, seeds, size, code version) and every table file it lists matches
+its recorded size and SHA-256; :func:`why_incomplete` is what a resumed batch uses to
+skip work or to say why it recomputes. A *batch* is a
 folder of such folders, one per scenario (:func:`read_batch`).
 """
 
@@ -25,6 +26,7 @@ from typing import Any
 
 import pandas as pd
 
+from popsim.outputs import integrity
 from popsim.outputs.results import TABLES, atomic_write, flat
 from popsim.outputs.runner import resize, simulate
 from popsim.scenario.demography import Scenario
@@ -102,6 +104,7 @@ def write(
     out = Path(out_dir)
     (out / "tables").mkdir(parents=True, exist_ok=True)
     (out / MANIFEST).unlink(missing_ok=True)  # the folder is incomplete until rewritten
+    integrity.clean(out, out / "tables")
     for name, frame in tables.items():
         atomic_write(
             out / "tables" / f"{name}.parquet", lambda tmp, f=frame: f.to_parquet(tmp, index=False)
@@ -110,21 +113,33 @@ def write(
         "tables": sorted(tables),
         "versions": manifests[0]["versions"] if manifests else {},
         "cpu_seconds": [m.get("cpu_seconds") for m in manifests],
+        "files": integrity.record(out, [f"tables/{name}.parquet" for name in tables]),
     }
     text = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
     atomic_write(out / MANIFEST, lambda tmp: Path(tmp).write_text(text))
     return out
 
 
-def is_complete(out_dir: str | Path, req: Request) -> bool:
-    """Whether ``out_dir`` already holds this request's complete output."""
+def why_incomplete(out_dir: str | Path, req: Request) -> str | None:
+    """Why ``out_dir`` does not hold this request's complete output, or None if it does."""
     out = Path(out_dir)
+    integrity.clean(out, out / "tables")
     try:
         manifest = json.loads((out / MANIFEST).read_text())
     except (OSError, ValueError):
-        return False
-    same = all(manifest.get(k) == v for k, v in req.identity.items())
-    return same and all((out / "tables" / f"{n}.parquet").is_file() for n in TABLES)
+        return f"no readable {MANIFEST}"
+    if not isinstance(manifest, dict) or any(manifest.get(k) != v for k, v in req.identity.items()):
+        return f"its {MANIFEST} is for another request"
+    files = manifest.get("files")
+    if isinstance(files, dict) and set(files) != {f"tables/{n}.parquet" for n in TABLES}:
+        return f"its {MANIFEST} does not list every table"
+    problem = integrity.mismatch(out, files)
+    return problem and problem.removeprefix("tables/")
+
+
+def is_complete(out_dir: str | Path, req: Request) -> bool:
+    """Whether ``out_dir`` already holds this request's complete, intact output."""
+    return why_incomplete(out_dir, req) is None
 
 
 def read(out_dir: str | Path, tables: tuple[str, ...] = TABLES) -> tuple[dict, dict]:
