@@ -109,7 +109,7 @@ def _cli(args: list[str]) -> list[str]:
 def test_killed_sweep_resumes_running_only_missing_runs(tmp_path):
     path = small_sweep(tmp_path, "design: grid\nlevels: 3", reps=1)  # 9 runs
     out = tmp_path / "killed"
-    runs = out / "runs"
+    runs, checks = out / "runs", out / "checks"
     with open(tmp_path / "first.log", "w") as log:
         proc = subprocess.Popen(
             _cli([str(path), "--out", str(out), "--workers", "2"]),
@@ -120,12 +120,15 @@ def test_killed_sweep_resumes_running_only_missing_runs(tmp_path):
         )
         deadline = time.monotonic() + 120
         while proc.poll() is None and time.monotonic() < deadline:
-            if runs.is_dir() and len(list(runs.glob("run=*.parquet"))) >= 2:
+            if checks.is_dir() and len(list(checks.glob("run=*.json"))) >= 2:
                 break
             time.sleep(0.02)
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
-    first = {p.name: p.stat() for p in runs.glob("run=*.parquet")}
+    # a run is done when its check file is written, last
+    first = {
+        f"{p.stem}.parquet": (runs / f"{p.stem}.parquet").stat() for p in checks.glob("*.json")
+    }
     assert 2 <= len(first) < 9, f"the kill came when {len(first)} of 9 runs were done"
     assert read_manifest(out)["status"] == "running"
 

@@ -97,6 +97,8 @@ def calibrate(
         store.prepare(_manifest(calibration))
         check.make_folders()
         done = store.done()
+        for note in store.notes if echo else ():
+            echo(f"popsim calibrate: {note}")
         n_check = spec.check_replicates * (1 if base is None else 2)
         with _quiet_optuna(), open_executor(workers, scheduler) as executor:
             study = _study(calibration)
@@ -287,9 +289,9 @@ def _check_replay(store: sweepstore.Store, tasks: list[Task], names: Sequence[st
 
 def _reusable(check: sweepstore.Store, tasks: list[Task], names: Sequence[str]) -> set[int]:
     """The check runs on disk made with these values and seeds."""
-    reuse = set()
+    reuse, done = set(), check.done()  # intact runs only
     for task in tasks:
-        row = _row(check.runs / f"run={task.index}.parquet")
+        row = _row(check.runs / f"run={task.index}.parquet") if task.index in done else None
         if row is not None and row["seed"] == task.seed:
             if all(row[n] == task.overrides[n] for n in names):
                 reuse.add(task.index)

@@ -12,11 +12,15 @@
     OUT/tables/<name>/run=<i>.parquet   a table output of the run, with run, point,
                                     replicate and seed columns
     OUT/failures/run=<i>.json       a run that raised: its parameters and the error
+    OUT/checks/run=<i>.json         size and SHA-256 of the run's files, written last
 
-A run is done when its ``runs/`` file exists: files are written to a hidden temporary
-name and renamed, so a sweep killed at any moment leaves no file that looks complete, and
-rerunning it runs only the missing runs. The folders are Parquet datasets:
-``pyarrow.dataset.dataset(OUT / "runs")`` reads them lazily (hidden files are skipped).
+A run is done when its ``checks/`` file exists and every file it lists matches its size
+and hash: files are written to a hidden temporary name and renamed, so a sweep killed at
+any moment leaves no file that looks complete, a truncated or corrupted file is noticed,
+and rerunning it runs only the runs not done (saying which were recomputed, and why).
+:func:`read_runs` and :func:`read_table` read the done runs only. The folders are Parquet
+datasets: ``pyarrow.dataset.dataset(OUT / "runs")`` reads them lazily (hidden files are
+skipped).
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from popsim.outputs import integrity
 from popsim.outputs.results import TABLES, atomic_write
 from popsim.outputs.statistics import STATISTICS
 from popsim.sweeps.executors import Task
@@ -120,25 +125,16 @@ class Store:
         self.out = Path(out).resolve()
         self.runs = self.out / "runs"
         self.failures = self.out / "failures"
+        self.checks = self.out / "checks"
         self.manifest: dict[str, Any] = {}
+        self.notes: list[str] = []  # runs found corrupt, a stale lock taken over
 
     @contextmanager
     def locked(self) -> Iterator[None]:
-        """Hold ``OUT/.lock``, so that two sweeps never write into one folder at once."""
-        if self.out.exists() and not self.out.is_dir():
-            raise SweepError(f"--out {self.out}: exists and is not a folder.")
-        self.out.mkdir(parents=True, exist_ok=True)
-        with open(self.out / ".lock", "w") as fh:
-            try:
-                import fcntl
-
-                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except ImportError:  # no fcntl (Windows): no lock
-                pass
-            except OSError:
-                raise SweepError(
-                    f"--out {self.out}: another popsim {self.kind} is writing into this folder."
-                ) from None
+        """Hold ``OUT/.lock``, so that two writers never share one folder (see integrity)."""
+        with integrity.folder_lock(self.out, self.kind, SweepError) as note:
+            if note:
+                self.notes.append(note)
             yield
 
     def prepare(self, manifest: dict[str, Any], design: pd.DataFrame | None = None) -> None:
@@ -175,11 +171,10 @@ class Store:
 
     def make_folders(self, tables: Sequence[str] = ()) -> None:
         """Create ``runs/``, ``failures/`` and the tables' folders; clear half-written files."""
-        folders = [self.runs, self.failures, *(self.out / "tables" / t for t in tables)]
-        for folder in folders:
+        folders = [self.runs, self.failures, self.checks]
+        for folder in [*folders, *(self.out / "tables" / t for t in tables)]:
             folder.mkdir(parents=True, exist_ok=True)
-            for stale in folder.glob(".*.tmp"):  # a write cut short by a kill
-                stale.unlink(missing_ok=True)
+            integrity.clean(folder)  # a write cut short by a kill
 
     def update(self, **fields: Any) -> None:
         """Add ``fields`` to the manifest and rewrite it."""
@@ -191,8 +186,28 @@ class Store:
         atomic_write(self.out / MANIFEST, lambda tmp: Path(tmp).write_text(text))
 
     def done(self) -> set[int]:
-        """The indices of the runs with a file."""
-        return {int(m.group(1)) for p in self.runs.iterdir() if (m := _RUN_FILE.fullmatch(p.name))}
+        """The indices of the runs whose files are all there and match their check file.
+
+        A run with a file but no intact check is not done; why is added to ``notes``.
+        """
+        done = set()
+        if not self.runs.is_dir():
+            return done
+        for path in self.runs.iterdir():
+            if not (m := _RUN_FILE.fullmatch(path.name)):
+                continue
+            index = int(m.group(1))
+            try:
+                files = json.loads((self.checks / f"run={index}.json").read_text())
+            except (OSError, ValueError):
+                problem = "it has no intact check file"
+            else:
+                problem = integrity.mismatch(self.out, files)
+            if problem is None:
+                done.add(index)
+            else:
+                self.notes.append(f"recomputed run={index}: {problem}")
+        return done
 
     def write_run(self, task: Task, names: Sequence[str], outputs: Mapping[str, Any]) -> None:
         """Write the run's tables, then its row (which marks it done)."""
@@ -200,6 +215,9 @@ class Store:
         ids["seed"] = task.seed
         row: dict[str, Any] = dict(ids)
         row |= {name: task.overrides[name] for name in names}
+        check = self.checks / f"run={task.index}.json"
+        check.unlink(missing_ok=True)  # the run is not done until its files are rewritten
+        written = [f"runs/run={task.index}.parquet"]
         for key, value in outputs.items():
             if isinstance(value, pd.DataFrame):
                 frame = value.copy()
@@ -209,6 +227,7 @@ class Store:
                 folder.mkdir(parents=True, exist_ok=True)
                 path = folder / f"run={task.index}.parquet"
                 atomic_write(path, lambda tmp, f=frame: f.to_parquet(tmp, index=False))
+                written.append(f"tables/{key}/run={task.index}.parquet")
             else:
                 row[key] = _scalar(value)
         import pyarrow as pa
@@ -217,6 +236,9 @@ class Store:
         table = pa.Table.from_pylist([row])  # ints int64, floats double, text string
         path = self.runs / f"run={task.index}.parquet"
         atomic_write(path, lambda tmp: pq.write_table(table, tmp))
+        text = json.dumps(integrity.record(self.out, written), indent=2) + "\n"
+        self.checks.mkdir(exist_ok=True)
+        atomic_write(check, lambda tmp: Path(tmp).write_text(text))
         (self.failures / f"run={task.index}.json").unlink(missing_ok=True)
 
     def write_failure(self, task: Task, error: str) -> None:
@@ -287,13 +309,17 @@ def dataset(out: str | Path, name: str = "runs"):
 
 
 def _read(out: str | Path, name: str, columns: Sequence[str] | None) -> pd.DataFrame:
-    data = dataset(out, name)
-    if not data.files:
+    import pyarrow.dataset as ds
+
+    folder = Path(out) / "runs" if name == "runs" else Path(out) / "tables" / name
+    if not folder.is_dir():
+        raise SweepError(f"{folder}: no such output of the sweep in {out}.")
+    done = Store(Path(out)).done()  # only intact runs: no file cut short or corrupted
+    files = [str(f) for i in sorted(done) if (f := folder / f"run={i}.parquet").is_file()]
+    if not files:
         return pd.DataFrame({c: pd.Series(dtype=np.int64) for c in RESERVED})
     wanted = None if columns is None else list(dict.fromkeys(["run", *columns]))
-    frame = data.to_table(columns=wanted).to_pandas()
-    if name != "runs":  # a table written just before a kill, whose run is not done
-        frame = frame[frame["run"].isin(Store(Path(out)).done())]
+    frame = ds.dataset(files, format="parquet").to_table(columns=wanted).to_pandas()
     frame = frame.sort_values("run", kind="stable").reset_index(drop=True)
     return frame if columns is None else frame[list(columns)]
 

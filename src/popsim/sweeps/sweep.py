@@ -25,7 +25,7 @@ worker, so the tables are identical whichever ran them.
 The pieces: :mod:`popsim.sweeps.spec` (the file's schema and its error messages),
 :mod:`popsim.sweeps.design` (checks, design, values, seeds, runs), :mod:`popsim.sweeps.executors`
 (the run function and where it runs), :mod:`popsim.sweeps.store` (the output folder, which a
-rerun resumes by running only the runs without a file) and :mod:`popsim.sweeps.sensitivity`
+rerun resumes by running only the runs without an intact file) and :mod:`popsim.sweeps.sensitivity`
 (SALib designs and indices). Command line: :func:`main`, ``popsim sweep FILE [--out DIR]
 [--workers N] [--scheduler ADDR|local-dask]``.
 """
@@ -188,6 +188,8 @@ def run_sweep(
     with store.locked():
         store.prepare(sweepstore.manifest(sweep, the_plan), sweepstore.design(the_plan))
         done = store.done()
+        for note in store.notes if echo else ():
+            echo(f"popsim sweep: {note}")
         todo = [t for t in the_plan.tasks if t.index not in done]
         outputs = tuple(spec.outputs)
         job = Job(sweep.model, sweep.scenario, spec.n_agents, spec.years, outputs)
