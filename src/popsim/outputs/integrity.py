@@ -93,19 +93,19 @@ def folder_lock(out: Path, what: str, error: type[Exception] = LockError) -> Ite
             import fcntl
         except ImportError:  # no fcntl (Windows): no lock
             fcntl = None
-        previous = os.read(fd, 4096).decode(errors="replace").split()
         if fcntl is not None:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:
-                holder = " ".join(previous[:2]) if previous else "unknown"
-                pid, _, started = holder.partition(" ")
+                holder = os.pread(fd, 4096, 0).decode(errors="replace").split()
+                pid, started = (holder + ["unknown", ""])[:2]
                 raise error(
                     f"--out {out}: another popsim {what} is writing into this folder "
                     f"(pid {pid}, started {started or 'at an unknown time'}); wait for it to "
                     "finish, or choose another folder. Two writers in one folder would "
                     "overwrite each other's files."
                 ) from None
+        previous = os.pread(fd, 4096, 0).decode(errors="replace").split()
         note = ""
         if previous and previous[0].isdigit() and int(previous[0]) != os.getpid():
             if not _alive(int(previous[0])):
