@@ -291,10 +291,14 @@ def test_damaged_sweep_run_files_are_recomputed_and_equal_the_originals(tmp_path
     assert json.loads((out / "manifest.json").read_text())["status"] == "complete"
 
 
-def test_second_sweep_gets_the_lock_error(tmp_path, capsys):
-    path, out = _sweep_file(tmp_path), tmp_path / "sweep"
-    with integrity.folder_lock(out, "sweep"):
-        code = cli.main(["sweep", str(path), "--out", str(out)])
+@pytest.mark.parametrize("command", ["sweep", "calibrate"])
+def test_second_sweep_or_calibration_gets_the_lock_error(command, tmp_path, capsys):
+    out = tmp_path / "out"
+    what = {"sweep": "sweep", "calibrate": "calibration"}[command]
+    path = _sweep_file(tmp_path) if command == "sweep" else PARAMS / "calibration" / "demo.yaml"
+    with integrity.folder_lock(out, what):  # a live holder: this process
+        code = cli.main([command, str(path), "--out", str(out)])
     assert code == 2
     err = capsys.readouterr().err
-    assert f"another popsim sweep is writing into this folder (pid {os.getpid()}," in err
+    assert f"another popsim {what} is writing into this folder (pid {os.getpid()}, started" in err
+    assert "Traceback" not in err
