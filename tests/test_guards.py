@@ -111,6 +111,17 @@ def test_fifty_million_persons_under_an_address_space_cap_is_a_clean_error(tmp_p
     assert not (tmp_path / "out").exists(), "nothing is written"
 
 
+def test_a_batch_too_big_for_memory_is_refused_before_any_scenario(tmp_path):
+    """Two runs at once of 20 million persons each: refused up front, not once per scenario."""
+    proc = popsim_cli(
+        "batch", BASELINE, PARAMS / "core.yaml", "--agents", "20000000", "--years", "20",
+        "--jobs", "2",
+        "--out", tmp_path / "out", cwd=tmp_path, limit_as=8 * 2**30,
+    )  # fmt: skip
+    assert_clean(proc, "popsim: error:", "2 runs at once", "20,000,000 persons", "each")
+    assert not (tmp_path / "out" / "baseline").exists(), "no scenario started"
+
+
 # --- sweeps and calibrations -------------------------------------------------------------------
 
 GRID_200 = (

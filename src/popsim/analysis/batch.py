@@ -40,7 +40,7 @@ from popsim.analysis.execution import (
     write_report,
 )
 from popsim.analysis.notebook import repo_root
-from popsim.outputs import integrity, replicates
+from popsim.outputs import guards, integrity, replicates
 from popsim.scenario.loading import ScenarioError
 from popsim.sweeps.executors import LocalExecutor
 
@@ -315,6 +315,10 @@ def main(
             f"({', '.join(requests)}); add its file or name another."
         )
     kernel_command()
+    # before any scenario starts: the largest runs, as many at once as there are workers
+    biggest = max(requests.values(), key=lambda r: r.scenario.township.n_persons)
+    township = biggest.scenario.township
+    guards.check_memory(township.n_persons, township.years, parallel=min(workers, len(jobs)))
     with integrity.folder_lock(out, "batch", BatchError) as note:
         if note:
             echo(f"popsim batch: {note}")

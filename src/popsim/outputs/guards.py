@@ -80,8 +80,10 @@ def _mb(n: int) -> str:
     return f"{n / 2**20:,.0f} MB"
 
 
-def check_memory(n_persons: int, years: int, available: int | None = None) -> None:
-    """Refuse a run whose estimated peak memory exceeds what is available.
+def check_memory(
+    n_persons: int, years: int, available: int | None = None, *, parallel: int = 1
+) -> None:
+    """Refuse a run (``parallel`` runs at once) whose estimated peak memory exceeds what is free.
 
     Raises:
         ScenarioError: with the estimate, the memory available, the largest size that fits
@@ -90,15 +92,18 @@ def check_memory(n_persons: int, years: int, available: int | None = None) -> No
     if os.environ.get(SKIP_MEMORY_CHECK, "").strip().lower() in ("1", "true", "yes"):
         return
     available = available_memory() if available is None else available
-    need = estimate_peak_bytes(n_persons, years)
+    need = parallel * estimate_peak_bytes(n_persons, years)
     if available is None or need <= available:
         return
-    fits = largest_fitting(available, years)
+    fits = largest_fitting(available // parallel, years)
+    runs = f"{parallel} runs at once of " if parallel > 1 else ""
+    each = " each" if parallel > 1 else ""
     raise ScenarioError(
-        f"{n_persons:,} persons over {years} years need an estimated {_mb(need)} of memory, "
+        f"{runs}{n_persons:,} persons over {years} years need an estimated {_mb(need)} of memory, "
         f"but only {_mb(available)} is available (free memory, cgroup and address-space "
         f"limits); the largest population that fits over {years} years is about {fits:,} "
-        f"persons. Use fewer persons (--agents) or fewer years, free memory, or set "
+        f"persons{each}. Use fewer persons (--agents), fewer years or fewer parallel runs, free "
+        f"memory, or set "
         f"{SKIP_MEMORY_CHECK}=1 to run anyway."
     )
 
