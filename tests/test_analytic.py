@@ -2,8 +2,10 @@
 
 Expected values are derived here from the scenario's own inputs: a monthly
 Leslie model of the same discrete process (mortality first, then births to the
-survivors; a girl born in month t is one month old at t + 1). Tolerances are
-four standard errors of the sampling noise at the chosen size.
+survivors; a newborn faces her birth month's mortality at age 0 and is one month
+old at t + 1). Infant mortality is checked against the life table alone: infant
+deaths per birth must read back q0 = 1 - exp(-m0). Tolerances are a few standard
+errors of the sampling noise at the chosen size.
 """
 
 import numpy as np
@@ -29,9 +31,9 @@ def leslie_inputs(scenario):
 
 
 def survivorship(s):
-    """l_k: chance a newborn is alive at the start of month k of age (l_1 = 1)."""
+    """l_k: chance a newborn is alive at the start of month k of age: she faced months 0..k-1."""
     alive = np.ones(MONTHS)
-    alive[2:] = np.cumprod(s[1:-1])
+    alive[1:] = np.cumprod(s[:-1])
     alive[0] = 0.0  # nobody is age 0 at the start of a month
     return alive
 
@@ -167,6 +169,33 @@ def test_simulated_death_rates_read_back_the_life_table(analytic, closed_run):
     assert checked >= 12
 
 
+@pytest.mark.parametrize("m0", [0.25, 0.08])
+def test_infant_deaths_per_birth_read_back_the_life_tables_q0(analytic, m0):
+    """q0 = 1 - exp(-m0) for a constant hazard over the first year; no model convention used.
+
+    A high m0 makes the test sharp: with 11 months at risk instead of 12, infant deaths fall
+    about 8 % short, several standard errors at this size.
+    """
+    mx = {
+        sex: list(getattr(analytic.demography.mortality, f"mx_{sex}")) for sex in ("male", "female")
+    }
+    for table in mx.values():
+        table[0] = m0
+    overrides = {f"demography.mortality.mx_{sex}": table for sex, table in mx.items()}
+    scenario = popsim.load_scenario(PARAMS / "analytic.yaml", overrides)
+    years = 15
+    events = popsim.simulate(scenario, seed=21, n_agents=60_000, years=years).events
+    births = events[(events["event"] == "birth") & (events["month"] <= 12 * years - 12)]
+    deaths = events[(events["event"] == "death") & (events["age_months"] < 12)]
+    infant = deaths["pid"].isin(births["pid"]).sum()
+    n, q0 = len(births), -np.expm1(-m0)
+    se = np.sqrt(q0 * (1 - q0) / n)
+    assert abs(infant / n - q0) < 3 * se, (
+        f"{infant} infant deaths per {n} births = {infant / n:.4f}; the life table's q0 is "
+        f"{q0:.4f} (s.e. {se:.4f})"
+    )
+
+
 def test_sex_ratio_at_birth_matches_the_input(analytic, closed_run):
     births = closed_run.events[closed_run.events["event"] == "birth"]
     n, p = len(births), Rates.of(analytic).p_male
@@ -174,3 +203,30 @@ def test_sex_ratio_at_birth_matches_the_input(analytic, closed_run):
     assert abs(male - n * p) < Z * np.sqrt(n * p * (1 - p)), (
         f"{male} boys of {n} births; the SRB {analytic.demography.srb} implies {n * p:.0f}"
     )
+
+
+def test_a_closed_life_table_leaves_nobody_past_100(analytic):
+    """mx = .inf at the open age: survival 0 there, so year-end pyramids hold nobody 100+."""
+
+    def oldest(last_rate):
+        mx = [0.001] * 100 + [last_rate]
+        flat = [1.0] * 101  # many persons near 100 at the start
+        table = {f"demography.mortality.mx_{sex}": mx for sex in ("male", "female")}
+        table |= {f"initial.{sex}_by_age": flat for sex in ("male", "female")}
+        scenario = popsim.load_scenario(PARAMS / "analytic.yaml", table)
+        pyramid = popsim.simulate(scenario, seed=2, n_agents=5_000, years=2).pyramid
+        return pyramid.loc[pyramid["age_group"] == pyramid["age_group"].iloc[-1], "persons"].sum()
+
+    assert oldest(0.5) > 0, "test set-up: an open table leaves persons 100+"
+    assert oldest(np.inf) == 0, "a closed table leaves nobody 100+ at a year end"
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [(np.inf, "only the open age"), (np.nan, "mx_male.0")],
+)
+def test_non_finite_death_rates_below_100_are_refused(analytic, value, message):
+    mx = list(analytic.demography.mortality.mx_male)
+    mx[0] = value
+    with pytest.raises(popsim.ScenarioError, match=message):
+        popsim.load_scenario(PARAMS / "analytic.yaml", {"demography.mortality.mx_male": mx})

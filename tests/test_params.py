@@ -337,7 +337,10 @@ BAD = [
         "mortality-nobody-survives-the-burn-in",
         {},
         None,
-        {"demography.mortality.mx_female": [0.01] * 50 + [300.0] * (N_AGES - 50)},
+        {
+            "demography.mortality.mx_female": [0.01] * 50 + [300.0] * (N_AGES - 50),
+            "demography.mortality.periods": [],
+        },
         ["overrides", "'demography.mortality.mx_female'", "nobody aged 43", "age 53"],
     ),
     # YAML that is not a scenario
@@ -385,6 +388,7 @@ def test_edge_values_of_the_cross_field_checks_are_allowed() -> None:
             "demography.migration.labour_age_max": 30,
             "initial.male_by_age": [0.0] * N_AGES,  # one sex may be absent
             "demography.mortality.mx_female": [449.0] + [0.01] * (N_AGES - 1),
+            "demography.mortality.periods": [],
             "township.burn_in_years": 0,
         },
     )

@@ -36,6 +36,7 @@ def fertile_closed_township():
         {
             "demography.mortality.mx_male": zeros,
             "demography.mortality.mx_female": zeros,
+            "demography.mortality.periods": [],
             "demography.migration.enabled": False,
             "demography.marriage.marry_out_share": 0.0,
             "demography.fertility.fecundability": [0.5] * 35,

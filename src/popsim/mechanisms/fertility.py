@@ -119,7 +119,7 @@ def step_conception(world: World) -> None:
 
 
 def step_births(world: World) -> None:
-    """Add this month's newborns (``world.month``) and update their mothers.
+    """Add this month's newborns (``world.month.newborns``) and update their mothers.
 
     With the couple's decision (:mod:`~popsim.mechanisms.decision`) a birth ends the
     trying, and the couple decides again; else parity progression ratios draw it.
@@ -156,7 +156,7 @@ def step_births(world: World) -> None:
         reported=world.month.births_reported,
         sons_before=p.sons[mothers] - male,
     )
-    p.add(
+    world.month.newborns = p.add(
         mothers.size,
         key=derive(p.key[mothers], TAG_CHILD + p.parity[mothers].astype(np.uint64)),
         sex=np.where(male, MALE, FEMALE),

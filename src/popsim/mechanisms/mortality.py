@@ -1,4 +1,10 @@
-"""Mortality: who dies this month, from the life table's monthly probabilities."""
+"""Mortality: who dies this month, from the life table's monthly probabilities.
+
+Everyone alive at the month's start faces the month's probability for their sex and age;
+so do the month's newborns, once born, at age 0. A newborn is thus at risk in its birth
+month and the eleven months after it at age 0, twelve monthly risks in all, and a
+life table's q0 = 1 - exp(-m0) is read back as infant deaths per birth.
+"""
 
 from __future__ import annotations
 
@@ -16,14 +22,22 @@ def deaths(
 
 
 def step_mortality(world: World) -> None:
-    """Deaths this month; spouses of the dead are widowed."""
+    """Deaths this month among those alive at its start; spouses of the dead are widowed."""
+    _deaths_among(world, np.flatnonzero(world.persons.alive))
+
+
+def step_newborn_mortality(world: World) -> None:
+    """Deaths in their birth month among this month's newborns (``world.month.newborns``)."""
+    _deaths_among(world, world.month.newborns)
+
+
+def _deaths_among(world: World, living: np.ndarray) -> None:
     p = world.persons
-    living = np.flatnonzero(p.alive)
     dead = deaths(
         world.uniform("mortality", living),
         sex=p.sex[living],
         age_years=world.age_years[living],
-        q_month=world.rates.q_month,
+        q_month=world.death_probability(),
     )
     rows = living[dead]
     world.log.add(

@@ -3,7 +3,8 @@
 How the state at month 0 is made consistent with the rates:
 
 * Age and sex are drawn from the scenario's age-sex weights; the month of
-  birth is uniform within the year of age. Villages are drawn uniformly.
+  birth is uniform within the year of age, except that nobody is 0 months old at
+  a month's start (babies are born at its end). Villages are drawn uniformly.
 * Each person's age at first marriage is drawn from the first-marriage hazard
   of their sex (inverse transform of the monthly survival curve); those whose
   drawn age is below their current age are married.
@@ -47,20 +48,22 @@ def draw_marriage_age(u: np.ndarray, p_month: np.ndarray) -> np.ndarray:
     return np.where(months >= survival.size, np.iinfo(np.int32).max, months)
 
 
-def back_project(weights: np.ndarray, mx: np.ndarray, years: int) -> np.ndarray:
-    """Age weights ``years`` earlier: those aged a + years now, before their deaths since.
+def back_project(weights: np.ndarray, mx_by_year: np.ndarray) -> np.ndarray:
+    """Age weights ``len(mx_by_year)`` years earlier: those aged a + years now, before deaths.
 
-    Persons aged a at the start of a burn-in of ``years`` are those aged a + years
-    at ``start_year``, divided by their chance of surviving the interval under
-    the death rates ``mx``. Ages whose survivors would be beyond 100 get none.
+    Persons aged a at the start of a burn-in of ``years`` are those aged a + years at
+    ``start_year``, divided by their chance of surviving the interval: in its year k they
+    are a + k, under that year's death rates ``mx_by_year[k]``. Ages whose survivors would
+    be beyond 100 get none.
     """
-    weights, mx = np.asarray(weights, dtype=float), np.asarray(mx, dtype=float)
+    weights, mx = np.asarray(weights, dtype=float), np.asarray(mx_by_year, dtype=float)
+    years = mx.shape[0]
     if years == 0:
         return weights
-    log_survival = np.concatenate([[0.0], np.cumsum(-mx)])  # log l(a) of a person aged 0
-    out = np.zeros_like(weights)
     ages = np.arange(weights.size - years)
-    out[ages] = weights[ages + years] * np.exp(log_survival[ages] - log_survival[ages + years])
+    hazard = sum(mx[k, ages + k] for k in range(years))
+    out = np.zeros_like(weights)
+    out[ages] = weights[ages + years] * np.exp(hazard)
     return out
 
 
@@ -72,16 +75,24 @@ def populate(world: World) -> None:
     """
     s, rng = world.scenario, world.streams["initial"]
     n = s.township.n_persons
-    back, mort = s.township.burn_in_years, s.demography.mortality
+    back, start = s.township.burn_in_years, s.township.start_year
+    # [year of the burn-in, sex, age]: the death rates the burn-in will apply
+    mx = np.array([s.demography.mortality.rates_in(y) for y in range(start - back, start)])
+    mx = mx.reshape(back, 2, N_AGES)
     weights = np.concatenate(
         [
-            back_project(s.initial.female_by_age, mort.mx_female, back),
-            back_project(s.initial.male_by_age, mort.mx_male, back),
+            back_project(s.initial.female_by_age, mx[:, 0]),
+            back_project(s.initial.male_by_age, mx[:, 1]),
         ]
     )
+    # At a month's start the youngest are a month old (this month's babies come at its
+    # end): age 0 holds 11 monthly cohorts, the other ages 12.
+    weights[[0, N_AGES]] *= 11 / 12
     cell = rng.choice(weights.size, size=n, p=weights / weights.sum())
     sex = np.where(cell >= N_AGES, MALE, FEMALE).astype(np.int8)
-    age_months = (cell % N_AGES) * 12 + rng.integers(0, 12, n)
+    age_years = cell % N_AGES
+    months_into_year = np.where(age_years == 0, 1 + rng.integers(0, 11, n), rng.integers(0, 12, n))
+    age_months = age_years * 12 + months_into_year
     village = rng.integers(0, s.township.n_villages, n).astype(np.int16)
     p = world.persons
     keys = derive(np.arange(n, dtype=np.uint64), TAG_INITIAL)

@@ -37,6 +37,13 @@ def add_exposure(model) -> None:
     model.exposure[year] += np.bincount(cell, minlength=2 * N_AGES).reshape(2, N_AGES) / 12.0
 
 
+def add_newborn_exposure(model) -> None:
+    """Add the month's newborns' person-years at age 0: they are at risk in their birth month."""
+    p = model.world.persons
+    born = p.sex[model.world.month.newborns].astype(np.int64)
+    model.exposure[model.world.t // 12, :, 0] += np.bincount(born, minlength=2) / 12.0
+
+
 def tally(model) -> None:
     """The month's flows and village populations; collected in recorded months."""
     totals, start = model.world.log.totals, model.month_start_totals

@@ -313,9 +313,28 @@ STEPS: tuple[Step, ...] = (
         _cols(
             "parity sons daughters first_birth_month last_birth_month wants_more log " + PREGNANCY
         )
-        + ("new persons",),
+        + ("new persons", "month.newborns"),
         "newborns added; the mothers' parity, children and trying",
         timer="fertility",
+    ),
+    Step(
+        "newborn_exposure",
+        records.add_newborn_exposure,
+        "model",
+        _cols("sex month.newborns"),
+        _cols("records"),
+        "the newborns' person-year share of their birth month, at age 0",
+        when=RECORDED,
+        timer="indicators",
+    ),
+    Step(
+        "newborn_mortality",
+        mortality.step_newborn_mortality,
+        "world",
+        _cols("key pid sex village spouse marital preg_month month.newborns"),
+        _cols("alive log"),
+        "deaths of the month's newborns in their birth month, at age 0",
+        timer="mortality",
     ),
     Step(
         "regime_close",
@@ -370,7 +389,8 @@ STEPS: tuple[Step, ...] = (
 #: Person columns written by more than one step, and why. Every other column has one owner
 #: (the initial population, :mod:`popsim.model.initial`, sets every column once).
 SHARED: dict[str, str] = {
-    "alive": "a person leaves the population by death, emigration or marrying out",
+    "alive": "a person leaves the population by death (at the month's start, or as a newborn "
+    "in the birth month), emigration or marrying out",
     "spouse": "a couple is formed by marriage and unlinked by a death or a departure",
     "marital": "married by marriage, widowed by a death",
     "away": "labour migration; a bride takes her husband's place, home or away",

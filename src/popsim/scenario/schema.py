@@ -40,6 +40,25 @@ def _length(n: int, what: str):
 NonNeg = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 Prob = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
 AgeRates = Annotated[tuple[NonNeg, ...], _length(N_AGES, "a table by single year of age 0..100")]
+
+
+def _infinite_only_at_the_open_age(values: tuple[float, ...]) -> tuple[float, ...]:
+    if any(math.isnan(v) for v in values):
+        raise ValueError("death rates must be numbers (NaN is not)")
+    if any(math.isinf(v) for v in values[:-1]):
+        raise ValueError(
+            "only the open age 100+ may have an infinite death rate (.inf in YAML: nobody "
+            "survives past 100); ages 0..99 need finite rates"
+        )
+    return values
+
+
+#: death rates by single year of age; the open age 100+ may be .inf, a closed life table
+DeathRates = Annotated[
+    tuple[Annotated[float, Field(ge=0, allow_inf_nan=True)], ...],
+    _length(N_AGES, "a table by single year of age 0..100"),
+    AfterValidator(_infinite_only_at_the_open_age),
+]
 ReproProbs = Annotated[tuple[Prob, ...], _length(N_REPRO, "a table by single year of age 15..49")]
 ReproRates = Annotated[tuple[NonNeg, ...], _length(N_REPRO, "a table by single year of age 15..49")]
 

@@ -32,7 +32,7 @@ def monthly_probability(annual_rate: np.ndarray | float) -> np.ndarray:
 class Rates:
     """Scenario values converted once into the monthly, age-indexed arrays kernels use."""
 
-    q_month: np.ndarray  #: [sex, age] monthly death probability
+    q_month: np.ndarray  #: [sex, age] monthly death probability in the start year
     asfr_month: np.ndarray  #: [age] monthly birth probability (asfr mode)
     fecundability: np.ndarray  #: [age] monthly conception probability
     progression: np.ndarray  #: parity progression ratios
@@ -58,12 +58,7 @@ class Rates:
         groom_weight = np.asarray(mar.hazard_male, dtype=float).copy()
         groom_weight[ages < mar.min_age_male] *= mar.underage_factor
         return cls(
-            q_month=np.vstack(
-                [
-                    monthly_probability(d.mortality.mx_female),
-                    monthly_probability(d.mortality.mx_male),
-                ]
-            ),
+            q_month=monthly_probability(d.mortality.rates_in(s.township.start_year)),
             asfr_month=_by_age(fert.asfr) / 12.0,
             fecundability=_by_age(fert.fecundability),
             progression=np.asarray(fert.parity_progression, dtype=float),
@@ -98,6 +93,7 @@ class Month:
     conceived: np.ndarray = field(default_factory=lambda: _NO_ROWS)  #: rows that conceived
     mothers: np.ndarray = field(default_factory=lambda: _NO_ROWS)  #: rows giving birth
     male: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))  #: their babies
+    newborns: np.ndarray = field(default_factory=lambda: _NO_ROWS)  #: rows of the babies
     births_out_of_plan: np.ndarray | int = -1  #: per mother, 1 out of plan (-1: no regime)
     births_reported: np.ndarray | int = -1  #: per mother, 1 registered (-1: no regime)
 
@@ -122,6 +118,16 @@ class World:
         self.method_failure: np.ndarray | None = None
         self.timings = Timings()
         self._ages_key: tuple[int, int] | None = None
+        self._q_year: int | None = None
+
+    def death_probability(self) -> np.ndarray:
+        """[sex, age] monthly death probability in this month's calendar year."""
+        year = self.scenario.township.start_year + self.t // 12
+        if year != self._q_year:
+            mortality = self.scenario.demography.mortality
+            self._q_month = monthly_probability(mortality.rates_in(year))
+            self._q_year = year
+        return self._q_month
 
     def uniform(self, stream: str, rows: np.ndarray | None = None) -> np.ndarray:
         """This month's uniforms of ``stream`` for ``rows`` (default: all), keyed by person."""
