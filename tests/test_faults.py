@@ -302,3 +302,56 @@ def test_second_sweep_or_calibration_gets_the_lock_error(command, tmp_path, caps
     err = capsys.readouterr().err
     assert f"another popsim {what} is writing into this folder (pid {os.getpid()}, started" in err
     assert "Traceback" not in err
+
+
+# --- popsim sweep: SIGKILL during the writes --------------------------------------------------
+
+SWEEP_KILLER = """
+import os, signal, sys
+from popsim.sweeps import store
+real, calls, at = store.atomic_write, [0], int(sys.argv[1])
+def atomic_write(path, write):
+    calls[0] += 1
+    if calls[0] == at:  # the temporary file is written, the rename not yet done
+        write(str(path.parent / f".{path.name}.killed.tmp"))
+        os.kill(os.getpid(), signal.SIGKILL)
+    real(path, write)
+store.atomic_write = atomic_write
+from popsim.cli import main
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+@pytest.fixture(scope="module")
+def sweep_reference(tmp_path_factory) -> tuple[Path, Path]:
+    """An uninterrupted sweep (its file, its folder)."""
+    folder = tmp_path_factory.mktemp("sweep_reference")
+    path, out = _sweep_file(folder), folder / "sweep"
+    assert run_sweep(path, out, workers=1, progress=False, echo=None).ran == 3
+    return path, out
+
+
+# writes: design, manifest, then per run its annual table, run file and check file; the last
+# is the manifest marked complete
+@pytest.mark.parametrize("at", [3, 4, 5, 7, 11, 12])
+def test_killed_sweep_resumes_to_the_uninterrupted_result(at, sweep_reference, tmp_path):
+    path, reference = sweep_reference
+    out = tmp_path / "sweep"
+    args = ["sweep", str(path), "--out", str(out), "--workers", "1", "--quiet"]
+    killed = subprocess.run(
+        [sys.executable, "-c", SWEEP_KILLER, str(at), *args],
+        cwd=ROOT,
+        capture_output=True,
+        timeout=120,
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert json.loads((out / "manifest.json").read_text())["status"] == "running"
+    again = subprocess.run(
+        [sys.executable, "-m", "popsim.cli", *args], cwd=ROOT, capture_output=True, text=True
+    )
+    assert again.returncode == 0, again.stderr
+    assert "Traceback" not in again.stderr
+    assert_frame_equal(read_runs(out), read_runs(reference), check_exact=True)
+    assert_frame_equal(read_table(out, "annual"), read_table(reference, "annual"), check_exact=True)
+    assert hidden(out) == [], "temporaries of the killed write are removed"
+    assert json.loads((out / "manifest.json").read_text())["status"] == "complete"

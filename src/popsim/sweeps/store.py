@@ -172,9 +172,10 @@ class Store:
     def make_folders(self, tables: Sequence[str] = ()) -> None:
         """Create ``runs/``, ``failures/`` and the tables' folders; clear half-written files."""
         folders = [self.runs, self.failures, self.checks]
+        integrity.clean(self.out)  # a manifest or design write cut short by a kill
         for folder in [*folders, *(self.out / "tables" / t for t in tables)]:
             folder.mkdir(parents=True, exist_ok=True)
-            integrity.clean(folder)  # a write cut short by a kill
+            integrity.clean(folder)  # a run's write cut short by a kill
 
     def update(self, **fields: Any) -> None:
         """Add ``fields`` to the manifest and rewrite it."""
