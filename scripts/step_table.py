@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from popsim.model.steps import SHARED, markdown
+from popsim.model.step import markdown
+from popsim.model.steps import SHARED, STEPS
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "model.md"
 BEGIN, END = "<!-- step table: begin -->", "<!-- step table: end -->"
@@ -27,7 +28,7 @@ def main() -> None:
     text = DOC.read_text()
     head, rest = text.split(BEGIN)
     _, tail = rest.split(END)
-    body = f"{markdown()}\n\nColumns written by more than one step:\n\n{shared_table()}"
+    body = f"{markdown(STEPS)}\n\nColumns written by more than one step:\n\n{shared_table()}"
     DOC.write_text(f"{head}{BEGIN}\n{body}\n{END}{tail}")
     print(f"wrote the step table into {DOC}")
 

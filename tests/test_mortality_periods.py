@@ -7,7 +7,7 @@ import pytest
 
 import popsim
 from conftest import PARAMS
-from popsim.scenario.demography import WPP_PERIODS
+from popsim.scenario.mortality import WPP_PERIODS
 from popsim.scenario.tables import mortality_mx
 from popsim.state.world import monthly_probability
 

@@ -17,7 +17,8 @@ from popsim.model.cadres import Cadre
 from popsim.model.initial import populate
 from popsim.model.records import FLOWS
 from popsim.model.regime import Regime
-from popsim.model.steps import EVERY_MONTH, STEPS, Step
+from popsim.model.step import EVERY_MONTH, Step
+from popsim.model.steps import STEPS
 from popsim.scenario.demography import N_AGES, Scenario
 from popsim.state.events import EventLog
 from popsim.state.world import Month, World
