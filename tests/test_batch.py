@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -183,15 +184,21 @@ def test_killed_batch_resumes_without_recomputing(tmp_path, finished):
 
 
 def test_failing_scenario_is_reported_and_others_complete(tmp_path):
-    # Loads (valid weights) but cannot run: no one to draw an initial population from.
-    zeros = ", ".join(["0"] * 101)
+    # A valid scenario whose notebook fails: the batch's notebooks raise for it after the
+    # parameters cell (every input that cannot run is refused when the files load).
     broken = tmp_path / "broken.yaml"
-    broken.write_text(
-        f"extends: {BASELINE}\nname: broken\n"
-        f"initial:\n  male_by_age: [{zeros}]\n  female_by_age: [{zeros}]\n"
-    )
+    broken.write_text(f"extends: {BASELINE}\nname: broken\n")
+    notebooks = tmp_path / "notebooks"
+    shutil.copytree(NOTEBOOKS, notebooks)
+    nb = nbformat.read(notebooks / "scenario.ipynb", as_version=4)
+    first = next(i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", []))
+    fail = 'if scenario.endswith("broken.yaml"):\n    raise ValueError("this scenario cannot run")'
+    nb.cells.insert(first + 1, new_code_cell(fail))
+    nbformat.write(nb, notebooks / "scenario.ipynb")
     out = tmp_path / "out"
-    proc = _run(_batch(out, broken, BASELINE))
+    args = _batch(out, broken, BASELINE)
+    args[args.index("--notebooks") + 1] = str(notebooks)
+    proc = _run(args)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "broken" in proc.stdout and "failed" in proc.stdout
     assert "cell In [" in proc.stdout and "ValueError" in proc.stdout, proc.stdout
