@@ -62,19 +62,22 @@ def same_tables(a: Path, b: Path) -> None:
 
 # --- popsim run: SIGKILL during the writes -----------------------------------------------------
 
+#: runs ``popsim ARGS`` with ``MODULE.atomic_write`` killing the process (SIGKILL) at its
+#: AT-th call, after the temporary file is written and before the rename:
+#: ``python -c KILLER MODULE AT ARGS...``
 KILLER = """
-import os, signal, sys
-from popsim.outputs import results
-real, calls, at = results.atomic_write, [0], int(sys.argv[1])
+import importlib, os, signal, sys
+module, at = importlib.import_module(sys.argv[1]), int(sys.argv[2])
+real, calls = module.atomic_write, [0]
 def atomic_write(path, write):
     calls[0] += 1
-    if calls[0] == at:  # the temporary file is written, the rename not yet done
+    if calls[0] == at:
         write(str(path.parent / f".{path.name}.killed.tmp"))
         os.kill(os.getpid(), signal.SIGKILL)
     real(path, write)
-results.atomic_write = atomic_write
+module.atomic_write = atomic_write
 from popsim.cli import main
-sys.exit(main(sys.argv[2:]))
+sys.exit(main(sys.argv[3:]))
 """
 
 
@@ -102,7 +105,10 @@ def test_killed_run_leaves_no_trusted_folder_and_a_rerun_equals_an_uninterrupted
     shutil.copytree(older, out)
     args = ["run", str(BASELINE), "--seed", "2", *RUN, "--out", str(out)]
     proc = subprocess.run(
-        [sys.executable, "-c", KILLER, str(at), *args], cwd=ROOT, capture_output=True, timeout=120
+        [sys.executable, "-c", KILLER, "popsim.outputs.results", str(at), *args],
+        cwd=ROOT,
+        capture_output=True,
+        timeout=120,
     )
     assert proc.returncode == -signal.SIGKILL, proc.stderr
     # the old manifest (seed 1) is gone before any new table lands: nothing vouches for a mix
@@ -306,21 +312,6 @@ def test_second_sweep_or_calibration_gets_the_lock_error(command, tmp_path, caps
 
 # --- popsim sweep: SIGKILL during the writes --------------------------------------------------
 
-SWEEP_KILLER = """
-import os, signal, sys
-from popsim.sweeps import store
-real, calls, at = store.atomic_write, [0], int(sys.argv[1])
-def atomic_write(path, write):
-    calls[0] += 1
-    if calls[0] == at:  # the temporary file is written, the rename not yet done
-        write(str(path.parent / f".{path.name}.killed.tmp"))
-        os.kill(os.getpid(), signal.SIGKILL)
-    real(path, write)
-store.atomic_write = atomic_write
-from popsim.cli import main
-sys.exit(main(sys.argv[2:]))
-"""
-
 
 @pytest.fixture(scope="module")
 def sweep_reference(tmp_path_factory) -> tuple[Path, Path]:
@@ -339,7 +330,7 @@ def test_killed_sweep_resumes_to_the_uninterrupted_result(at, sweep_reference, t
     out = tmp_path / "sweep"
     args = ["sweep", str(path), "--out", str(out), "--workers", "1", "--quiet"]
     killed = subprocess.run(
-        [sys.executable, "-c", SWEEP_KILLER, str(at), *args],
+        [sys.executable, "-c", KILLER, "popsim.sweeps.store", str(at), *args],
         cwd=ROOT,
         capture_output=True,
         timeout=120,
