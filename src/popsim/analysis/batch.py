@@ -147,15 +147,8 @@ def plan(
     return jobs, requests
 
 
-def why_not_done(job: Job, req: replicates.Request) -> str | None:
-    """Why the job must run, or None if it is done.
-
-    It must run if its output is incomplete or corrupt, or its notebook is not there with
-    its parameters.
-    """
-    problem = replicates.why_incomplete(job.out, req)
-    if problem:
-        return problem
+def notebook_problem(job: Job) -> str | None:
+    """Why the job's executed notebook cannot be trusted, or None if it ran with its parameters."""
     try:
         meta = json.loads((job.out / NOTEBOOK).read_text())["metadata"]["papermill"]
     except (OSError, ValueError, KeyError, TypeError):
@@ -163,11 +156,6 @@ def why_not_done(job: Job, req: replicates.Request) -> str | None:
     if meta.get("parameters") != job.params or meta.get("exception"):
         return f"{NOTEBOOK} ran with other parameters or failed"
     return None
-
-
-def is_done(job: Job, req: replicates.Request) -> bool:
-    """Whether the job's output is complete and valid and its notebook ran with its parameters."""
-    return why_not_done(job, req) is None
 
 
 def run_job(job: Job, notebooks: str) -> Outcome:
@@ -223,7 +211,9 @@ def run_batch(
     for job in jobs:
         integrity.clean(job.out)
         had_output = (job.out / replicates.MANIFEST).is_file()
-        problem = why_not_done(job, requests[job.name])
+        # the output must be complete and intact (hashed once here), and its notebook there
+        output_problem = replicates.why_incomplete(job.out, requests[job.name])
+        problem = output_problem or notebook_problem(job)
         if problem is None:
             outcomes[job.name] = _skip(job)
             bar.update()
@@ -232,7 +222,7 @@ def run_batch(
             bar.write(f"  recomputed {job.name}: {problem}")
         job.out.mkdir(parents=True, exist_ok=True)
         (job.out / NOTEBOOK).unlink(missing_ok=True)  # its notebook is rewritten last
-        if replicates.why_incomplete(job.out, requests[job.name]):
+        if output_problem:
             (job.out / replicates.MANIFEST).unlink(missing_ok=True)  # not this request's
         todo.append(job)
     if todo:  # the sweeps' process pool: spawned workers that end with this process
