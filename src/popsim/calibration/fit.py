@@ -1,34 +1,43 @@
 """Calibration: fit a scenario's uncertain parameters to targets with Optuna, on any executor.
 
-Each trial is a parameter set proposed by the sampler: by default Optuna's TPE, a Bayesian
-optimisation, whose first trial is the base scenario's own values. A trial runs the same
-``replicates`` seeds as every other trial (common random numbers: the loss then compares
-parameter sets, not random draws), and its loss is :func:`popsim.calibration.targets.loss` of the
-figures' means over those seeds. Trials are proposed ``batch`` at a time (TPE's constant
-liar keeps a batch apart) and their runs go to the executors of :mod:`popsim.sweeps.executors`.
-The best trial's values, rounded to 4 significant digits, are then checked on
-``check_replicates`` fresh seeds, and so are the base values.
+Three stages (docs/calibration.md):
+
+1. **Search.** Each trial is a parameter set proposed by the sampler: by default Optuna's
+   TPE, a Bayesian optimisation, whose first trial is the start (the base scenario's own
+   values). A trial runs the same ``replicates`` seeds as every other trial (common random
+   numbers: the loss then compares parameter sets, not random draws). Trials are proposed
+   ``batch`` at a time (TPE's constant liar keeps a batch apart) and their runs go to the
+   executors of :mod:`popsim.sweeps.executors`. The sampler is told the variance-aware loss
+   (:func:`popsim.calibration.targets.loss` with the Monte Carlo variance of the mean,
+   pooled over the trials so far).
+2. **Racing** (:mod:`popsim.calibration.racing`): at each of the ``rungs`` the best trials so
+   far get more of the common seeds, so the ranking among the best rests on many seeds.
+3. **Adoption**: the best ``candidates`` raced trials, rounded to 4 significant digits, and
+   the start run on ``check_replicates`` fresh seeds; the one closest to the targets there is
+   adopted, so a calibration never adopts values that do worse than its start on them.
 
 The output folder::
 
     OUT/manifest.json               identity (calibration hash, scenario, targets, code)
-    OUT/runs/run=<i>.parquet        run i = trial * replicates + replicate: ids, parameter
-                                    values and figures (one row), written atomically
+    OUT/runs/run=<i>.parquet        run i = trial * (most seeds of a trial) + seed: ids,
+                                    parameter values and figures (one row), written atomically
     OUT/failures/run=<i>.json       a run that raised: its parameters and the error
-    OUT/check/runs/run=<i>.parquet  the fitted values on fresh seed i, then the base values
-    OUT/trials.parquet              one row per trial: state, loss, values, mean figures
-    OUT/parameters.parquet          each parameter: range, base, fitted, near-best range,
+    OUT/check/runs/run=<i>.parquet  candidate j on fresh seed r: i = j * check_replicates + r
+    OUT/trials.parquet              one row per trial: state, seeds, losses, values, figures
+    OUT/candidates.parquet          the adoption: each candidate's losses on the fresh seeds
+    OUT/parameters.parquet          each parameter: range, start, fitted, near-best range,
                                     importance
-    OUT/fit.parquet                 the check against the targets (popsim.calibration.targets.table)
+    OUT/fit.parquet                 the adopted values against the targets
+                                    (popsim.calibration.targets.table)
     OUT/fitted.yaml                 a scenario that ``extends`` the base with the fitted values
     OUT/report.md                   all of it for a reader
 
-(:mod:`popsim.calibration.report` writes the last five and reads them back: :func:`read_fit`.)
+(:mod:`popsim.calibration.report` writes the last six and reads them back: :func:`read_fit`.)
 
 A rerun resumes: the sampler is rebuilt from the seed and replays its proposals, telling
 the losses of trials whose runs are on disk without running them again (its proposals
 depend only on its seed and the losses it was told). For the same reason a rerun with more
-``trials`` (or ``check_replicates``) continues a finished calibration.
+``trials``, ``candidates`` or ``check_replicates`` continues a finished calibration.
 """
 
 from __future__ import annotations
@@ -36,7 +45,7 @@ from __future__ import annotations
 import sys
 import time
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -44,16 +53,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from popsim.calibration.report import NEAR_LEVEL, Fit, read_fit, write
+from popsim.calibration.racing import Runs, adopt, check_replay, race, trial_table
+from popsim.calibration.report import Fit, read_fit, write
 from popsim.calibration.spec import Calibration, load_calibration
-from popsim.calibration.targets import CalibrationError, loss, table, zscores
 from popsim.sweeps import store as sweepstore
 from popsim.sweeps.design import is_integer_field, run_seed
 from popsim.sweeps.executors import Job, Task, execute, open_executor
 
 __all__ = ["Fit", "calibrate", "read_fit"]
-
-CHECK_KEY = 1 << 32  #: check seed r is the calibration seed's child CHECK_KEY + r
 
 
 def calibrate(
@@ -91,7 +98,6 @@ def calibrate(
     )
     store = sweepstore.Store(Path(out), kind="calibration")
     check = sweepstore.Store(store.out / "check", kind="calibration")
-    base = calibration.base_values()
     started = time.perf_counter()
     with store.locked():
         store.prepare(_manifest(calibration))
@@ -99,7 +105,6 @@ def calibrate(
         done = store.done()
         for note in store.notes if echo else ():
             echo(f"popsim calibrate: {note}")
-        n_check = spec.check_replicates * (1 if base is None else 2)
         with _quiet_optuna(), open_executor(workers, scheduler) as executor:
             study = _study(calibration)
             if echo:
@@ -108,29 +113,25 @@ def calibrate(
                     f"{spec.replicates} seeds, {len(done)} runs already done, with "
                     f"{executor.description} -> {store.out}"
                 )
-            runner = _Runner(executor, job, list(spec.parameters))
-            runner.bar(
-                spec.trials * spec.replicates + n_check, len(done), calibration.name, progress
-            )
+            runner = Runner(executor, job, list(spec.parameters), done)
+            runner.bar(_planned_runs(calibration), len(done), calibration.name, progress)
+            runs = Runs(store, calibration)
             try:
-                trials = _search(study, calibration, store, runner, done)
-                best = _best(trials, store)
-                fitted = _rounded(study.trials[int(best["trial"])].params)
-                check_tasks = _check_tasks(spec, int(best["trial"]), fitted, base)
-                reuse = _reusable(check, check_tasks, list(spec.parameters))
-                runner.progress.update(len(reuse))
-                runner.run([t for t in check_tasks if t.index not in reuse], check)
+                _search(study, calibration, store, runner, runs)
+                raced = race(calibration, study, store, runner, runs)
+                adoption = adopt(calibration, study, raced, check, runner, runs)
             finally:
                 runner.progress.close()
-            fit = _fit_table(check, check_tasks, calibration)
-            parameters = _parameters(calibration, study, trials, best, fitted)
+            trials = trial_table(calibration, study, runs)
+            parameters = _parameters(calibration, study, trials, adoption.fitted)
         result = Fit(
             store.out,
             trials,
             parameters,
-            fit,
-            fitted,
-            int(best["trial"]),
+            adoption.fit,
+            adoption.fitted,
+            adoption.trial,
+            adoption.candidates,
             runner.ran,
             runner.failed,
             time.perf_counter() - started,
@@ -145,11 +146,22 @@ def calibrate(
     return result
 
 
-class _Runner:
+def _planned_runs(calibration: Calibration) -> int:
+    """Runs of a full calibration, for the progress bar (failures may make it fewer)."""
+    spec = calibration.spec
+    total, seeds = spec.trials * spec.replicates, spec.replicates
+    for rung in spec.rungs:
+        total += min(rung.keep, spec.trials) * (rung.replicates - seeds)
+        seeds = rung.replicates
+    start = calibration.base_values() is not None
+    return total + spec.check_replicates * (spec.candidates + start)
+
+
+class Runner:
     """Runs tasks on the executor into a store, counting runs and failures on a progress bar."""
 
-    def __init__(self, executor: Any, job: Job, names: list[str]) -> None:
-        self.executor, self.job, self.names = executor, job, names
+    def __init__(self, executor: Any, job: Job, names: list[str], done: set[int]) -> None:
+        self.executor, self.job, self.names, self.done = executor, job, names, done
         self.ran = self.failed = 0
         self.progress: Any = None
 
@@ -172,26 +184,33 @@ class _Runner:
             self.ran += 1
             self.progress.update()
 
+    def run_missing(self, tasks: list[Task], store: sweepstore.Store) -> None:
+        """Run the calibration runs of ``tasks`` not yet on disk (after checking those that are)."""
+        check_replay(store, tasks, self.names)
+        self.run([t for t in tasks if t.index not in self.done], store)
+
 
 def _search(
-    study: Any, calibration: Calibration, store: sweepstore.Store, runner: _Runner, done: set
-) -> pd.DataFrame:
-    """Ask, run and tell ``trials`` trials a batch at a time; one row per trial."""
+    study: Any, calibration: Calibration, store: sweepstore.Store, runner: Runner, runs: Runs
+) -> None:
+    """Ask, run and tell ``trials`` trials a batch at a time."""
     spec = calibration.spec
+    stride = spec.max_replicates
     seeds = [run_seed(spec.seed, r) for r in range(spec.replicates)]
-    rows = []
     for first in range(0, spec.trials, spec.batch):
         size = min(spec.batch, spec.trials - first)
         asked = [study.ask(_distributions(calibration)) for _ in range(size)]
         tasks = [
-            Task(t.number * len(seeds) + r, t.number, r, seed, t.params)
+            Task(t.number * stride + r, t.number, r, seed, t.params)
             for t in asked
             for r, seed in enumerate(seeds)
         ]
-        _check_replay(store, tasks, runner.names)
-        runner.run([t for t in tasks if t.index not in done], store)
-        rows += [_tell(study, trial, store, calibration, len(seeds)) for trial in asked]
-    return pd.DataFrame(rows)
+        runner.run_missing(tasks, store)
+        for trial in asked:
+            runs.read(trial.number, spec.replicates)
+        variance = runs.variance()[0]  # pooled over the trials so far
+        for trial in asked:
+            _tell(study, trial, runs.loss(trial.number, spec.replicates, variance))
 
 
 # --- the sampler -----------------------------------------------------------------------------
@@ -247,118 +266,24 @@ def _distributions(calibration: Calibration) -> dict[str, Any]:
     }
 
 
-def _tell(study: Any, trial: Any, store: sweepstore.Store, cal: Calibration, n: int) -> dict:
-    """Tell the sampler a trial's loss (or that it failed); the trial's row."""
+def _tell(study: Any, trial: Any, value: float) -> None:
+    """Tell the sampler a trial's loss (NaN: the trial failed)."""
     from optuna.trial import TrialState
 
-    row: dict[str, Any] = {"trial": trial.number, **trial.params}
-    runs = [_row(store.runs / f"run={trial.number * n + r}.parquet") for r in range(n)]
-    if any(r is None for r in runs):
+    if np.isfinite(value):
+        study.tell(trial, value)
+    else:
         study.tell(trial, state=TrialState.FAIL)
-        return row | {"state": "failed", "loss": np.nan, "note": "a run raised (failures/)"}
-    means = {
-        t.name: float(pd.Series([r[t.name] for r in runs], dtype=float).mean()) for t in cal.targets
-    }
-    value = loss(means, cal.targets)
-    row |= means
-    if not np.isfinite(value):
-        missing = [k for k, z in zscores(means, cal.targets).items() if not np.isfinite(z)]
-        study.tell(trial, state=TrialState.FAIL)
-        return row | {"state": "failed", "loss": np.nan, "note": f"no figure: {missing}"}
-    study.tell(trial, value)
-    return row | {"state": "complete", "loss": value, "note": ""}
-
-
-def _row(path: Path) -> dict[str, Any] | None:
-    """A run's row as Python values, or None if the run has no file."""
-    import pyarrow.parquet as pq
-
-    return pq.read_table(path).to_pylist()[0] if path.is_file() else None
-
-
-def _check_replay(store: sweepstore.Store, tasks: list[Task], names: Sequence[str]) -> None:
-    """A run on disk must have been made with the values the sampler proposes now."""
-    for task in tasks:
-        row = _row(store.runs / f"run={task.index}.parquet")
-        if row is not None and any(row[n] != task.overrides[n] for n in names):
-            raise CalibrationError(
-                f"--out {store.out}: run {task.index} on disk was made with other values than "
-                "the sampler proposes now; choose another folder, or delete that one."
-            )
-
-
-def _reusable(check: sweepstore.Store, tasks: list[Task], names: Sequence[str]) -> set[int]:
-    """The check runs on disk made with these values and seeds."""
-    reuse, done = set(), check.done()  # intact runs only
-    for task in tasks:
-        row = _row(check.runs / f"run={task.index}.parquet") if task.index in done else None
-        if row is not None and row["seed"] == task.seed:
-            if all(row[n] == task.overrides[n] for n in names):
-                reuse.add(task.index)
-    return reuse
-
-
-def _best(trials: pd.DataFrame, store: sweepstore.Store) -> pd.Series:
-    complete = trials[trials["state"] == "complete"]
-    if complete.empty:
-        why = trials["note"].value_counts().index[0]
-        raise CalibrationError(
-            f"{store.out}: every trial failed, most often: {why} (runs that raised are in "
-            f"{store.out / 'failures'}; a missing figure needs a run that makes it, e.g. "
-            "compliance needs the regime)."
-        )
-    return complete.loc[complete["loss"].idxmin()]
-
-
-def _rounded(params: dict[str, Any]) -> dict[str, Any]:
-    """The values rounded to 4 significant digits (integers stay whole)."""
-    return {k: v if isinstance(v, int) else float(f"{v:.4g}") for k, v in params.items()}
-
-
-def _check_tasks(spec: Any, best: int, fitted: dict, base: dict | None) -> list[Task]:
-    """The fitted values (runs 0..n-1) and the base values (n..2n-1) on the fresh seeds."""
-    n = spec.check_replicates
-    seeds = [run_seed(spec.seed, CHECK_KEY + r) for r in range(n)]
-    tasks = [Task(r, best, r, seed, fitted) for r, seed in enumerate(seeds)]
-    if base is not None:
-        tasks += [Task(n + r, 0, r, seed, base) for r, seed in enumerate(seeds)]
-    return tasks
-
-
-def _fit_table(check: sweepstore.Store, tasks: list[Task], cal: Calibration) -> pd.DataFrame:
-    """:func:`~.targets.table` of the fitted values, with the base values' mean and z."""
-    figures: dict[bool, list[dict]] = {False: [], True: []}
-    n = cal.spec.check_replicates
-    for task in tasks:
-        row = _row(check.runs / f"run={task.index}.parquet")
-        if row is not None:
-            figures[task.index >= n].append({t.name: row[t.name] for t in cal.targets})
-    fit = table(figures[False], cal.targets)
-    if figures[True]:
-        base = table(figures[True], cal.targets)
-        at = fit.columns.get_loc("within") + 1
-        fit.insert(at, "base_mean", base["model_mean"])
-        fit.insert(at + 1, "base_z", base["z"])
-    return fit
 
 
 # --- reporting -------------------------------------------------------------------------------
 
 
 def _parameters(
-    calibration: Calibration,
-    study: Any,
-    trials: pd.DataFrame,
-    best: pd.Series,
-    fitted: dict[str, Any],
+    calibration: Calibration, study: Any, trials: pd.DataFrame, fitted: dict[str, Any]
 ) -> pd.DataFrame:
-    """Each parameter: range searched, base value, fitted value, near-best range, importance."""
-    from scipy import stats
-
-    complete = trials[trials["state"] == "complete"]
-    names = list(calibration.spec.parameters)
-    threshold = float(best["loss"]) + stats.chi2.ppf(NEAR_LEVEL, len(names))
-    near = complete[complete["loss"] <= threshold]
+    """Each parameter: range searched, start, fitted value, near-best range, importance."""
+    near = trials[trials["near_best"]]
     base = calibration.base_values() or {}
     importance = _importance(study)
     rows = []
@@ -368,7 +293,7 @@ def _parameters(
                 "parameter": name,
                 "low": p.low,
                 "high": p.high,
-                "base": float(base.get(name, np.nan)),
+                "start": float(base.get(name, np.nan)),
                 "fitted": float(fitted[name]),
                 "near_low": near[name].min(),
                 "near_high": near[name].max(),

@@ -33,6 +33,7 @@ class Fit:
     fit: pd.DataFrame
     fitted: dict[str, Any]
     best_trial: int
+    candidates: pd.DataFrame
     ran: int = 0
     failed: int = 0
     seconds: float = 0.0
@@ -40,8 +41,26 @@ class Fit:
 
     @property
     def check_loss(self) -> float:
-        """The loss of the fitted values on the fresh seeds."""
+        """The loss of the adopted values on the fresh seeds (sum of squared z-scores)."""
         return float((self.fit["z"] ** 2).sum())
+
+    @property
+    def adopted(self) -> pd.Series:
+        """The adopted candidate's row of :attr:`candidates`."""
+        return self.candidates[self.candidates["adopted"]].iloc[0]
+
+    def adoption_line(self) -> str:
+        """Which candidate won on the fresh seeds, and by how much over the start."""
+        won = self.adopted
+        what = "the start" if won["candidate"] == "start" else f"trial {int(won['trial'])}"
+        line = f"adopted {what}: fresh-seed loss {won['fresh_loss']:.4g}"
+        start = self.candidates[self.candidates["candidate"] == "start"]
+        if won["candidate"] != "start" and len(start):
+            line += (
+                f", {-won['vs_start']:.3g} (se {won['vs_start_se']:.2g}) below the start's "
+                f"{start['fresh_loss'].iloc[0]:.4g}"
+            )
+        return line
 
     @property
     def base_check_loss(self) -> float:
@@ -58,10 +77,8 @@ class Fit:
         within = int(self.fit["within"].sum())
         rate = f", {60 * self.ran / self.seconds:.1f} runs/min" if self.ran and self.seconds else ""
         return (
-            f"popsim calibrate: {len(self.trials)} trials, best {self.best_trial} (loss "
-            f"{self.trials['loss'].min():.3g}); on fresh seeds: loss {self.check_loss:.3g}"
-            + (f" (base values {self.base_check_loss:.3g})" if "base_z" in self.fit else "")
-            + f", {within} of {len(self.fit)} targets within range; {self.ran} runs now, "
+            f"popsim calibrate: {len(self.trials)} trials; {self.adoption_line()}; "
+            f"{within} of {len(self.fit)} targets within range; {self.ran} runs now, "
             f"{self.failed} failed, {self.seconds:.1f} s{rate} with {self.executor} -> {self.out}"
         )
 
@@ -69,7 +86,7 @@ class Fit:
 def write(fit: Fit, calibration: Calibration) -> None:
     """Write the fit's tables, ``fitted.yaml`` and ``report.md`` into its folder."""
     out = fit.out
-    for name in ("trials", "parameters", "fit"):
+    for name in ("trials", "candidates", "parameters", "fit"):
         frame = getattr(fit, name)
         atomic_write(out / f"{name}.parquet", lambda tmp, f=frame: f.to_parquet(tmp, index=False))
     text = fitted_yaml(fit, calibration)
@@ -88,19 +105,11 @@ def fitted_yaml(fit: Fit, calibration: Calibration) -> str:
             node = node.setdefault(part, {})
         node[leaf] = value
     within = int(fit.fit["within"].sum())
-    base_loss = fit.trials.loc[fit.trials["trial"] == 0, "loss"]
     header = [
-        f"# Fitted by `popsim calibrate {calibration.path.name}`: trial {fit.best_trial} of "
-        f"{len(fit.trials)}, loss {fit.trials['loss'].min():.4g}"
-        + (
-            f" (the base values, trial 0: {base_loss.iloc[0]:.4g})"
-            if calibration.base_values() and len(base_loss)
-            else ""
-        )
-        + ".",
-        f"# On {calibration.spec.check_replicates} fresh seeds: loss {fit.check_loss:.4g}"
-        + (f" (base values {fit.base_check_loss:.4g})" if "base_z" in fit.fit else "")
-        + f", {within} of {len(fit.fit)} targets within range. See report.md beside this file.",
+        f"# Fitted by `popsim calibrate {calibration.path.name}` ({len(fit.trials)} trials): "
+        f"{fit.adoption_line()},",
+        f"# on {calibration.spec.check_replicates} fresh seeds; {within} of {len(fit.fit)} "
+        "targets within range there. See report.md beside this file.",
     ]
     body: dict[str, Any] = {
         "name": f"{calibration.scenario.name if calibration.scenario else 'baseline'}_fitted",
@@ -126,39 +135,56 @@ def _markdown(frame: pd.DataFrame, digits: int = 3) -> str:
 
 
 def report_markdown(fit: Fit, calibration: Calibration) -> str:
-    """The fit for a reader: targets, parameters and the trials."""
+    """The fit for a reader: the adoption, the targets, the parameters."""
     spec = calibration.spec
     trials = fit.trials
     complete = trials[trials["state"] == "complete"]
     fit_table = fit.fit.drop(columns=["meaning", "source"])
+    rungs = ", then ".join(f"the best {r.keep} on {r.replicates}" for r in spec.rungs)
+    names = list(spec.parameters)
+    candidates = fit.candidates.drop(columns=names)
+    near = int(trials["near_best"].sum())
     lines = [
         f"# Calibration `{calibration.name}`",
         "",
         spec.description.strip(),
         "",
         f"{len(trials)} trials ({spec.sampler}, {len(complete)} complete) of {spec.replicates} "
-        f"common seeds each, {spec.n_agents or 'the scenario’s'} persons, "
-        f"{spec.years or 'the scenario’s'} years. Best: trial {fit.best_trial}, loss "
-        f"{complete['loss'].min():.4g} (sum of squared z-scores over {len(fit.fit)} targets).",
+        f"common seeds each"
+        + (f"; racing: {rungs} seeds" if rungs else "")
+        + f"; {spec.n_agents or 'the scenario’s'} persons, "
+        f"{spec.years or 'the scenario’s'} years. The loss is the sum of squared z-scores over "
+        f"{len(fit.fit)} targets, each widened by the Monte Carlo variance of the model's "
+        "mean (docs/calibration.md).",
+        "",
+        "## Adoption on fresh seeds",
+        "",
+        f"The start and the best raced trials, run on {spec.check_replicates} fresh seeds: "
+        f"{fit.adoption_line()}. `search_loss`: the loss on the search's seeds; `fresh_loss`: "
+        "the sum of squared z-scores of the fresh seeds' means; `vs_start`: minus the start's "
+        "on the same seeds, with its jackknife standard error.",
+        "",
+        _markdown(candidates, digits=4),
         "",
         f"## Fit on {spec.check_replicates} fresh seeds",
         "",
         f"Loss {fit.check_loss:.4g}"
         + (
-            f"; the base values on the same seeds (`base_mean`, `base_z`): "
-            f"{fit.base_check_loss:.4g}"
+            f"; the start on the same seeds (`base_mean`, `base_z`): {fit.base_check_loss:.4g}"
             if "base_z" in fit.fit
             else ""
         )
-        + ". `ci95`: the 95 % interval of the mean; `sd`: the spread of single runs.",
+        + ". `ci95`: the 95 % interval of the mean; `sd`: the spread of single runs; "
+        "`pooled_sd`: that spread within a trial, pooled over the search's trials (the "
+        "model's noise the loss allows for).",
         "",
         _markdown(fit_table),
         "",
         "## Parameters",
         "",
-        f"`near_low`-`near_high`: the values of the {int(fit.parameters['near_trials'].iloc[0])} "
-        f"trials whose loss is within the chi-square {NEAR_LEVEL:g} quantile of the best; "
-        "`importance`: PED-ANOVA importance for reaching the best 10 % of losses.",
+        f"`near_low`-`near_high`: the values of the {near} near-best trials, whose loss is "
+        f"within the chi-square {NEAR_LEVEL:g} quantile ({len(names)} degrees of freedom) of "
+        "the lowest; `importance`: PED-ANOVA importance for reaching the best 10 % of losses.",
         "",
         _markdown(fit.parameters.drop(columns=["near_trials"]), digits=4),
         "",
@@ -181,7 +207,8 @@ def read_fit(out: str | Path) -> Fit:
     if info.get("status") != "complete":
         raise CalibrationError(f"{out}: the calibration has not finished; run it again.")
     frames = {
-        name: pd.read_parquet(out / f"{name}.parquet") for name in ("trials", "parameters", "fit")
+        name: pd.read_parquet(out / f"{name}.parquet")
+        for name in ("trials", "candidates", "parameters", "fit")
     }
     fitted = dict(
         zip(frames["parameters"]["parameter"], frames["parameters"]["fitted"], strict=True)
@@ -193,4 +220,5 @@ def read_fit(out: str | Path) -> Fit:
         frames["fit"],
         fitted,
         int(info["best_trial"]),
+        frames["candidates"],
     )

@@ -9,8 +9,13 @@ A calibration file (``params/calibration/*.yaml``)::
     sampler: tpe                    # tpe (Bayesian optimisation), random or qmc (Sobol')
     trials: 160                     # parameter sets tried
     batch: 8                        # trials proposed at once and run in parallel
-    replicates: 2                   # seeds per trial, the same for every trial
-    check_replicates: 8             # fresh seeds for the fitted parameters' check
+    replicates: 2                   # seeds per trial in the search, the same for every trial
+    rungs:                          # racing: the best `keep` trials get `replicates` seeds in all
+      - {keep: 12, replicates: 6}
+      - {keep: 4, replicates: 12}
+    candidates: 3                   # best raced trials re-run on fresh seeds with the start
+    check_replicates: 8             # fresh seeds of that adoption check
+    start: {...}                    # optional: where the search starts (default: the scenario)
     seed: 2009
     n_agents: 38000
     years: 3                        # at least the targets' window
@@ -40,6 +45,13 @@ from popsim.version import code_version
 SAMPLERS = ("tpe", "random", "qmc")
 
 
+class Rung(_Strict):
+    """A racing rung: the best ``keep`` trials so far are run on ``replicates`` seeds in all."""
+
+    keep: int = Field(ge=1, le=100_000, description="trials promoted to this rung")
+    replicates: int = Field(ge=2, le=1000, description="common seeds of each promoted trial")
+
+
 class CalibrationSpec(_Strict):
     """A calibration file's fields."""
 
@@ -60,13 +72,50 @@ class CalibrationSpec(_Strict):
     startup_trials: int = Field(
         16, ge=1, le=100_000, description="tpe: random trials before it models the loss"
     )
-    replicates: int = Field(2, ge=1, le=1000, description="seeds per trial, common to all trials")
+    replicates: int = Field(
+        2, ge=1, le=1000, description="seeds per trial in the search, common to all trials"
+    )
+    rungs: list[Rung] = Field(
+        default_factory=list,
+        description="racing after the search: fewer trials, more seeds at each rung",
+    )
+    candidates: int = Field(
+        3, ge=1, le=1000, description="best raced trials re-run on fresh seeds with the start"
+    )
     check_replicates: int = Field(
-        8, ge=2, le=10_000, description="fresh seeds on which the fitted parameters are checked"
+        8, ge=2, le=10_000, description="fresh seeds on which the candidates are compared"
+    )
+    start: dict[str, float] | None = Field(
+        None, description="parameter -> starting value (default: the base scenario's values)"
     )
     seed: StrictInt = Field(0, ge=0, le=2**63 - 1, description="the calibration's seed")
     n_agents: int | None = Field(None, ge=1, le=50_000_000, description="initial persons")
     years: int | None = Field(None, ge=1, le=300, description="simulated years")
+
+    @model_validator(mode="after")
+    def _racing(self) -> CalibrationSpec:
+        seeds, keep = self.replicates, self.trials
+        for i, rung in enumerate(self.rungs):
+            if rung.replicates <= seeds or rung.keep >= keep:
+                raise ValueError(
+                    f"rungs.{i} = {{keep: {rung.keep}, replicates: {rung.replicates}}}: each "
+                    f"rung keeps fewer trials (below {keep}) on more seeds (above {seeds})"
+                )
+            seeds, keep = rung.replicates, rung.keep
+        if self.start is not None and set(self.start) != set(self.parameters):
+            raise ValueError(
+                f"start names {sorted(self.start)}: give a value for each of the parameters "
+                f"{sorted(self.parameters)}"
+            )
+        for name, value in (self.start or {}).items():
+            if not self.parameters[name].low <= value <= self.parameters[name].high:
+                raise ValueError(f"start.{name} = {value:g} lies outside its range")
+        return self
+
+    @property
+    def max_replicates(self) -> int:
+        """The most seeds a trial can get (its runs are numbered trial * this + seed)."""
+        return max([self.replicates, *(r.replicates for r in self.rungs)])
 
     @model_validator(mode="after")
     def _window(self) -> CalibrationSpec:
@@ -97,7 +146,8 @@ class Calibration:
         return {
             # more trials or check seeds continue a calibration: its proposals replay
             "spec": self.spec.model_dump(
-                mode="json", exclude={"description", "trials", "check_replicates"}
+                mode="json",
+                exclude={"description", "trials", "candidates", "check_replicates"},
             ),
             "scenario_hash": self.scenario.digest() if self.scenario is not None else None,
             "targets": [vars(t) for t in self.targets],
@@ -112,7 +162,12 @@ class Calibration:
         return hashlib.sha256(text.encode()).hexdigest()
 
     def base_values(self) -> dict[str, Any] | None:
-        """The base scenario's values of the parameters, if all lie in their ranges."""
+        """Where the search starts: ``start``, else the base scenario's values (if in range)."""
+        if self.spec.start is not None:
+            return {
+                name: int(v) if is_integer_field(name) and self.spec.model == "popsim" else v
+                for name, v in self.spec.start.items()
+            }
         if self.scenario is None:
             return None
         data = self.scenario.model_dump()
@@ -173,6 +228,8 @@ def _describe(error: dict) -> str:
         return f"field 'parameters.{error['loc'][1]}': give a range {{low: .., high: ..}}."
     if error["loc"] and error["loc"][0] == "parameters" and len(error["loc"]) > 2:
         return describe(error, Range)  # a range's own field
+    if error["loc"] and error["loc"][0] == "rungs" and len(error["loc"]) > 2:
+        return describe(error, Rung)
     return describe(error, CalibrationSpec)
 
 

@@ -91,14 +91,53 @@ def load_targets(path: str | Path, known: Sequence[str] | None = tuple(STATISTIC
     return tuple(targets)
 
 
-def zscores(values: Mapping[str, float], targets: Sequence[Target]) -> dict[str, float]:
-    """Each target's (model - centre) / sd; NaN where the model has no figure."""
-    return {t.name: (float(values.get(t.name, np.nan)) - t.centre) / t.sd for t in targets}
+def zscores(
+    values: Mapping[str, float],
+    targets: Sequence[Target],
+    mean_variance: Mapping[str, float] | None = None,
+) -> dict[str, float]:
+    """Each target's (model - centre) / sqrt(sd^2 + var); NaN where the model has no figure.
+
+    ``mean_variance``: each figure's Monte Carlo variance of the model mean (none: 0).
+    """
+    extra = mean_variance or {}
+    return {
+        t.name: (float(values.get(t.name, np.nan)) - t.centre)
+        / np.sqrt(t.sd**2 + extra.get(t.name, 0.0))
+        for t in targets
+    }
 
 
-def loss(values: Mapping[str, float], targets: Sequence[Target]) -> float:
+def loss(
+    values: Mapping[str, float],
+    targets: Sequence[Target],
+    mean_variance: Mapping[str, float] | None = None,
+) -> float:
     """Sum of squared z-scores over the targets (NaN if a figure is missing)."""
-    return float(sum(z * z for z in zscores(values, targets).values()))
+    return float(sum(z * z for z in zscores(values, targets, mean_variance).values()))
+
+
+def pooled_variance(
+    groups: Sequence[Sequence[Mapping[str, float]]], targets: Sequence[Target]
+) -> tuple[dict[str, float], int]:
+    """Each figure's variance between seeds within a parameter set, pooled over the sets.
+
+    ``groups``: the runs of each parameter set (a run maps figure names to values). Returns
+    the variances and their degrees of freedom (sum of seeds - 1 over the sets); with no
+    degree of freedom every variance is 0.
+    """
+    squares = dict.fromkeys((t.name for t in targets), 0.0)
+    freedom = 0
+    for runs in groups:
+        if len(runs) < 2:
+            continue
+        freedom += len(runs) - 1
+        for name in squares:
+            values = np.array([float(r[name]) for r in runs])
+            squares[name] += float(((values - values.mean()) ** 2).sum())
+    if freedom == 0:
+        return dict.fromkeys(squares, 0.0), 0
+    return {name: s / freedom for name, s in squares.items()}, freedom
 
 
 def table(per_run: list[dict[str, float]], targets: Sequence[Target]) -> pd.DataFrame:
