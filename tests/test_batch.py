@@ -275,6 +275,53 @@ def test_cell_errors_are_not_retried(tmp_path, monkeypatch):
     assert len(calls) == 1
 
 
+def test_set_and_vary_give_one_scenario_per_value_with_every_override(tmp_path):
+    jobs, requests = batch.plan(
+        [BASELINE, NO_CHECKUPS],
+        tmp_path,
+        replicates_=1,
+        first_seed=0,
+        n_agents=1500,
+        years=2,
+        overrides={"policy.fee.collection": 0.6},
+        vary=("policy.incentives.scale", [0.5, 1, 2]),
+    )
+    names = [
+        name
+        for s in ("baseline", "no_checkups")
+        for name in (s, *(f"{s}_scale_{v}" for v in (0.5, 1, 2)))
+    ]
+    assert [job.name for job in jobs] == names == list(requests)
+    for job in jobs[1:4] + jobs[5:]:
+        scenario = requests[job.name].scenario
+        value = float(job.name.rsplit("_", 1)[1])
+        assert scenario.name == job.name and job.out == tmp_path / job.name
+        assert scenario.policy.incentives.scale == value
+        assert scenario.policy.fee.collection == 0.6
+        assert job.params["overrides"] == {
+            "policy.fee.collection": 0.6,
+            "policy.incentives.scale": value,
+            "name": job.name,
+        }
+    assert not requests["no_checkups_scale_1"].scenario.policy.checkups.enabled
+    unvaried = requests["baseline"].scenario
+    assert unvaried.policy.incentives.scale == 1 and unvaried.policy.fee.collection == 0.6
+    assert jobs[0].params["overrides"] == {"policy.fee.collection": 0.6}
+
+
+def test_csv_export_holds_every_table_as_written(tmp_path):
+    replicates.run(_request(BASELINE), tmp_path)
+    batch.export_csv(tmp_path)
+    for name, frame in _tables(tmp_path).items():
+        back = pd.read_csv(tmp_path / "csv" / f"{name}.csv")
+        assert list(back.columns) == list(frame.columns), name
+        assert len(back) == len(frame), name
+        numeric = frame.select_dtypes("number").columns
+        pd.testing.assert_frame_equal(
+            back[numeric], frame[numeric].reset_index(drop=True), check_dtype=False, rtol=1e-12
+        )
+
+
 def test_default_scenario_set():
     paths = batch.default_scenarios()
     assert paths[0] == BASELINE
@@ -290,6 +337,10 @@ def test_default_scenario_set():
         ([str(BASELINE), "--notebooks", "/nonexistent"], "no scenario.ipynb"),
         ([str(BASELINE), "--replicates", "0"], "must be an integer >= 1"),
         ([str(BASELINE).replace(".yaml", ".yml")], "scenario file not found"),
+        ([str(BASELINE), "--vary", "policy.incentives.scale=2"], "two or more values"),
+        ([str(BASELINE), "--vary", "policy.incentives.scale=2,2"], "give distinct values"),
+        ([str(BASELINE), "--vary", "policy.incentives.scale=1,-2"], "policy.incentives.scale"),
+        ([str(BASELINE), "--set", "policy.fee.colection=0.6"], "Did you mean 'collection'"),
     ],
 )
 def test_bad_batch_arguments_exit_2(args, message, tmp_path, capsys):

@@ -1,4 +1,4 @@
-"""The ``popsim`` command: a thin layer over the public API.
+"""popsim: agent-based simulation of a township under a family-planning regime.
 
 Bad input ends with a one-paragraph message and exit code 2, no traceback.
 """
@@ -18,6 +18,13 @@ from popsim.scenario.loading import (
     parse_override,
     valid_seed,
 )
+
+EXAMPLES = """examples:
+  popsim run params/baseline.yaml --years 10 --out results/run
+  popsim batch --replicates 4 --set policy.fee.collection=0.6 --out results/batch
+  popsim batch params/baseline.yaml --vary policy.incentives.scale=0.5,1,2,3 --out results/dose
+
+Run "popsim COMMAND --help" for a command's options."""
 
 
 def _scenario(path: str | None, sets: list[str]):
@@ -66,6 +73,16 @@ def _batch(args: argparse.Namespace) -> int:
 
     _check_seeds("--first-seed", args.first_seed, args.replicates)
     guards.check_writable(args.out, "--out")
+    vary = None
+    if args.vary:
+        field, _, raw = args.vary.partition("=")
+        values = [parse_override(f"{field}={v}")[1] for v in raw.split(",") if v.strip()]
+        if not field.strip() or len(values) < 2:
+            raise ScenarioError(
+                f"--vary {args.vary!r}: give a field and two or more values, e.g. "
+                "--vary policy.incentives.scale=0.5,1,2."
+            )
+        vary = (field.strip(), values)
     return batch.main(
         args.scenarios,
         args.out,
@@ -76,6 +93,9 @@ def _batch(args: argparse.Namespace) -> int:
         workers=args.jobs,
         reference=args.reference,
         notebooks=args.notebooks,
+        overrides=dict(parse_override(text) for text in args.set),
+        vary=vary,
+        csv=args.csv,
     )
 
 
@@ -103,8 +123,7 @@ def _calibrate(args: argparse.Namespace) -> int:
 
     def run(file: str, out: str, *, allow_large: bool = False, **options) -> calibrate.Fit:
         calibration = load_calibration(file)
-        spec = calibration.spec
-        runs = spec.trials * spec.replicates + 2 * spec.check_replicates
+        runs = calibrate.planned_runs(calibration)
         design.confirm_runs(runs, allow_large, f"calibration {file}")
         return calibrate.calibrate(calibration, out, **options)
 
@@ -120,11 +139,16 @@ def _schema(args: argparse.Namespace) -> int:
 
 def parser() -> argparse.ArgumentParser:
     """The command-line interface."""
-    top = argparse.ArgumentParser(prog="popsim", description=__doc__.splitlines()[0])
+    top = argparse.ArgumentParser(
+        prog="popsim",
+        description=__doc__.splitlines()[0],
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = top.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run one scenario and write its tables")
     run.add_argument("scenario", nargs="?", help="scenario YAML (default: the built-in baseline)")
-    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--seed", type=int, default=0, help="the run's seed (default: %(default)s)")
     run.add_argument("--agents", type=int, help="initial persons (default: the scenario's)")
     run.add_argument("--years", type=int, help="simulated years (default: the scenario's)")
     run.add_argument("--out", default="results/run", help="output folder (default: %(default)s)")
@@ -150,8 +174,18 @@ def parser() -> argparse.ArgumentParser:
         metavar="SCENARIO.yaml",
         help="scenario files (default: params/baseline.yaml and params/scenarios/*.yaml)",
     )
-    bat.add_argument("--replicates", type=_count(1), default=4, help="seeds per scenario")
-    bat.add_argument("--first-seed", type=_count(0), default=0)
+    bat.add_argument(
+        "--replicates",
+        type=_count(1),
+        default=4,
+        help="seeds per scenario, the same for every scenario (default: %(default)s)",
+    )
+    bat.add_argument(
+        "--first-seed",
+        type=_count(0),
+        default=0,
+        help="the seeds are FIRST_SEED, FIRST_SEED + 1, ... (default: %(default)s)",
+    )
     bat.add_argument("--agents", type=_count(1), help="initial persons (default: the scenario's)")
     bat.add_argument("--years", type=_count(1), help="simulated years (default: the scenario's)")
     bat.add_argument(
@@ -161,7 +195,29 @@ def parser() -> argparse.ArgumentParser:
     bat.add_argument(
         "--reference", default="baseline", help="scenario compared against (default: %(default)s)"
     )
-    bat.add_argument("--notebooks", help="folder of scenario.ipynb and compare.ipynb")
+    bat.add_argument(
+        "--notebooks",
+        help="folder of scenario.ipynb and compare.ipynb (default: the repository's notebooks/)",
+    )
+    bat.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="override a field in every scenario, e.g. --set policy.fee.collection=0.6 "
+        "(repeatable)",
+    )
+    bat.add_argument(
+        "--vary",
+        metavar="FIELD=V1,V2,...",
+        help="run each scenario once per value, named NAME_FIELD_VALUE, e.g. "
+        "--vary policy.incentives.scale=0.5,1,2,3 (a dose-response)",
+    )
+    bat.add_argument(
+        "--csv",
+        action="store_true",
+        help="also write each scenario's tables as CSV, in OUT/NAME/csv/",
+    )
     bat.set_defaults(func=_batch)
     from popsim.sweeps import sweep
 

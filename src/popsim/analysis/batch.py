@@ -7,8 +7,13 @@ The batch folder ``DIR``::
     DIR/NAME/scenario.ipynb    the executed notebook, renamed into place when it succeeded
     DIR/NAME/scenario.failed.ipynb   the executed notebook of a failed run, for reading
     DIR/NAME/log.txt           start and end times and papermill's output, one block per run
+    DIR/NAME/csv/TABLE.csv     with ``csv=True``: each of the scenario's tables as CSV
     DIR/compare.ipynb          the executed comparison notebook
     DIR/report.html            compare.ipynb without its code, figures embedded
+
+``overrides`` (``popsim batch --set``) change every scenario; ``vary`` (``--vary``) runs
+each scenario as it is and once per value of one field, named ``NAME_FIELD_VALUE`` (a
+dose-response against the scenario itself).
 
 A scenario is skipped when its folder is complete for the request
 (:func:`popsim.outputs.replicates.why_incomplete`: same scenario hash, seeds, size and code
@@ -101,6 +106,23 @@ def default_notebooks() -> Path:
 # --- planning -----------------------------------------------------------------------------
 
 
+def variants(
+    path: Path, overrides: dict[str, Any], vary: tuple[str, list[Any]] | None
+) -> list[dict[str, Any]]:
+    """The overrides of each run of one scenario file: as it is, then once per varied value.
+
+    The unvaried scenario stays in the batch as the dose-response's reference.
+    """
+    if vary is None:
+        return [dict(overrides)]
+    field, values = vary
+    base = replicates.request(path, overrides).scenario.name
+    leaf = field.rsplit(".", 1)[-1]
+    return [dict(overrides)] + [
+        overrides | {field: v, "name": f"{base}_{leaf}_{v}"} for v in values
+    ]
+
+
 def plan(
     paths: Sequence[str | Path],
     out: str | Path,
@@ -109,22 +131,37 @@ def plan(
     first_seed: int,
     n_agents: int | None,
     years: int | None,
+    overrides: dict[str, Any] | None = None,
+    vary: tuple[str, list[Any]] | None = None,
 ) -> tuple[list[Job], dict[str, replicates.Request]]:
-    """Validate every scenario file into a job; raises ScenarioError or BatchError."""
+    """Validate every scenario file (and variant) into a job (ScenarioError, BatchError)."""
     out = Path(out).resolve()
     jobs: list[Job] = []
     requests: dict[str, replicates.Request] = {}
     files: dict[str, Path] = {}
-    for path in paths:
-        path = Path(path).resolve()
+    runs = [
+        (Path(path).resolve(), changes)
+        for path in paths
+        for changes in variants(Path(path).resolve(), overrides or {}, vary)
+    ]
+    for path, changes in runs:
         req = replicates.request(
-            path, {}, replicates=replicates_, first_seed=first_seed, n_agents=n_agents, years=years
+            path,
+            changes,
+            replicates=replicates_,
+            first_seed=first_seed,
+            n_agents=n_agents,
+            years=years,
         )
         name = req.scenario.name
         if not _NAME.fullmatch(name) or name in (COMPARE, REPORT):
             raise BatchError(
                 f"{path}: name = {name!r} cannot name an output folder; use letters, digits, "
                 "'_', '.' and '-'."
+            )
+        if name in files and vary is not None and files[name] == path:
+            raise BatchError(
+                f"--vary: two values of {path} give the name {name!r}; give distinct values."
             )
         if name in files:
             raise BatchError(
@@ -135,7 +172,7 @@ def plan(
         township = req.scenario.township
         params = {
             "scenario": str(path),
-            "overrides": {},
+            "overrides": changes,
             "replicates": replicates_,
             "first_seed": first_seed,
             "n_agents": township.n_persons,
@@ -241,6 +278,19 @@ def run_batch(
     return [outcomes[job.name] for job in jobs]
 
 
+def export_csv(folder: Path) -> None:
+    """Write each of a scenario output's tables as ``csv/TABLE.csv`` (atomically)."""
+    import pandas as pd
+
+    from popsim.outputs.results import atomic_write
+
+    (folder / "csv").mkdir(exist_ok=True)
+    for table in sorted((folder / "tables").glob("*.parquet")):
+        frame = pd.read_parquet(table)
+        target = folder / "csv" / f"{table.stem}.csv"
+        atomic_write(target, lambda tmp, f=frame: f.to_csv(tmp, index=False))
+
+
 def compare(out: Path, notebooks: Path, reference: str) -> Outcome:
     """Execute ``compare.ipynb`` into ``out`` and turn it into ``report.html`` (no code).
 
@@ -285,6 +335,9 @@ def main(
     workers: int = 2,
     reference: str = "baseline",
     notebooks: str | Path | None = None,
+    overrides: dict[str, Any] | None = None,
+    vary: tuple[str, list[Any]] | None = None,
+    csv: bool = False,
     echo=print,
 ) -> int:
     """Run a batch and its report; return the exit code (1 if anything failed)."""
@@ -297,7 +350,14 @@ def main(
     if out.exists() and not out.is_dir():
         raise BatchError(f"--out {out}: exists and is not a folder.")
     jobs, requests = plan(
-        paths, out, replicates_=replicates_, first_seed=first_seed, n_agents=n_agents, years=years
+        paths,
+        out,
+        replicates_=replicates_,
+        first_seed=first_seed,
+        n_agents=n_agents,
+        years=years,
+        overrides=overrides,
+        vary=vary,
     )
     if reference not in requests:
         raise BatchError(
@@ -316,6 +376,10 @@ def main(
         echo(f"popsim batch: {len(jobs)} scenarios, seeds {seeds}, {workers} jobs -> {out}")
         try:
             outcomes = run_batch(jobs, requests, notebooks, workers=workers)
+            if csv:
+                for job, outcome in zip(jobs, outcomes, strict=True):
+                    if outcome.status != "failed":
+                        export_csv(job.out)
             if any(o.status != "failed" for o in outcomes):
                 outcomes.append(compare(out, notebooks, reference))
         except KeyboardInterrupt:

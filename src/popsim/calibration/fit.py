@@ -114,7 +114,7 @@ def calibrate(
                     f"{executor.description} -> {store.out}"
                 )
             runner = Runner(executor, job, list(spec.parameters), done)
-            runner.bar(_planned_runs(calibration), len(done), calibration.name, progress)
+            runner.bar(planned_runs(calibration), len(done), calibration.name, progress)
             runs = Runs(store, calibration)
             try:
                 _search(study, calibration, store, runner, runs)
@@ -146,7 +146,7 @@ def calibrate(
     return result
 
 
-def _planned_runs(calibration: Calibration) -> int:
+def planned_runs(calibration: Calibration) -> int:
     """Runs of a full calibration, for the progress bar (failures may make it fewer)."""
     spec = calibration.spec
     total, seeds = spec.trials * spec.replicates, spec.replicates
