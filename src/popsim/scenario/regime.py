@@ -344,19 +344,18 @@ class Costs(Section):
         ge=0,
         le=1e5,
         meaning="pay of a village family-planning cadre, pension insurance included "
-        "(10,000 yuan a year in Tianchang, Anhui, 2010; 350 a month, 4,200 a year, is a low "
-        "county's figure)",
+        "(range 350-1,000 a month elsewhere, an assumption)",
         source="[S] Tianchang (Chuzhou, Anhui) implementing opinions on 'village-based' "
-        "family-planning work, July 2010: 10,000 yuan per cadre-year",
+        "family-planning work, July 2010: about 10,000 yuan per cadre-year",
     )
     village_funds: float = lever(
         10.0,
         unit="yuan per registered person-year",
         ge=0,
         le=1e4,
-        meaning="village work funds: the service rooms' running costs and the villages' "
-        "family-planning tasks",
-        source="[S] Tianchang 2010: 10 yuan per person a year for village work funds",
+        meaning="village work funds: the villages' family-planning tasks and the running "
+        "of their service rooms",
+        source="[S] Tianchang 2010: village work funds of 10 yuan per person a year",
     )
     centre_upkeep: float = lever(
         0.05,
