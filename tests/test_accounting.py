@@ -207,3 +207,17 @@ def test_unit_costs_are_bookkeeping_only():
         np.testing.assert_array_equal(doubled.kpis[f"yuan_{line}"], 2 * base.kpis[f"yuan_{line}"])
     for line in LINES:  # the incentives and investments do not move
         np.testing.assert_array_equal(doubled.kpis[f"yuan_{line}"], base.kpis[f"yuan_{line}"])
+
+
+def test_remedial_abortions_are_priced_late_when_rounds_are_rare():
+    # A pregnancy is found at the first round it meets: with a round every 3 months that is
+    # in its months 1-3 (early), with a round a year in any month 1-9, mostly later.
+    def late_share(interval):
+        k = small("baseline.yaml", {"policy.checkups.interval_months": interval}, seed=2).kpis
+        early, late = k["remedial_early"].sum(), k["remedial_late"].sum()
+        assert early + late == k["abortions_remedial"].sum() > 20
+        return late / (early + late)
+
+    frequent, rare = late_share(3), late_share(12)
+    assert frequent < 0.2, f"rounds every 3 months find pregnancies early: {frequent:.2f} late"
+    assert rare > 0.4, f"yearly rounds find most pregnancies after month 3: {rare:.2f} late"
