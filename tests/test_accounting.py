@@ -3,12 +3,17 @@
 import inspect
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import popsim
 from conftest import PARAMS
+from popsim.mechanisms.costs import COST_LINES
+from popsim.mechanisms.incentives import LINES
 from popsim.model.township import PopsimModel
+from popsim.outputs.kpis import SPENDING
 from popsim.outputs.runner import collect
+from popsim.scenario.regime import Costs
 from popsim.state.population import FEMALE, MALE, MARRIED, Persons
 
 
@@ -106,3 +111,113 @@ def test_retired_rows_are_dropped_over_a_long_run():
     assert np.any(np.diff(rows_at_year_end) < 0), f"never compacted: {rows_at_year_end}"
     # and the table ends close to the living population, not to everyone who ever lived
     assert p.n < p.next_pid * 0.75
+
+
+# ---- the regime's costs ----------------------------------------------------------------------
+
+
+def expected_unit_costs(policy) -> dict[str, float]:
+    """Yuan per unit of each count, written out from the schema's fields (docs/regime.md §9)."""
+    c = policy.costs
+    return {
+        "cadre_months": c.cadre_monthly_pay,
+        "checkup_attended": c.checkup_visit,
+        "checkup_targets": c.checkup_chain,
+        "iud_inserted": c.iud_insertion,
+        "iud_refitted": c.iud_insertion,
+        "iud_removed": c.iud_removal,
+        "sterilised_female": c.tubal_ligation,
+        "sterilised_male": c.vasectomy,
+        "remedial_early": c.abortion_early,
+        "remedial_late": c.abortion_late,
+        "person_months": c.village_funds / 12,
+        "regime_months": c.centre_upkeep * policy.budget.service_centre / 12,
+    }
+
+
+def test_each_cost_line_is_its_counts_times_their_unit_costs(baseline_run):
+    scenario = popsim.load_scenario(PARAMS / "baseline.yaml")
+    units = expected_unit_costs(scenario.policy)
+    m = baseline_run.policy_monthly.fillna(0)
+    assert set(COST_LINES) <= set(m.columns), "every cost line is booked every month"
+    for line, counts in COST_LINES.items():
+        want = sum(m[name] * units[name] for name in counts)
+        np.testing.assert_allclose(m[line], want, rtol=1e-12, err_msg=line)
+        assert m[line].sum() > 0, f"{line}: the baseline pays for it"
+    ch = scenario.policy.checkups
+    cadres = scenario.township.n_villages * ch.cadres_per_village
+    assert (m["cadre_months"] == cadres).all(), "every cadre is paid every month"
+    assert (m["regime_months"] == 1).all()
+    population = baseline_run.monthly.set_index("month")["population"]
+    assert (m.set_index("month")["person_months"] == population).all(), (
+        "the village funds are paid on the registered population at the month's end"
+    )
+    abortions = baseline_run.events.query("event == 'abortion' and reason == 'remedial'")
+    per_month = abortions.groupby("month").size().reindex(m["month"], fill_value=0)
+    remedial = (m["remedial_early"] + m["remedial_late"]).to_numpy()
+    assert (remedial == per_month.to_numpy()).all(), "every remedial abortion is paid, once"
+    assert (m["remedial_measures"] == remedial).all()
+
+
+def test_totals_add_up_and_the_kpi_table_equals_the_ledger(baseline_run):
+    k, m = baseline_run.kpis, baseline_run.policy_monthly.fillna(0)
+    lines = [f"yuan_{line}" for line in SPENDING]
+    np.testing.assert_allclose(k["spend_total"], k[lines].sum(axis=1), rtol=1e-12)
+    np.testing.assert_allclose(
+        k["spend_net_of_fees"], k["spend_total"] - k["yuan_fee_collected"], rtol=1e-12
+    )
+    assert "yuan_hiring_income" not in lines, "an income gain of households is no outlay"
+    for line in (*SPENDING, "fee_collected", "fee_levied"):
+        assert k[f"yuan_{line}"].sum() == pytest.approx(m[line].sum(), rel=1e-12), line
+    assert k["spend_total"].sum() == pytest.approx(m[list(SPENDING)].sum().sum(), rel=1e-12)
+    assert (k["yuan_fee_collected"] > 0).any(), "fees are collected, and kept apart"
+
+
+def small(path, overrides=None, seed=5):
+    scenario = popsim.load_scenario(PARAMS / path, overrides or {})
+    return popsim.simulate(scenario, seed=seed, n_agents=3_000, years=3)
+
+
+def test_without_checkups_no_visit_chain_remedial_or_refit_is_paid():
+    on, off = small("baseline.yaml"), small("scenarios/no_checkups.yaml")
+    gone = [
+        "yuan_checkup_visits",
+        "yuan_checkup_cadres",
+        "yuan_surgery_remedial",
+        "checkup_attended",
+        "iud_refitted",
+    ]
+    assert (on.kpis[gone].sum() > 0).all(), "with check-ups every one of these is paid"
+    assert (off.kpis[gone] == 0).all().all(), "no round: no visit, no chain, no remedial measure"
+    # the cadres are still paid: they still run the LARC campaign (their effort drives it)
+    np.testing.assert_array_equal(off.kpis["yuan_cadre_pay"], on.kpis["yuan_cadre_pay"])
+    assert (off.kpis["yuan_surgery_iud_insertion"] > 0).all(), "the campaign still inserts IUDs"
+
+
+def test_unit_costs_are_bookkeeping_only():
+    costs = popsim.load_scenario(PARAMS / "baseline.yaml").policy.costs
+    base = small("baseline.yaml")
+    doubled = small(
+        "baseline.yaml",
+        {f"policy.costs.{f}": 2 * getattr(costs, f) for f in Costs.model_fields},
+    )
+    for name in ("events", "annual", "monthly"):
+        pd.testing.assert_frame_equal(getattr(base, name), getattr(doubled, name))
+    for line in COST_LINES:
+        np.testing.assert_array_equal(doubled.kpis[f"yuan_{line}"], 2 * base.kpis[f"yuan_{line}"])
+    for line in LINES:  # the incentives and investments do not move
+        np.testing.assert_array_equal(doubled.kpis[f"yuan_{line}"], base.kpis[f"yuan_{line}"])
+
+
+def test_remedial_abortions_are_priced_late_when_rounds_are_rare():
+    # A pregnancy is found at the first round it meets: with a round every 3 months that is
+    # in its months 1-3 (early), with a round a year in any month 1-9, mostly later.
+    def late_share(interval):
+        k = small("baseline.yaml", {"policy.checkups.interval_months": interval}, seed=2).kpis
+        early, late = k["remedial_early"].sum(), k["remedial_late"].sum()
+        assert early + late == k["abortions_remedial"].sum() > 20
+        return late / (early + late)
+
+    frequent, rare = late_share(3), late_share(12)
+    assert frequent < 0.2, f"rounds every 3 months find pregnancies early: {frequent:.2f} late"
+    assert rare > 0.4, f"yearly rounds find most pregnancies after month 3: {rare:.2f} late"

@@ -10,6 +10,7 @@ from scipy import stats
 
 from popsim.analysis import comparison, intervals
 from popsim.outputs import replicates
+from popsim.outputs.kpis import SPENDING
 
 # Student t quantiles (two-sided 95 %), from standard tables.
 T975 = {1: 12.706204736, 2: 4.302652730, 4: 2.776445105, 10: 2.228138852, 30: 2.042272456}
@@ -98,12 +99,14 @@ def test_one_replicate_gives_no_interval():
     assert np.isnan(table.loc["scenario", ["paired_low", "welch_high"]].astype(float)).all()
 
 
-def cost_summary(ref_births, scen_births, ref_spend, scen_spend):
+def cost_summary(ref_births, scen_births, ref_spend, scen_spend, **columns):
+    """Births and the gross cost (``spend_total``) per seed, and any other columns."""
     return summary_of(
         np.zeros(len(ref_births)),
         np.zeros(len(scen_births)),
         births=(np.asarray(ref_births, float), np.asarray(scen_births, float)),
-        spend_net_of_fees=(np.asarray(ref_spend, float), np.asarray(scen_spend, float)),
+        spend_total=(np.asarray(ref_spend, float), np.asarray(scen_spend, float)),
+        **{k: (np.asarray(r, float), np.asarray(v, float)) for k, (r, v) in columns.items()},
     )
 
 
@@ -126,6 +129,37 @@ def test_births_averted_and_cost_on_a_hand_built_table():
     # Unpaired, the between-seed spread of births (100..120) swamps the 10 averted.
     assert np.isnan(cost["welch_low"]) or cost["welch_high"] - cost["welch_low"] > 10
     assert cost["note"] == "" or "Welch" in cost["note"]
+
+
+def test_cost_per_birth_averted_uses_the_gross_cost_and_shows_the_net_apart():
+    # A scenario averts 10 births a seed for 500 more gross cost; the reference collects
+    # 800 a seed of fines on its extra births, so the net difference is 1300.
+    # Gross: 500 / 10 = 50 yuan a birth averted; net: 1300 / 10 = 130.
+    rows = cost_summary(
+        [100, 110, 120],
+        [90, 100, 110],
+        [1000, 1000, 1000],
+        [1500, 1500, 1500],
+        spend_net_of_fees=([200, 200, 200], [1500, 1500, 1500]),
+    )
+    cost = comparison.cost_table(rows, "ref").loc["scenario"]
+    assert cost["extra_spend"] == pytest.approx(500), "the extra cost is the gross cost's"
+    assert cost["cost_per_birth_averted"] == pytest.approx(50)
+    assert cost["extra_spend_net"] == pytest.approx(1300), "the net is shown apart"
+    assert cost["cost_per_birth_averted_net"] == pytest.approx(130)
+    # Fee revenue can turn the net difference negative while the gross one is positive: the
+    # gross ratio must not change sign because the reference collected more fines.
+    rows = cost_summary(
+        [100, 110, 120],
+        [90, 100, 110],
+        [1000] * 3,
+        [1500] * 3,
+        spend_net_of_fees=([3000] * 3, [1500] * 3),
+    )
+    cost = comparison.cost_table(rows, "ref").loc["scenario"]
+    assert cost["cost_per_birth_averted"] == pytest.approx(50)
+    assert cost["cost_per_birth_averted_net"] == pytest.approx(-150)
+    assert "saves money" not in cost["note"], "the gross cost rises: nothing is saved"
 
 
 @pytest.mark.parametrize("scen_births", [[100, 110, 120], [101, 112, 121]])
@@ -194,7 +228,9 @@ def tables_of(seed_births):
         births_reported=annual["births"] - 1,
         births_out_of_plan_reported=0,
         spend_total=100.0,
+        yuan_fee_collected=20.0,
         spend_net_of_fees=80.0,
+        abortions_remedial=3,
     )
     return {"annual": annual, "asfr": asfr, "exposure": exposure, "kpis": kpis}
 
@@ -208,7 +244,10 @@ def test_per_seed_pools_over_years():
     assert row["births_out_of_plan"] == 2
     assert row["compliance_true"] == pytest.approx(1 - 2 / 40)
     assert row["compliance_reported"] == pytest.approx(1.0)
+    assert row["spend_total"] == 200
+    assert row["fee_revenue"] == 40
     assert row["spend_net_of_fees"] == 160
+    assert row["abortions_remedial"] == 6
 
 
 def test_summarise_and_tables_cover_every_scenario():
@@ -227,6 +266,28 @@ def test_summarise_and_tables_cover_every_scenario():
     text = comparison.headline(tables).loc["s", "births"]
     assert text.startswith("-2.0 [")
     assert not re.search(r"-0(\.0*)?(?![0-9.])", comparison.headline(tables).to_string())
+
+
+def test_cost_lines_show_every_line_the_totals_and_paired_changes():
+    def with_lines(tables, cadres, visits):
+        k = tables["kpis"].assign(yuan_cadre_pay=cadres, yuan_checkup_visits=visits)
+        k["spend_total"] = k["yuan_cadre_pay"] + k["yuan_checkup_visits"]
+        k["spend_net_of_fees"] = k["spend_total"] - k["yuan_fee_collected"]
+        return tables | {"kpis": k}
+
+    ref = with_lines(tables_of({0: (10, 30), 1: (12, 28)}), 60.0, 40.0)
+    off = with_lines(tables_of({0: (11, 31), 1: (13, 29)}), 60.0, 0.0)  # check-ups abolished
+    table = comparison.cost_lines({"off": off, "ref": ref}, "ref")
+    assert list(table.columns) == ["ref", "off - ref"]
+    assert list(table.index) == [*SPENDING, *comparison.COST_TOTALS]
+    # two years a seed: cadres 120, visits 80, gross 200, fees 40, net 160
+    assert table.loc["cadre_pay"].tolist() == [120, 0]
+    assert table.loc["checkup_visits"].tolist() == [80, -80]
+    assert table.loc["total (gross cost)"].tolist() == [200, -80]
+    assert table.loc["fee revenue"].tolist() == [40, 0]
+    assert table.loc["net of fee revenue"].tolist() == [160, -80]
+    assert table.loc[list(SPENDING)].sum().tolist() == table.loc["total (gross cost)"].tolist()
+    assert (table.loc["health_fee"] == 0).all(), "a line nobody paid is shown as 0"
 
 
 def test_trajectory_bands():

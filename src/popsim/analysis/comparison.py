@@ -34,6 +34,7 @@ from popsim.analysis.intervals import (
     welch_interval,
 )
 from popsim.outputs import statistics
+from popsim.outputs.kpis import SPENDING
 
 Batch = Mapping[str, Mapping[str, pd.DataFrame]]
 
@@ -46,8 +47,10 @@ INDICATORS: dict[str, str] = {
     "births_out_of_plan": "out-of-plan births over the run (true layer)",
     "compliance_true": "share of births in plan (true layer)",
     "compliance_reported": "share of registered births in plan (as reported)",
-    "spend_total": "the regime's spending over the run, yuan",
-    "spend_net_of_fees": "spending less the maintenance fees collected, yuan",
+    "spend_total": "the regime's gross cost over the run (every budget line), yuan",
+    "fee_revenue": "social maintenance fees collected over the run, yuan",
+    "spend_net_of_fees": "the gross cost less the fee revenue, yuan",
+    "abortions_remedial": "remedial abortions over the run (check-ups)",
 }
 
 #: Annual indicators drawn over time, and the table each comes from.
@@ -108,19 +111,26 @@ def per_seed(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     out["srb"] = statistics.srb(annual["births_male"].sum(), annual["births_female"].sum())
     out["births"] = births
     kpis = tables["kpis"]
-    money = ["births_out_of_plan", "spend_total", "spend_net_of_fees"]
+    totals = {  # indicator: KPI column, summed over the run
+        "births_out_of_plan": "births_out_of_plan",
+        "spend_total": "spend_total",
+        "fee_revenue": "yuan_fee_collected",
+        "spend_net_of_fees": "spend_net_of_fees",
+        "abortions_remedial": "abortions_remedial",
+    }
     if "births" in kpis.columns and not kpis.empty:
         k = kpis.groupby("seed")[
-            ["births", "births_out_of_plan", "births_reported", "births_out_of_plan_reported"]
-            + money[1:]
+            ["births", "births_reported", "births_out_of_plan_reported"]
+            + list(dict.fromkeys(totals.values()))
         ].sum()
-        out[money] = k[money]
+        for name, column in totals.items():
+            out[name] = k[column]
         out["compliance_true"] = statistics.compliance(k["births_out_of_plan"], k["births"])
         out["compliance_reported"] = statistics.compliance(
             k["births_out_of_plan_reported"], k["births_reported"]
         )
     else:
-        out[[*money, "compliance_true", "compliance_reported"]] = np.nan
+        out[[*totals, "compliance_true", "compliance_reported"]] = np.nan
     return out[list(INDICATORS)]
 
 
@@ -228,9 +238,12 @@ def _width_ratio(table: pd.DataFrame) -> pd.Series:
 
 
 def cost_table(
-    summary: pd.DataFrame, reference: str, spend: str = "spend_net_of_fees"
+    summary: pd.DataFrame,
+    reference: str,
+    spend: str = "spend_total",
+    net: str | None = "spend_net_of_fees",
 ) -> pd.DataFrame:
-    """Cost per birth averted: the scenario's extra spending over the births it averts.
+    """Cost per birth averted: the scenario's extra cost over the births it averts.
 
     ``extra_spend`` is the mean over seeds of (scenario spend - reference spend),
     ``births_averted`` the mean of (reference births - scenario births), and
@@ -239,6 +252,12 @@ def cost_table(
     differences) and unpaired (scenario and reference replicates independent,
     Welch's degrees of freedom for births).
 
+    The cost is the regime's gross cost (``spend_total``, every budget line): fees
+    collected on out-of-plan births are revenue, not a saving, so a scenario does not
+    look cheaper for letting more births happen and fining them. With ``net`` in the
+    summary, ``extra_spend_net`` and ``cost_per_birth_averted_net`` show the same with
+    the fee revenue deducted, as point estimates beside the gross ones.
+
     Non-positive births averted: when the scenario averts no births on average
     (as many or more births than the reference) the cost per birth averted is
     not defined, and the row is NaN with a note. When births averted is positive
@@ -246,6 +265,7 @@ def cost_table(
     and a note. A negative cost means the scenario saves money and averts births.
     """
     pairs = _paired(summary, reference)
+    with_net = net is not None and net in summary.columns
     rows = {}
     for name, scen in pairs.items():
         if name == reference:
@@ -272,10 +292,16 @@ def cost_table(
             )
         row["cost_per_birth_averted"] = mean_x / mean_b if mean_b > 0 else math.nan
         row |= dict(zip(_INTERVAL, bounds, strict=True))
+        if with_net:
+            row["extra_spend_net"] = float((scen[net] - ref[net]).mean())
+            row["cost_per_birth_averted_net"] = (
+                row["extra_spend_net"] / mean_b if mean_b > 0 else math.nan
+            )
         row["note"] = _cost_note(row)
         rows[name] = row
     columns = ["seeds", "extra_spend", "births_averted", "cost_per_birth_averted", *_INTERVAL]
-    out = pd.DataFrame.from_dict(rows, orient="index", columns=[*columns, "note"])
+    net_columns = ["extra_spend_net", "cost_per_birth_averted_net"] if with_net else []
+    out = pd.DataFrame.from_dict(rows, orient="index", columns=[*columns, *net_columns, "note"])
     out = out.astype({"seeds": int, "note": str})
     out.index.name = "scenario"
     out.insert(len(columns), "width_ratio", _width_ratio(out))
@@ -295,6 +321,49 @@ def _cost_note(row: dict) -> str:
     return "; ".join(notes)
 
 
+#: The totals below the budget lines in :func:`cost_lines`, and the KPI column of each.
+COST_TOTALS = {
+    "total (gross cost)": "spend_total",
+    "fee revenue": "yuan_fee_collected",
+    "net of fee revenue": "spend_net_of_fees",
+}
+
+
+def cost_lines(batch: Batch, reference: str) -> pd.DataFrame:
+    """The regime's cost by budget line over the run: the reference, and each scenario's change.
+
+    Rows: every budget line (:data:`popsim.outputs.kpis.SPENDING`), then the gross total,
+    the fee revenue (kept apart, never netted into a line) and the net. Columns: the
+    reference's mean over its seeds, then for each other scenario the mean over the seeds
+    it shares with the reference of (scenario - reference), yuan over the run. Without the
+    regime a scenario spends nothing on any line.
+    """
+    batch = order(batch, reference)
+    columns = [f"yuan_{line}" for line in SPENDING] + list(COST_TOTALS.values())
+    labels = list(SPENDING) + list(COST_TOTALS)
+    totals = {}
+    for name, tables in batch.items():
+        kpis = tables["kpis"]
+        seeds = tables["annual"]["seed"].unique()
+        if "spend_total" in kpis.columns and not kpis.empty:
+            by_seed = kpis.reindex(columns=["seed", *columns], fill_value=0.0).groupby("seed")
+            totals[name] = by_seed[columns].sum().reindex(seeds, fill_value=0.0)
+        else:
+            totals[name] = pd.DataFrame(0.0, index=pd.Index(seeds, name="seed"), columns=columns)
+    ref = totals[reference]
+    out = {reference: ref.mean()}
+    for name, scen in totals.items():
+        if name == reference:
+            continue
+        seeds = scen.index.intersection(ref.index)
+        if seeds.empty:
+            raise ValueError(f"scenario {name!r} shares no seed with the reference {reference!r}")
+        out[f"{name} - {reference}"] = (scen.loc[seeds] - ref.loc[seeds]).mean()
+    table = pd.DataFrame(out)
+    table.index = pd.Index(labels, name="yuan over the run")
+    return table
+
+
 #: Every comparison table, in the order they are shown.
 TABLES = (*INDICATORS, "births_averted", "cost_per_birth_averted")
 
@@ -308,14 +377,16 @@ DECIMALS = {
     "compliance_true": 3,
     "compliance_reported": 3,
     "spend_total": 0,
+    "fee_revenue": 0,
     "spend_net_of_fees": 0,
+    "abortions_remedial": 1,
     "births_averted": 1,
     "cost_per_birth_averted": 0,
 }
 
 
 def comparison_tables(
-    summary: pd.DataFrame, reference: str, spend: str = "spend_net_of_fees"
+    summary: pd.DataFrame, reference: str, spend: str = "spend_total"
 ) -> dict[str, pd.DataFrame]:
     """Every table of :data:`TABLES`, by name.
 
@@ -331,14 +402,16 @@ def rounded(table: pd.DataFrame, name: str) -> pd.DataFrame:
     """A comparison table rounded for reading (the indicator's :data:`DECIMALS`), no ``-0``."""
     digits = DECIMALS.get(name, 3)
     places = {c: digits for c in table.select_dtypes("number").columns}
-    places |= {"width_ratio": 1, "births_averted": 1, "extra_spend": 0}
+    places |= {"width_ratio": 1, "births_averted": 1, "extra_spend": 0, "extra_spend_net": 0}
     places = {c: d for c, d in places.items() if c in table.columns and c != "seeds"}
     out = table.round(places)
     out[list(places)] += 0.0  # -0.0 + 0.0 is 0.0
     return out
 
 
-#: The at-a-glance tables, each narrow enough for a page: births and compliance, then cost.
+#: The at-a-glance tables, each narrow enough for a page: births and compliance, cost (the
+#: regime's gross cost, the fee revenue apart, and the cost per birth averted, gross), and
+#: the side effects beside the births averted.
 HEADLINE_GROUPS: dict[str, tuple[str, ...]] = {
     "births and compliance": (
         "cbr",
@@ -349,7 +422,14 @@ HEADLINE_GROUPS: dict[str, tuple[str, ...]] = {
         "compliance_true",
         "compliance_reported",
     ),
-    "cost": ("spend_total", "spend_net_of_fees", "births_averted", "cost_per_birth_averted"),
+    "cost": (
+        "spend_total",
+        "fee_revenue",
+        "spend_net_of_fees",
+        "births_averted",
+        "cost_per_birth_averted",
+    ),
+    "side effects": ("births_averted", "abortions_remedial", "srb"),
 }
 
 

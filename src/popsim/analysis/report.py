@@ -38,8 +38,10 @@ LABELS = {
     "compliance_reported": "Compliance, reported",
     "births": "Births",
     "births_out_of_plan": "Out-of-plan births",
-    "spend_total": "Spending (yuan)",
-    "spend_net_of_fees": "Spending net of fees (yuan)",
+    "spend_total": "Regime cost, gross (yuan)",
+    "fee_revenue": "Fee revenue (yuan)",
+    "spend_net_of_fees": "Regime cost net of fee revenue (yuan)",
+    "abortions_remedial": "Remedial abortions",
     "births_averted": "Births averted",
     "cost_per_birth_averted": "Cost per birth averted (yuan)",
 }
@@ -148,6 +150,14 @@ def comparison_tables(batch: Mapping[str, Tables], reference: str) -> dict[str, 
     summary = comparison.summarise(batch)
     tables = comparison.comparison_tables(summary, reference)
     return {name: comparison.rounded(table, name) for name, table in tables.items()}
+
+
+def cost_lines(batch: Mapping[str, Tables], reference: str) -> pd.DataFrame:
+    """The regime's cost by budget line, the reference's and each scenario's change, in yuan.
+
+    :func:`popsim.analysis.comparison.cost_lines`, rounded to whole yuan (no ``-0``).
+    """
+    return comparison.cost_lines(batch, reference).round(0) + 0.0
 
 
 # --- figures ---------------------------------------------------------------------------------
@@ -267,7 +277,7 @@ def interval_figure(
         "srb",
         "births_averted",
         "compliance_true",
-        "spend_net_of_fees",
+        "spend_total",
     ),
 ):
     """Each scenario's difference from the reference, paired (thick) and Welch (thin) intervals.

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from popsim.mechanisms.costs import EARLY_MONTHS
 from popsim.mechanisms.fertility import induced_abortions
 from popsim.scenario.couples import IUD
 from popsim.state.events import REASONS
@@ -66,6 +67,7 @@ def step_checkups(world) -> None:
         remedial=ch.remedial,
     )
     p.preg_known[targets[found]] = True
+    early = p.preg_month[targets[ended]] <= EARLY_MONTHS  # before they end: for the cost lines
     induced_abortions(world, targets[ended], REMEDIAL, stop_trying=not ch.reconceive)
 
     missing = attended & p.iud_missing[targets]
@@ -81,6 +83,8 @@ def step_checkups(world) -> None:
         "checkup_away_attended": int((attended & p.away[targets]).sum()),
         "pregnancies_found": int(found.sum()),
         "remedial_measures": int(ended.sum()),
+        "remedial_early": int(early.sum()),
+        "remedial_late": int((~early).sum()),
         "iud_refitted": refit.size,
     }
     for name, n in counts.items():

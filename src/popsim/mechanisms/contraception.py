@@ -104,3 +104,7 @@ def _campaign(world, wives: np.ndarray) -> None:
         sterilised, np.where(male, MALE_STERILISATION, FEMALE_STERILISATION), IUD
     )
     p.wants_more[real] = False
+    # surgeries done, for the cost lines (a fake certificate is no surgery)
+    world.ledger.count("iud_inserted", int((~sterilised).sum()))
+    world.ledger.count("sterilised_female", int((sterilised & ~male).sum()))
+    world.ledger.count("sterilised_male", int((sterilised & male).sum()))

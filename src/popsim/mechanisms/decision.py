@@ -14,7 +14,8 @@ the birth becomes known), plus the incentives a certificate holder forfeits,
 less the value of a son to a son-preferring couple without one (times the
 chance the child is a son). First children are tried for at once when in plan.
 Sterilised couples cannot try; a couple who starts trying stops its method (an
-IUD taken out for an out-of-plan birth stays on record: ``iud_missing``).
+IUD taken out for an out-of-plan birth stays on record: ``iud_missing``; one taken out
+for an in-plan birth is a removal by the service, counted for the cost lines).
 """
 
 from __future__ import annotations
@@ -106,5 +107,7 @@ def step_decision(world) -> None:
     starts = world.uniform("start_trying", candidates) < prob
     start = candidates[starts]
     p.wants_more[start] = True
-    p.iud_missing[start[(p.method[start] == IUD) & out_plan[starts]]] = True
+    iud = p.method[start] == IUD
+    p.iud_missing[start[iud & out_plan[starts]]] = True
+    world.ledger.count("iud_removed", int((iud & ~out_plan[starts]).sum()))  # by the service
     p.method[start] = 0

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from popsim.mechanisms.contraception import relative_failure, wives_of_reproductive_age
+from popsim.mechanisms.costs import book_costs
 from popsim.mechanisms.fees import lognormal_wealth
 from popsim.model.cadres import hire_cadres, replace_weakest, village_effort
 from popsim.scenario.couples import IS_LARC, METHODS
@@ -44,9 +45,10 @@ class Regime:
         world.effort = village_effort(self.cadres, targets, pol.checkups.cadre_capacity)
 
     def close_month(self) -> None:
-        """Close the month's record; in December add the stocks of methods and certificates."""
+        """Price the month's work and close its record; in December add the stocks."""
         world = self.world
         p = world.persons
+        book_costs(world, cadres=len(self.cadres))
         record = world.ledger.close_month(world.t)
         if world.t % 12 != 11:
             return

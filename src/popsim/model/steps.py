@@ -116,9 +116,9 @@ STEPS: tuple[Step, ...] = (
         decision.step_decision,
         "world",
         _cols("key month.wives away certificate preg_month " + RULE),
-        _cols("desired son_pref wants_more method iud_missing"),
+        _cols("desired son_pref wants_more method iud_missing ledger"),
         "couples' desired size and son preference; start trying (by the price of the next "
-        "birth) or stop",
+        "birth) or stop; IUDs removed by the service for an in-plan birth counted",
         present=lever("decision"),
     ),
     Step(
@@ -129,8 +129,9 @@ STEPS: tuple[Step, ...] = (
             "key alive month.wives effort away village preg_month iud_missing "
             "last_birth_month " + RULE
         ),
-        _cols("method larc_fake wants_more"),
-        "IUD expulsion, short-acting uptake, LARC campaign, fake certificates caught",
+        _cols("method larc_fake wants_more ledger"),
+        "IUD expulsion, short-acting uptake, LARC campaign (its surgeries counted), fake "
+        "certificates caught",
         present=lever("contraception"),
     ),
     Step(
@@ -139,7 +140,8 @@ STEPS: tuple[Step, ...] = (
         "world",
         _cols("key pid month.wives effort away village fetus_male parity sons"),
         _cols(PREGNANCY + " wants_more desired son_pref method iud_missing log ledger"),
-        "a check-up round: pregnancies found, remedial abortions, missing IUDs refitted",
+        "a check-up round: pregnancies found, remedial abortions (early or late), missing "
+        "IUDs refitted",
         present=lever("checkups"),
         when=CHECKUP_MONTHS,
     ),
@@ -263,9 +265,10 @@ STEPS: tuple[Step, ...] = (
         "regime_close",
         Regime.close_month,
         "regime",
-        _cols("alive sex marital parity method iud_missing larc_fake certificate"),
+        _cols("alive sex marital parity method iud_missing larc_fake certificate cadres"),
         _cols("ledger"),
-        "the month's record of money and counts; in December the stocks",
+        "the month's cost lines priced from its counts (cadres, check-ups, surgeries, running "
+        "costs); the month's record of money and counts; in December the stocks",
         present=REGIME,
         timer="indicators",
     ),

@@ -5,6 +5,13 @@ births that were registered, check-ups as the cadres report them (missed ones
 partly reported as attended), LARC on record (fake certificates and IUDs taken
 out privately still count). Flows are summed over the year; stocks (methods,
 LARC, certificates) are those of December.
+
+Money: ``yuan_<line>`` for every budget line of :data:`SPENDING` (the incentives, the
+first year's investments, and the regime's own work: cadre pay, check-up visits and the
+check-up chain's allowances, surgeries, running costs), ``spend_total`` their sum (the
+gross cost of the regime), ``yuan_fee_collected`` the fee revenue, kept apart, and
+``spend_net_of_fees`` the gross cost less that revenue. ``yuan_hiring_income`` is an
+income gain of households, not an outlay, and is in no total.
 """
 
 from __future__ import annotations
@@ -12,11 +19,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from popsim.mechanisms.costs import COST_LINES
 from popsim.mechanisms.incentives import LINES
 from popsim.outputs.statistics import compliance, ratio
 from popsim.scenario.couples import METHODS
 
-MONEY = (*LINES, "hiring_income", "fee_levied", "fee_collected")
+#: Every budget line the regime pays: the incentives and investments, then its own work.
+SPENDING = (*LINES, *COST_LINES)
+MONEY = (*SPENDING, "hiring_income", "fee_levied", "fee_collected")
 FLOWS = (
     "checkup_targets",
     "checkup_attended",
@@ -24,7 +34,13 @@ FLOWS = (
     "checkup_away_attended",
     "pregnancies_found",
     "remedial_measures",
+    "remedial_early",
+    "remedial_late",
     "iud_refitted",
+    "iud_inserted",
+    "iud_removed",
+    "sterilised_female",
+    "sterilised_male",
 )
 
 
@@ -98,6 +114,6 @@ def annual_kpis(events: pd.DataFrame, records: pd.DataFrame, scenario) -> pd.Dat
     money = by_year[list(MONEY)].sum()
     out = out.join(money.add_prefix("yuan_"))
     out["fee_collection_rate"] = ratio(money["fee_collected"], money["fee_levied"])
-    out["spend_total"] = money[list(LINES)].sum(axis=1)
+    out["spend_total"] = money[list(SPENDING)].sum(axis=1)
     out["spend_net_of_fees"] = out["spend_total"] - money["fee_collected"]
     return out.reset_index()

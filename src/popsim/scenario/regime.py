@@ -329,6 +329,113 @@ class Budget(Section):
     )
 
 
+class Costs(Section):
+    """Unit costs of the regime's own work: cadres, check-ups, surgeries, running costs.
+
+    Bookkeeping only: nothing here changes what anyone does. Each unit cost is multiplied
+    by a count the mechanisms keep (docs/regime.md §9, "The regime's costs, line by line").
+    Where no source was found the default is an assumption, and the meaning gives the
+    range it is believed to lie in; cost results that rest on it should be read as such.
+    """
+
+    cadre_monthly_pay: float = lever(
+        833.0,
+        unit="yuan per cadre-month",
+        ge=0,
+        le=1e5,
+        meaning="pay of a village family-planning cadre, pension insurance included "
+        "(range 350-1,000 a month elsewhere, an assumption)",
+        source="[S] Tianchang (Chuzhou, Anhui) implementing opinions on 'village-based' "
+        "family-planning work, July 2010: about 10,000 yuan per cadre-year",
+    )
+    village_funds: float = lever(
+        10.0,
+        unit="yuan per registered person-year",
+        ge=0,
+        le=1e4,
+        meaning="village work funds: the villages' family-planning tasks and the running "
+        "of their service rooms",
+        source="[S] Tianchang 2010: village work funds of 10 yuan per person a year",
+    )
+    centre_upkeep: float = lever(
+        0.05,
+        unit="per year",
+        ge=0,
+        le=1,
+        meaning="running cost of the township service centre as a share of its investment "
+        "(budget.service_centre) a year; its technicians are paid per procedure below",
+        source="[U] assumption, range 0.02-0.10",
+    )
+    checkup_visit: float = lever(
+        15.0,
+        unit="yuan per woman checked",
+        ge=0,
+        le=1e4,
+        meaning="one pregnancy and IUD check (test, examination or ultrasound) of a woman who "
+        "attends a round, or whose feedback form comes back",
+        source="[U] assumption, range 5-40",
+    )
+    checkup_chain: float = lever(
+        3.0,
+        unit="yuan per target woman per round",
+        ge=0,
+        le=1e4,
+        meaning="allowances of the group cadres and informants who answer for each target "
+        "woman in a round (the chain of responsibility, docs/regime.md §6)",
+        source="[U] assumption, range 1-10",
+    )
+    iud_insertion: float = lever(
+        60.0,
+        unit="yuan per insertion",
+        ge=0,
+        le=1e5,
+        meaning="an IUD inserted by the campaign, or re-inserted after a check-up",
+        source="[U] assumption, range 30-150",
+    )
+    iud_removal: float = lever(
+        100.0,
+        unit="yuan per removal",
+        ge=0,
+        le=1e5,
+        meaning="an IUD taken out by the service for an in-plan birth (private removals for "
+        "out-of-plan births cost the regime nothing)",
+        source="[U] assumption, range 40-150; removals cost women 100-150 yuan on average in a "
+        "survey reported by China Daily, January 2017",
+    )
+    tubal_ligation: float = lever(
+        400.0,
+        unit="yuan per operation",
+        ge=0,
+        le=1e5,
+        meaning="a female sterilisation by the campaign",
+        source="[U] assumption, range 200-800",
+    )
+    vasectomy: float = lever(
+        200.0,
+        unit="yuan per operation",
+        ge=0,
+        le=1e5,
+        meaning="a male sterilisation by the campaign",
+        source="[U] assumption, range 100-400",
+    )
+    abortion_early: float = lever(
+        150.0,
+        unit="yuan per abortion",
+        ge=0,
+        le=1e5,
+        meaning="a remedial abortion in the first three months of pregnancy",
+        source="[U] assumption, range 80-300",
+    )
+    abortion_late: float = lever(
+        800.0,
+        unit="yuan per abortion",
+        ge=0,
+        le=1e5,
+        meaning="a remedial abortion after the third month (induced labour)",
+        source="[U] assumption, range 400-1500",
+    )
+
+
 class Policy(Section):
     """The family-planning regime (on by default: the bulletin's township)."""
 
@@ -342,6 +449,7 @@ class Policy(Section):
     sex_selection: SexSelection = Field(default_factory=SexSelection)
     reporting: Reporting = Field(default_factory=Reporting)
     budget: Budget = Field(default_factory=Budget)
+    costs: Costs = Field(default_factory=Costs)
 
     @model_validator(mode="after")
     def _distributions_sum_to_one(self) -> Policy:

@@ -1,7 +1,9 @@
 """The regime's books: money by budget line and counts, one record per month.
 
 Mechanisms book into the current month (:meth:`Ledger.pay`, :meth:`Ledger.count`);
-the month's record is closed at its end, with the year-end stocks in December.
+the month's record is closed at its end, with the year-end stocks in December. Money the
+regime pays for its own work (cadres, check-ups, surgeries, running costs) is priced from
+the month's counts just before the record closes (:mod:`popsim.mechanisms.costs`).
 :mod:`popsim.outputs.kpis` builds the annual KPI table from the records.
 """
 
@@ -24,6 +26,10 @@ class Ledger:
     def count(self, name: str, n: int) -> None:
         """Add ``n`` to this month's count ``name``."""
         self._month[name] += n
+
+    def booked(self, name: str) -> float:
+        """What this month has on ``name`` so far (yuan or count; 0 if nothing)."""
+        return self._month.get(name, 0.0)
 
     def close_month(self, month: int) -> dict:
         """Append this month's record and start the next; returns the record (stocks go in)."""
