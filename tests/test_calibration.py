@@ -113,6 +113,34 @@ def test_target_file_names_only_statistics_and_every_one_is_computed():
     assert {"cbr", "tfr_true", "srb"} <= set(core)
 
 
+def test_birth_order_targets_contain_the_rural_anhui_census_figures():
+    """The order mix and the SRB of 3rd+ births, derived from the packaged census table."""
+    from importlib.resources import files
+
+    table = (
+        files("popsim.scenario")
+        / "data"
+        / "china_provinces_2010_census_births_by_residence_sex_order.csv"
+    )
+    census = pd.read_csv(table)
+    row = census[(census["residence"] == "rural") & (census["province"] == "Anhui")].iloc[0]
+    later = [f"order{k}" for k in ("3", "4", "5plus")]
+    boys = sum(row[f"{o}_male"] for o in later)
+    girls = sum(row[f"{o}_female"] for o in later)
+    assert boys + girls == sum(row[f"{o}_total"] for o in later) == 1724
+    figures = {
+        "share_order_2": row["order2_total"] / row["births_total"],
+        "share_order_3plus": (boys + girls) / row["births_total"],
+        "srb_order_3plus": 100 * boys / girls,
+        "srb_order_2": row["order2_srb"],
+        "srb": row["srb_total"],
+    }
+    targets = {t.name: t for t in load_targets(TARGETS)}
+    for name, value in figures.items():
+        assert targets[name].low <= value <= targets[name].high, (name, value)
+    assert "rural Anhui 2010" in targets["share_order_3plus"].source
+
+
 def test_loss_is_the_sum_of_squared_z_scores_of_the_range_read_as_two_sd():
     targets = (Target("x", "", 10.0, 14.0, ""), Target("y", "", 0.0, 1.0, ""))
     assert zscores({"x": 12.0, "y": 0.5}, targets) == {"x": 0.0, "y": 0.0}
