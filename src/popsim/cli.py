@@ -95,6 +95,8 @@ def _batch(args: argparse.Namespace) -> int:
         notebooks=args.notebooks,
         overrides=dict(parse_override(text) for text in args.set),
         vary=vary,
+        ensemble=args.ensemble,
+        sets=args.sets,
         csv=args.csv,
     )
 
@@ -212,6 +214,19 @@ def parser() -> argparse.ArgumentParser:
         metavar="FIELD=V1,V2,...",
         help="run each scenario once per value, named NAME_FIELD_VALUE, e.g. "
         "--vary policy.incentives.scale=0.5,1,2,3 (a dose-response)",
+    )
+    bat.add_argument(
+        "--ensemble",
+        metavar="CALIBRATION_DIR",
+        help="also run every scenario under parameter sets drawn from a finished "
+        "calibration's near-best trials, named NAME.set<trial>; the report shows each "
+        "effect's spread across them (docs/calibration.md)",
+    )
+    bat.add_argument(
+        "--sets",
+        type=_count(1),
+        default=8,
+        help="parameter sets drawn for --ensemble (default: %(default)s)",
     )
     bat.add_argument(
         "--csv",

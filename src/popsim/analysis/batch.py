@@ -11,6 +11,8 @@ The batch folder ``DIR``::
     DIR/compare.ipynb          the executed comparison notebook
     DIR/report.html            compare.ipynb without its code, figures embedded
 
+``ensemble`` (``--ensemble``) runs every scenario also under each of a calibration's drawn
+near-best parameter sets, named ``NAME.set<trial>`` (:mod:`popsim.analysis.ensemble`).
 ``overrides`` (``popsim batch --set``) change every scenario; ``vary`` (``--vary``) runs
 each scenario as it is and once per value of one field, named ``NAME_FIELD_VALUE`` (a
 dose-response against the scenario itself).
@@ -107,12 +109,23 @@ def default_notebooks() -> Path:
 
 
 def variants(
-    path: Path, overrides: dict[str, Any], vary: tuple[str, list[Any]] | None
+    path: Path,
+    overrides: dict[str, Any],
+    vary: tuple[str, list[Any]] | None,
+    sets: Any = None,
 ) -> list[dict[str, Any]]:
     """The overrides of each run of one scenario file: as it is, then once per varied value.
 
     The unvaried scenario stays in the batch as the dose-response's reference.
     """
+    if sets is not None:
+        from popsim.analysis.ensemble import member_name, set_overrides
+
+        base = replicates.request(path, overrides).scenario.name
+        return [dict(overrides)] + [
+            overrides | set_overrides(row) | {"name": member_name(base, row["trial"])}
+            for _, row in sets.iterrows()
+        ]
     if vary is None:
         return [dict(overrides)]
     field, values = vary
@@ -133,6 +146,7 @@ def plan(
     years: int | None,
     overrides: dict[str, Any] | None = None,
     vary: tuple[str, list[Any]] | None = None,
+    sets: Any = None,
 ) -> tuple[list[Job], dict[str, replicates.Request]]:
     """Validate every scenario file (and variant) into a job (ScenarioError, BatchError)."""
     out = Path(out).resolve()
@@ -142,7 +156,7 @@ def plan(
     runs = [
         (Path(path).resolve(), changes)
         for path in paths
-        for changes in variants(Path(path).resolve(), overrides or {}, vary)
+        for changes in variants(Path(path).resolve(), overrides or {}, vary, sets)
     ]
     for path, changes in runs:
         req = replicates.request(
@@ -337,6 +351,8 @@ def main(
     notebooks: str | Path | None = None,
     overrides: dict[str, Any] | None = None,
     vary: tuple[str, list[Any]] | None = None,
+    ensemble: str | Path | None = None,
+    sets: int = 8,
     csv: bool = False,
     echo=print,
 ) -> int:
@@ -349,6 +365,13 @@ def main(
     out = Path(out).resolve()
     if out.exists() and not out.is_dir():
         raise BatchError(f"--out {out}: exists and is not a folder.")
+    drawn = None
+    if ensemble is not None:
+        from popsim.analysis.ensemble import draw_sets
+
+        if vary is not None:
+            raise BatchError("--vary and --ensemble: use one at a time.")
+        drawn = draw_sets(ensemble, sets)
     jobs, requests = plan(
         paths,
         out,
@@ -358,6 +381,7 @@ def main(
         years=years,
         overrides=overrides,
         vary=vary,
+        sets=drawn,
     )
     if reference not in requests:
         raise BatchError(
