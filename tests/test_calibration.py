@@ -141,6 +141,35 @@ def test_birth_order_targets_contain_the_rural_anhui_census_figures():
     assert "rural Anhui 2010" in targets["share_order_3plus"].source
 
 
+def test_dated_figures_equal_the_annual_tables_of_their_year():
+    from popsim.outputs.statistics import dated
+
+    result = popsim.simulate(
+        popsim.load_scenario(PARAMS / "baseline.yaml"), seed=3, n_agents=3000, years=8
+    )
+    annual = result.annual.set_index("year")
+    names = [f"{f}@{y}" for f in ("births_index", "srb", "tfr_true", "cbr") for y in (2012, 2016)]
+    figures = dated(result, [*names, "srb@2030"])
+    for year in (2012, 2016):
+        row = annual.loc[year]
+        index = 100 * row["births"] / annual.loc[2015, "births"]
+        assert figures[f"births_index@{year}"] == pytest.approx(index)
+        assert figures[f"srb@{year}"] == pytest.approx(
+            100 * row["births_male"] / row["births_female"]
+        )
+        assert figures[f"tfr_true@{year}"] == pytest.approx(row["tfr"])
+        assert figures[f"cbr@{year}"] == pytest.approx(row["cbr"])
+    assert np.isnan(figures["srb@2030"]), "a year the run does not reach"
+    births = result.events[(result.events["event"] == "birth") & (result.events["year"] == 2016)]
+    shares = dated(result, ["share_order_2@2016", "share_order_3plus@2016"])
+    assert shares["share_order_2@2016"] == (births["order"] == 2).mean()
+    assert shares["share_order_3plus@2016"] == (births["order"] >= 3).mean()
+    history = load_targets(PARAMS / "calibration" / "history_targets.yaml")
+    assert {t.name.split("@")[1] for t in history if t.name.startswith("births_index")} == {
+        str(y) for y in range(2010, 2023) if y != 2015
+    }
+
+
 def test_loss_is_the_sum_of_squared_z_scores_of_the_range_read_as_two_sd():
     targets = (Target("x", "", 10.0, 14.0, ""), Target("y", "", 0.0, 1.0, ""))
     assert zscores({"x": 12.0, "y": 0.5}, targets) == {"x": 0.0, "y": 0.0}
@@ -518,6 +547,8 @@ def test_bad_calibration_files_say_which_field_and_why(tmp_path, body, fragments
         ("targets:\n  cbr: {low: 1, high: 2, weight: 3}\n", ["unknown key 'weight'"]),
         ("target:\n  cbr: {low: 1, high: 2}\n", ["unknown field 'target'"]),
         ("targets: {}\n", ["must map figure names"]),
+        ("targets:\n  srb@20x0: {low: 1, high: 2}\n", ["srb@20x0", "FIGURE@YEAR"]),
+        ("targets:\n  births@2016: {low: 1, high: 2}\n", ["births@2016", "births_index"]),
     ],
 )
 def test_bad_target_files_say_which_target_and_why(tmp_path, body, fragments):

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from popsim.outputs.statistics import STATISTICS
+from popsim.outputs.statistics import DATED, STATISTICS, dated_name
 from popsim.scenario.loading import ScenarioError, read_yaml
 
 
@@ -69,10 +69,13 @@ def load_targets(path: str | Path, known: Sequence[str] | None = tuple(STATISTIC
     targets = []
     for name, entry in entries.items():
         where = f"{path}: field 'targets.{name}'"
-        if known is not None and name not in known:
+        if known is not None and name not in known and dated_name(str(name)) is None:
             close = suggest(str(name), known)
             hint = f" Did you mean {close!r}?" if close else ""
-            raise CalibrationError(f"{where}: no such figure.{hint} Figures: {', '.join(known)}.")
+            raise CalibrationError(
+                f"{where}: no such figure.{hint} Figures: {', '.join(known)}; or one year's "
+                f"FIGURE@YEAR, FIGURE one of {', '.join(DATED)}."
+            )
         if not isinstance(entry, dict) or not {"low", "high"} <= set(entry):
             raise CalibrationError(f"{where}: give {{low: .., high: .., source: ..}}.")
         unknown = sorted(set(entry) - {"low", "high", "source"})
@@ -84,7 +87,8 @@ def load_targets(path: str | Path, known: Sequence[str] | None = tuple(STATISTIC
             raise CalibrationError(
                 f"{where}: low = {low!r}, high = {high!r}: need two finite numbers, low < high."
             )
-        meaning = STATISTICS.get(name, str(name))
+        figure = dated_name(str(name))
+        meaning = f"{figure[1]}: {DATED[figure[0]]}" if figure else STATISTICS.get(name, str(name))
         targets.append(
             Target(str(name), meaning, float(low), float(high), str(entry.get("source", "")))
         )

@@ -6,6 +6,8 @@ wherever it is shown. They take Series (by year, seed, ...) or plain numbers.
 
 :func:`statistics` reduces one run to every figure of :data:`STATISTICS`, on its first
 :data:`WINDOW_YEARS` years, pooled over them (SRB, shares of births) or averaged (rates).
+:func:`dated` computes the figures of :data:`DATED` for one calendar year, named
+``FIGURE@YEAR`` (``srb@2020``): the dated targets of a run through a policy history.
 """
 
 from __future__ import annotations
@@ -43,6 +45,31 @@ STATISTICS = {
 }
 
 WINDOW_YEARS = 3  #: the targets describe 2009-2011: the first years of the baseline
+
+BASE_YEAR = 2015  #: births_index is 100 in this year (the year before universal two-child)
+
+#: figures of one calendar year, named FIGURE@YEAR, and their meaning
+DATED = {
+    "births_index": f"births per 100 births of {BASE_YEAR}",
+    "cbr": "crude birth rate, per 1000",
+    "tfr_true": "total fertility rate, all births",
+    "srb": "sex ratio at birth, males per 100 females",
+    "share_order_2": "second births, share of all births",
+    "share_order_3plus": "third and later births, share of all births",
+}
+
+
+def dated_name(name: str) -> tuple[str, int] | None:
+    """``'srb@2020'`` -> ``('srb', 2020)``; None if ``name`` is not a dated figure."""
+    figure, sep, year = name.partition("@")
+    if not sep or figure not in DATED or not year.isdigit():
+        return None
+    return figure, int(year)
+
+
+def is_figure(name: str) -> bool:
+    """Whether ``name`` is a figure of :data:`STATISTICS` or a dated one (``FIGURE@YEAR``)."""
+    return name in STATISTICS or dated_name(name) is not None
 
 
 # --- formulas --------------------------------------------------------------------------------
@@ -100,6 +127,37 @@ def tfr(births: pd.Series, women: pd.Series, by: str = "year") -> pd.Series:
 
 
 # --- the figures of one run ------------------------------------------------------------------
+
+
+def dated(result: Result, names: list[str]) -> dict[str, float]:
+    """The dated figures ``names`` (``FIGURE@YEAR``) of one run; NaN for a year it lacks."""
+    births = result.events[result.events["event"] == "birth"]
+    by_year = births.groupby("year")
+    counts = by_year.size()
+    out = {}
+    for name in names:
+        figure, year = dated_name(name) or (None, None)
+        if figure is None:
+            raise ValueError(f"{name!r} is not a dated figure FIGURE@YEAR of {list(DATED)}")
+        if year not in counts.index:
+            out[name] = math.nan
+            continue
+        of_year = by_year.get_group(year)
+        if figure == "births_index":
+            out[name] = float(100 * ratio(counts[year], counts.get(BASE_YEAR, 0)))
+        elif figure == "cbr":
+            out[name] = float(result.annual.set_index("year")["cbr"].get(year, math.nan))
+        elif figure == "tfr_true":
+            exposure = result.exposure[result.exposure["year"] == year]
+            out[name] = _tfr(of_year, exposure)
+        elif figure == "srb":
+            male = float(of_year["sex"].sum())
+            out[name] = float(srb(male, len(of_year) - male))
+        elif figure == "share_order_2":
+            out[name] = float(ratio(int((of_year["order"] == 2).sum()), len(of_year)))
+        else:
+            out[name] = float(ratio(int((of_year["order"] >= 3).sum()), len(of_year)))
+    return out
 
 
 def _window(frame: pd.DataFrame, first_year: int) -> pd.DataFrame:

@@ -18,7 +18,7 @@ import numpy as np
 from pydantic import BaseModel
 
 from popsim.outputs.results import TABLES
-from popsim.outputs.statistics import STATISTICS
+from popsim.outputs.statistics import STATISTICS, is_figure
 from popsim.scenario.loading import ScenarioError
 from popsim.sweeps.executors import Task, apply_overrides
 from popsim.sweeps.spec import (
@@ -126,7 +126,7 @@ def check(spec: SweepSpec, *, popsim_model: bool) -> str | None:
     if popsim_model:
         known = ["statistics", *STATISTICS, *TABLES]
         for name in spec.outputs:
-            if name not in known:
+            if name not in known and not is_figure(name):
                 close = suggest(name, known)
                 hint = f" Did you mean {close!r}?" if close else ""
                 return (

@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from popsim.outputs.results import TABLES, flat
-from popsim.outputs.statistics import statistics
+from popsim.outputs.statistics import dated, dated_name, statistics
 from popsim.scenario.demography import Scenario
 from popsim.scenario.loading import OVERRIDE, ScenarioError, load_scenario, merge, nest, validate
 
@@ -86,7 +86,8 @@ def run_one(
         n_agents: initial persons (default: the scenario's).
         years: simulated years (default: the scenario's).
         outputs: names of :func:`popsim.outputs.statistics.statistics` figures (``"statistics"``
-            for all of them) and of :class:`popsim.outputs.results.Result` tables (``"annual"``,
+            for all of them), of dated figures (``srb@2020``: ``statistics.dated``) and of
+            :class:`popsim.outputs.results.Result` tables (``"annual"``,
             ``"kpis"``, ...).
 
     Returns:
@@ -104,6 +105,7 @@ def run_one(
     if any(name not in TABLES for name in outputs):
         with np.errstate(divide="ignore", invalid="ignore"):  # 0/0: no such births, NaN
             stats = statistics(result)
+            stats |= dated(result, [n for n in outputs if dated_name(n) is not None])
     out: dict[str, pd.DataFrame | float] = {}
     for name in outputs:
         if name in TABLES:
