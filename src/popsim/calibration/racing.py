@@ -26,13 +26,7 @@ import pandas as pd
 
 from popsim.calibration.report import NEAR_LEVEL
 from popsim.calibration.spec import Calibration
-from popsim.calibration.targets import (
-    CalibrationError,
-    loss,
-    pooled_variance,
-    table,
-    zscores,
-)
+from popsim.calibration.targets import CalibrationError, loss, pooled_variance, table
 from popsim.sweeps import store as sweepstore
 from popsim.sweeps.design import run_seed
 from popsim.sweeps.executors import Task
@@ -140,14 +134,12 @@ def trial_table(calibration: Calibration, study: Any, runs: Runs) -> pd.DataFram
         seeds = runs.seeds(number)
         if seeds < spec.replicates:
             got = runs.figures.get(number, [])[: spec.replicates]
-            if any(r is None for r in got):
+            if not got or any(r is None for r in got):
                 note = "a run raised (failures/)"
             else:
                 means = runs.means(number, len(got))
                 row |= means
-                missing = [k for k, z in zscores(means, calibration.targets).items()]
-                missing = [k for k in missing if not np.isfinite(means[k])]
-                note = f"no figure: {missing}"
+                note = f"no figure: {[k for k, v in means.items() if not np.isfinite(v)]}"
             rows.append(row | {"state": "failed", "seeds": 0, "loss": np.nan, "note": note})
             continue
         raced_failure = len(runs.figures[number]) > seeds
