@@ -23,6 +23,11 @@ def regime_in_force(rules: BirthRules, year: int) -> Regime:
     return rules.regime
 
 
+def second_allowed(regime: Regime, daughters: np.ndarray) -> np.ndarray:
+    """Whether a couple with one child may have an in-plan second (a quota it can waive)."""
+    return (regime == "two_child") | ((regime == "one_and_half") & (daughters == 1))
+
+
 def out_of_plan(
     regime: Regime,
     *,
