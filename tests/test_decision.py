@@ -100,7 +100,7 @@ def test_age_factor_and_fading_probability():
     assert f == pytest.approx([1.0, 1.0, 0.5, 0.1, 0.0])
     m = decision.fading_probability(4.0)
     assert (1 - m) ** 48 == pytest.approx(0.5), "the wish halves in its half-life"
-    assert decision.fading_probability(None) == 0.0
+    assert decision.fading_probability(0.0) == 0.0, "half-life 0: the wish never fades"
 
 
 # ---- (a) incentives enter the price of every eligible couple, by the elasticity ----------
@@ -219,7 +219,7 @@ def test_simulated_annual_birth_probability_has_elasticity_epsilon():
                 "policy.fee.multiple": price,
                 "policy.fee.collection": 1.0,
                 "policy.fee.detection": 1.0,
-                "policy.decision.desire_half_life_years": None,
+                "policy.decision.desire_half_life_years": 0.0,
             },
             n,
         )
@@ -251,7 +251,7 @@ def test_simulated_annual_birth_probability_has_elasticity_epsilon():
 # ---- (c) a relaxation's excess births fade with the half-life ------------------------------
 
 
-@pytest.mark.parametrize("half_life", [2.0, None])
+@pytest.mark.parametrize("half_life", [2.0, 0.0])
 def test_relaxation_births_decay_with_the_implied_half_life(half_life):
     """Couples who all want a second child, made eligible at month 0 by a two-child rule.
 

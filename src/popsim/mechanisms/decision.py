@@ -89,9 +89,9 @@ def age_factor(age_years, *, fade_from_age: int, max_try_age: int) -> np.ndarray
     return np.where(np.asarray(age_years) < fade_from_age, 1.0, falling)
 
 
-def fading_probability(half_life_years: float | None) -> float:
-    """Monthly probability that a waiting couple gives its wish up (0: no fading)."""
-    if half_life_years is None:
+def fading_probability(half_life_years: float) -> float:
+    """Monthly probability that a waiting couple gives its wish up (half-life 0: never)."""
+    if not half_life_years:
         return 0.0
     return float(1.0 - 2.0 ** (-1.0 / (12.0 * half_life_years)))
 

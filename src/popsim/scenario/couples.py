@@ -158,8 +158,9 @@ class Decision(Section):
         le=1,
         meaning="monthly chance of starting to try for a wanted child at zero policy price "
         "(its annual equivalent 1 - (1 - try_rate)^12 is P0; first births in plan: 1); "
-        "range 0.01-0.2",
-        source="[C] popsim calibrate params/calibration/baseline.yaml (docs/calibration.md)",
+        "range 0.05-0.4",
+        source="[U] hand-set to meet the 17 targets after the decision's reform, to be refitted "
+        "by popsim calibrate (docs/calibration.md)",
     )
     child_cost_years: float = lever(
         4.0,
@@ -167,8 +168,9 @@ class Decision(Section):
         gt=0,
         le=50,
         meaning="private cost of raising a child: the base of the price ratio, which sets how "
-        "the response bends away from the reference price; range 0.5-5",
-        source="[C] popsim calibrate params/calibration/baseline.yaml (docs/calibration.md)",
+        "the response bends away from the reference price; range 1-8",
+        source="[U] hand-set to meet the 17 targets after the decision's reform, to be refitted "
+        "by popsim calibrate (docs/calibration.md)",
     )
     elasticity: float = lever(
         -0.7,
@@ -213,14 +215,14 @@ class Decision(Section):
         "max_try_age; range 30-44",
         source="[U] docs/model.md",
     )
-    desire_half_life_years: float | None = lever(
+    desire_half_life_years: float = lever(
         15.0,
         unit="years",
-        gt=0,
+        ge=0,
         le=100,
         meaning="half-life of the wish for a further child of a couple with children who is "
         "not trying: it is given up at the monthly rate ln 2 / (12 x half-life), so pent-up "
-        "demand fades with the time since the last birth (null: never); range 2-20",
+        "demand fades with the time since the last birth (0: it never fades); range 5-30",
         source="[U] hand-set so that a two-child rule raises births for a short while "
         "(docs/model.md, docs/regime.md §22)",
     )
