@@ -251,22 +251,32 @@ def test_simulated_annual_birth_probability_has_elasticity_epsilon():
 # ---- (c) a relaxation's excess births fade with the half-life ------------------------------
 
 
-@pytest.mark.parametrize("half_life", [2.0, 0.0])
-def test_relaxation_births_decay_with_the_implied_half_life(half_life):
+@pytest.mark.parametrize(
+    ("regime", "desire", "blocked", "half_life"),
+    [
+        ("two_child", 2.0, 0.5, 2.0),  # in plan: the wish's own half-life
+        ("two_child", 0.0, 0.5, 0.0),  # no fading
+        ("one_child", 8.0, 1.5, 1.5),  # out of plan: the blocked wish's half-life
+        ("one_child", 2.0, 0.0, 2.0),  # blocked 0: the same as in plan
+    ],
+)
+def test_relaxation_births_decay_with_the_implied_half_life(regime, desire, blocked, half_life):
     """Couples who all want a second child, made eligible at month 0 by a two-child rule.
 
     Each month a waiting couple gives the wish up with a (fading), then starts with h, so the
     births of month t + 9 are n (1 - a) h ((1 - a)(1 - h))^t: they halve every
-    ln 2 / (-12 ln((1 - a)(1 - h))) years.
+    ln 2 / (-12 ln((1 - a)(1 - h))) years. Under the one-child rule the same couples are
+    blocked (no fee here, so they start at the same h) and fade at the blocked half-life.
     """
     n, years = 40_000, 4
     world = cohort(
         {
-            "policy.rules.regime": "two_child",
+            "policy.rules.regime": regime,
             "policy.incentives.enabled": False,
             "policy.fee.enabled": False,
             "policy.decision.try_rate": 0.02,
-            "policy.decision.desire_half_life_years": half_life,
+            "policy.decision.desire_half_life_years": desire,
+            "policy.decision.blocked_half_life_years": blocked,
         },
         n,
     )

@@ -33,9 +33,11 @@ it on births). First children in plan are tried for at once.
 gives the wish up (its desired size falls to its parity, its son preference
 ends) with the monthly probability 1 - 2 ** (-1 / (12 x half-life)): the wish
 outlives the last birth by t years with probability 2 ** (-t / half-life), so
-pent-up demand fades. Sterilised couples cannot try; a couple who starts trying
-stops its method (an IUD taken out for an out-of-plan birth stays on record:
-``iud_missing``).
+pent-up demand fades. The half-life is ``blocked_half_life_years`` while the
+next birth would be out of plan (couples adapt their wishes to a rule that
+binds), ``desire_half_life_years`` otherwise. Sterilised couples cannot try;
+a couple who starts trying stops its method (an IUD taken out for an
+out-of-plan birth stays on record: ``iud_missing``).
 """
 
 from __future__ import annotations
@@ -281,18 +283,22 @@ def step_decision(world) -> None:
         & desires_another(p.parity, p.sons, p.desired, p.son_pref, dec.son_seeking_max_parity)
     )
     p.wants_more &= desire
-    waiting = desire & ~p.wants_more & (p.preg_month == 0)
-    fade = fading_probability(dec.desire_half_life_years)
-    if fade > 0:
-        rows = np.flatnonzero(waiting & (p.parity > 0))
-        gives_up = rows[world.uniform("desire_fading", rows) < fade]
-        p.desired[gives_up] = p.parity[gives_up]
-        p.son_pref[gives_up] = False
-        waiting[gives_up] = False
-    candidates = np.flatnonzero(waiting)
+    candidates = np.flatnonzero(desire & ~p.wants_more & (p.preg_month == 0))
     if candidates.size == 0:
         return
     out_plan = next_birth_out_of_plan(world, candidates, months_ahead=9)
+    blocked = dec.blocked_half_life_years or dec.desire_half_life_years
+    fade = np.where(
+        out_plan,
+        fading_probability(blocked),
+        fading_probability(dec.desire_half_life_years),
+    )
+    fade[p.parity[candidates] == 0] = 0.0
+    if fade.any():
+        gives_up = world.uniform("desire_fading", candidates) < fade
+        p.desired[candidates[gives_up]] = p.parity[candidates[gives_up]]
+        p.son_pref[candidates[gives_up]] = False
+        candidates, out_plan = candidates[~gives_up], out_plan[~gives_up]
     prob = start_probability(world, candidates, out_plan)
     starts = world.uniform("start_trying", candidates) < prob
     start = candidates[starts]

@@ -226,6 +226,16 @@ class Decision(Section):
         source="[U] hand-set so that a two-child rule raises births for a short while "
         "(docs/model.md, docs/regime.md §22)",
     )
+    blocked_half_life_years: float = lever(
+        0.0,
+        unit="years",
+        ge=0,
+        le=100,
+        meaning="half-life of the wish while the next birth would be out of plan (couples "
+        "adapt to a rule that binds; 0: desire_half_life_years); range 1-15",
+        source="[U] hand-set so that a two-child rule raises births for a short while "
+        "(docs/model.md, docs/regime.md §22)",
+    )
     trend_reference_year: int = lever(
         2009,
         unit="year",
