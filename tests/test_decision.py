@@ -12,7 +12,7 @@ import pytest
 
 import popsim
 from conftest import PARAMS
-from popsim.mechanisms import decision, fertility
+from popsim.mechanisms import decision, fertility, rules
 from popsim.mechanisms.rules import next_birth_out_of_plan
 from popsim.scenario.schema import N_REPRO
 from popsim.state.population import FEMALE, MARRIED, NEVER
@@ -357,3 +357,29 @@ def test_zero_trends_leave_the_draws_alone():
         decision.step_decision(world)
     np.testing.assert_array_equal(worlds[0].persons.desired, worlds[1].persons.desired)
     np.testing.assert_array_equal(worlds[0].persons.son_pref, worlds[1].persons.son_pref)
+
+
+def test_a_wish_is_blocked_only_by_a_rule_that_waiting_cannot_satisfy():
+    """Under the 1.5-child rule a first daughter's parents wait out the spacing; a son's are
+    blocked. Under the two-child rule only a third child is."""
+    world = cohort({"policy.rules.regime": "one_and_half"}, 0)
+    p = world.persons
+    for parity, sons in ((1, 0), (1, 1), (2, 0), (0, 0)):
+        p.add(
+            1,
+            key=np.uint64(p.n + 5),
+            sex=FEMALE,
+            birth_month=-(12 * 22 + 6),  # 22: below the second child's minimum age
+            marital=MARRIED,
+            parity=parity,
+            sons=sons,
+            daughters=parity - sons,
+            first_birth_month=-6,  # within the spacing interval
+            last_birth_month=-6,
+        )
+    rows = np.arange(p.n)
+    assert next_birth_out_of_plan(world, rows, 9).tolist() == [True, True, True, False]
+    assert rules.blocked_for_good(world, rows).tolist() == [False, True, True, False]
+    two = cohort({"policy.rules.regime": "two_child"}, 0)
+    two.persons, two.t = p, 0
+    assert rules.blocked_for_good(two, rows).tolist() == [False, False, True, False]

@@ -34,8 +34,9 @@ gives the wish up (its desired size falls to its parity, its son preference
 ends) with the monthly probability 1 - 2 ** (-1 / (12 x half-life)): the wish
 outlives the last birth by t years with probability 2 ** (-t / half-life), so
 pent-up demand fades. The half-life is ``blocked_half_life_years`` while the
-next birth would be out of plan (couples adapt their wishes to a rule that
-binds), ``desire_half_life_years`` otherwise. Sterilised couples cannot try;
+rule in force forbids the next birth however long the couple waits (couples
+adapt their wishes to a rule that binds), ``desire_half_life_years`` otherwise
+(a couple waiting out a spacing interval is not blocked). Sterilised couples cannot try;
 a couple who starts trying stops its method (an IUD taken out for an
 out-of-plan birth stays on record: ``iud_missing``).
 """
@@ -45,7 +46,12 @@ from __future__ import annotations
 import numpy as np
 
 from popsim.mechanisms.checkups import birth_known_probability
-from popsim.mechanisms.rules import next_birth_out_of_plan, regime_in_force, second_allowed
+from popsim.mechanisms.rules import (
+    blocked_for_good,
+    next_birth_out_of_plan,
+    regime_in_force,
+    second_allowed,
+)
 from popsim.scenario.couples import IS_STERILISATION, IUD
 
 HIRING_YEARS = 5  #: years of hiring priority a couple counts on when it values the certificate
@@ -289,7 +295,7 @@ def step_decision(world) -> None:
     out_plan = next_birth_out_of_plan(world, candidates, months_ahead=9)
     blocked = dec.blocked_half_life_years or dec.desire_half_life_years
     fade = np.where(
-        out_plan,
+        blocked_for_good(world, candidates),
         fading_probability(blocked),
         fading_probability(dec.desire_half_life_years),
     )

@@ -78,6 +78,27 @@ def next_birth_out_of_plan(
     )
 
 
+def blocked_for_good(world, rows: np.ndarray) -> np.ndarray:
+    """Whether the rule in force 9 months on forbids the next birth of ``rows`` for good.
+
+    Out of plan however long the couple waits: spacing and minimum ages count as passed.
+    """
+    p, rules = world.persons, world.scenario.policy.rules
+    year = world.scenario.township.start_year + (world.t + 9) // 12
+    parity = p.parity[rows]
+    return out_of_plan(
+        regime_in_force(rules, year),
+        parity=parity,
+        first_is_son=(parity == 1) & (p.sons[rows] == 1),
+        months_since_first=np.full(rows.size, 10**6),
+        mother_age=np.full(rows.size, 10**3),
+        married=p.marital[rows] == MARRIED,
+        legal_age=world.scenario.demography.marriage.min_age_female,
+        spacing_months=rules.spacing_months,
+        second_child_min_age=rules.second_child_min_age,
+    )
+
+
 def step_plan_status(world) -> None:
     """Classify this month's conceptions under the rule expected at birth, 9 months on."""
     p, new = world.persons, world.month.conceived

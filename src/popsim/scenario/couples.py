@@ -231,8 +231,9 @@ class Decision(Section):
         unit="years",
         ge=0,
         le=100,
-        meaning="half-life of the wish while the next birth would be out of plan (couples "
-        "adapt to a rule that binds; 0: desire_half_life_years); range 1-15",
+        meaning="half-life of the wish while the rule in force forbids the next birth however "
+        "long the couple waits (couples adapt to a rule that binds; 0: "
+        "desire_half_life_years); range 1-15",
         source="[U] hand-set so that a two-child rule raises births for a short while "
         "(docs/model.md, docs/regime.md §22)",
     )
