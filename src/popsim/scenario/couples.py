@@ -216,7 +216,7 @@ class Decision(Section):
         source="[U] docs/model.md",
     )
     desire_half_life_years: float = lever(
-        15.0,
+        25.0,
         unit="years",
         ge=0,
         le=100,
@@ -227,7 +227,7 @@ class Decision(Section):
         "(docs/model.md, docs/regime.md §22)",
     )
     blocked_half_life_years: float = lever(
-        0.0,
+        3.0,
         unit="years",
         ge=0,
         le=100,
