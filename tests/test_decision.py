@@ -219,7 +219,8 @@ def test_simulated_annual_birth_probability_has_elasticity_epsilon():
                 "policy.fee.multiple": price,
                 "policy.fee.collection": 1.0,
                 "policy.fee.detection": 1.0,
-                "policy.decision.desire_half_life_years": 0.0,
+                "policy.decision.desire_half_life_years": 0.0,  # no fading, blocked or not
+                "policy.decision.blocked_half_life_years": 0.0,
             },
             n,
         )
@@ -318,7 +319,10 @@ def test_trends_change_new_couples_preferences_by_the_stated_amount_per_year():
         "policy.decision.son_preference_trend": -0.02,
         "policy.decision.selection_trend": -0.05,
     }
-    world = cohort({**trends, "policy.decision.trend_reference_year": 2009}, n, desired=-1)
+    # newly married, childless: no wish fades in the month the preferences are drawn
+    world = cohort(
+        {**trends, "policy.decision.trend_reference_year": 2009}, n, parity=0, sons=0, desired=-1
+    )
     dec = world.scenario.policy.decision
     years = world.scenario.township.start_year + years_on - dec.trend_reference_year
     world.t = 12 * years_on  # a January, years_on years after the start
@@ -348,7 +352,7 @@ def test_trends_change_new_couples_preferences_by_the_stated_amount_per_year():
 def test_zero_trends_leave_the_draws_alone():
     """With no trend the preferences are drawn exactly as before: the baseline is unchanged."""
     worlds = [
-        cohort({"policy.decision.trend_reference_year": year}, 5000, desired=-1)
+        cohort({"policy.decision.trend_reference_year": year}, 5000, parity=0, sons=0, desired=-1)
         for year in (1990, 2009)
     ]
     for world in worlds:

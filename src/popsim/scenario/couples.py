@@ -122,7 +122,8 @@ class Decision(Section):
     to a son-preferring couple without one. Desire fades: P falls linearly to zero
     from ``fade_from_age`` to ``max_try_age``, and a couple with children who wants
     another but is not trying gives the wish up with a half-life of
-    ``desire_half_life_years``. Desired size, son preference and sex selection may
+    ``desire_half_life_years`` (``blocked_half_life_years`` while the rule forbids
+    the birth however long it waits). Desired size, son preference and sex selection may
     follow linear trends in calendar time from ``trend_reference_year``.
     """
 
