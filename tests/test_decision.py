@@ -195,6 +195,20 @@ def test_forfeited_rewards_by_hand():
         + inc.cable_tv_subsidy
     )
     assert got == pytest.approx([one_son, old_age + inc.two_daughter_reward, 0.0])
+    never = decision.forfeited_rewards(
+        inc.model_copy(update={"certificate_takeup": 0.0}),
+        parity=np.array([1, 1]),
+        daughters=np.array([0, 0]),
+        certificate=np.array([False, True]),
+        rewarded=np.array([False, False]),
+        child_months=np.array([24, 24]),
+        age_years=np.array([30, 30]),
+        quota_due=np.array([False, False]),
+        p_male=0.5,
+    )
+    assert never == pytest.approx([0.0, one_son - inc.cable_tv_subsidy]), (
+        "with no take-up only a couple already holding the certificate can lose it"
+    )
 
 
 # ---- (b) the simulated annual elasticity of births ----------------------------------------

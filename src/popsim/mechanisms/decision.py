@@ -174,7 +174,8 @@ def forfeited_rewards(
     subsidy and, where its second child would be in plan (``quota_due``), the
     quota-waiver reward. A couple with two daughters and no son forfeits the old-age
     reward and, if not yet rewarded, the two-daughter reward. Nobody else forfeits
-    anything. Streams are discounted at ``inc.discount_rate`` as :func:`annuity_value`.
+    anything (nor a couple without a certificate when ``certificate_takeup`` is 0).
+    Streams are discounted at ``inc.discount_rate`` as :func:`annuity_value`.
     """
     r = inc.discount_rate
     one_child = parity == 1
@@ -203,6 +204,8 @@ def forfeited_rewards(
         + (not_held & quota_due & ~rewarded) * inc.quota_waiver_reward
     )
     daughters_package = old_age + ~rewarded * inc.two_daughter_reward
+    # without take-up nobody could claim a certificate not yet held
+    one_child &= certificate | (inc.certificate_takeup > 0)
     return np.where(one_child, certificate_package, np.where(two_girls, daughters_package, 0.0))
 
 
