@@ -1,4 +1,4 @@
-"""Contraception, the couple's price response, cadres, fees and incentives: kernels and directions.
+"""Contraception, cadres, fees and incentives: kernels and directions (the decision: test_decision).
 
 Kernel tests check a functional form against its definition; model tests change one lever
 with the same seeds (common random numbers) and name the mechanism in the message.
@@ -11,7 +11,7 @@ import popsim
 from conftest import PARAMS
 from popsim.mechanisms.checkups import attendance_probability
 from popsim.mechanisms.contraception import relative_failure
-from popsim.mechanisms.decision import annuity_value, trying_probability
+from popsim.mechanisms.decision import annuity_value
 from popsim.mechanisms.fees import collectable, lognormal_wealth
 from popsim.mechanisms.fertility import conception_factor
 from popsim.model.cadres import replace_weakest, village_effort
@@ -37,21 +37,6 @@ def test_method_failure_scales_fecundability():
     assert factor.tolist() == pytest.approx([1.0, rel[3], 1.0, rel[1]]), (
         "trying or no method: full fecundability; else the method's failure"
     )
-
-
-def test_trying_probability_has_the_stated_elasticity():
-    cost, elasticity, base = 1.0, -0.7, 0.06
-    price = np.array([0.5, 2.0, 4.0])
-    p = trying_probability(price, base=base, cost_years=cost, elasticity=elasticity)
-    h = 1e-6
-    p2 = trying_probability(price + h, base=base, cost_years=cost, elasticity=elasticity)
-    measured = (np.log(p2) - np.log(p)) / (np.log(cost + price + h) - np.log(cost + price))
-    assert measured == pytest.approx(np.full(3, elasticity), rel=1e-4), (
-        "d ln p / d ln(full price) is the elasticity anchored in docs/regime.md §18"
-    )
-    assert trying_probability(np.array([0.0]), base=base, cost_years=cost, elasticity=elasticity)[
-        0
-    ] == pytest.approx(base)
 
 
 def test_annuity_value_discounts_the_wait():

@@ -74,6 +74,9 @@ def test_every_declared_person_write_happens(observed):
         ("checkups", "desired"),
         ("checkups", "son_pref"),
         ("sex_selection", "out_of_plan"),  # a girl aborted in an out-of-plan pregnancy
+        # a newborn dying in its birth month: about 1 in 600 births, and the audit has about
+        # that many, so whether one happens depends on the seed's draws
+        ("newborn_mortality", "alive"),
     }
     for step in STEPS:
         declared = _columns(step.writes)

@@ -1,21 +1,45 @@
 """The couple's fertility decision: desire, son preference and the price of the next birth.
 
-A couple *desires* another child while its parity is below its desired family
-size, or, when it prefers sons, while it has none (up to a parity limit). A
-desiring couple that is not yet trying starts with monthly probability
+**Desire.** A couple *desires* another child while its parity is below its desired
+family size, or, when it prefers sons, while it has none (up to a parity limit).
+Desired size and son preference are drawn when the couple forms, from the
+distribution and share of its calendar year: both may follow linear trends from
+``trend_reference_year`` (zero by default), and so may the sex-selection
+propensity (:func:`selection_factor`).
 
-    p = try_rate * ((C + price) / C) ** elasticity,
+**Price.** The price of the next birth, in years of income, is the policy price
+(the expected fee, multiple x collection x the chance the birth becomes known,
+plus the rewards the birth would forfeit, :func:`forfeited_rewards`) less the
+value of a son to a son-preferring couple without one (times the chance the child
+is a son). Forfeited rewards count for every couple eligible to claim them, not
+only for those already holding a certificate (docs/regime.md §18, §23).
 
-C the private cost of a child and ``price`` what the policy adds, both in years
-of income. So the elasticity of the trying probability with respect to the
-full price C + price is ``elasticity`` (anchored at -0.7, docs/regime.md §18). The price
-of an out-of-plan birth is the expected fee (multiple x collection x the chance
-the birth becomes known), plus the incentives a certificate holder forfeits,
-less the value of a son to a son-preferring couple without one (times the
-chance the child is a son). First children are tried for at once when in plan.
-Sterilised couples cannot try; a couple who starts trying stops its method (an
-IUD taken out for an out-of-plan birth stays on record: ``iud_missing``; one taken out
-for an in-plan birth is a removal by the service, counted for the cost lines).
+**Decision.** García (2022) measures the elasticity ε of the *annual probability of
+a birth* with respect to the *policy price*. A desiring couple not yet trying
+starts within the year with probability
+
+    P(price) = P0 * ((C + price) / C) ** eta,   eta = ε (C + R) / R,
+
+P0 = 1 - (1 - try_rate) ** 12 the annual probability at zero policy price, C the
+private cost of a child and R the reference price. d ln P / d ln price = eta *
+price / (C + price), which is ε at price = R. The month's probability is h = 1 -
+(1 - P) ** (1/12): twelve monthly chances make P. A start becomes a birth through
+conception and pregnancy, whose timing does not depend on the price, so the
+annual probability of a birth responds to the price as P does (the tests measure
+it on births). First children in plan are tried for at once.
+
+**Fading.** P falls linearly from 1 x P at ``fade_from_age`` to zero after
+``max_try_age``. A couple with children who wants another but is not trying
+gives the wish up (its desired size falls to its parity, its son preference
+ends) with the monthly probability 1 - 2 ** (-1 / (12 x half-life)): the wish
+outlives the last birth by t years with probability 2 ** (-t / half-life), so
+pent-up demand fades. The half-life is ``blocked_half_life_years`` while the
+rule in force forbids the next birth however long the couple waits (couples
+adapt their wishes to a rule that binds), ``desire_half_life_years`` otherwise
+(a couple waiting out a spacing interval is not blocked). Sterilised couples cannot try;
+a couple who starts trying stops its method (an IUD taken out for an
+out-of-plan birth stays on record: ``iud_missing``; one taken out for an in-plan
+birth is a removal by the service, counted for the cost lines).
 """
 
 from __future__ import annotations
@@ -23,8 +47,17 @@ from __future__ import annotations
 import numpy as np
 
 from popsim.mechanisms.checkups import birth_known_probability
-from popsim.mechanisms.rules import next_birth_out_of_plan
+from popsim.mechanisms.rules import (
+    blocked_for_good,
+    next_birth_out_of_plan,
+    regime_in_force,
+    second_allowed,
+)
 from popsim.scenario.couples import IS_STERILISATION, IUD
+
+HIRING_YEARS = 5  #: years of hiring priority a couple counts on when it values the certificate
+LAND_YEARS = 20  #: years over which it expects a land requisition
+OLD_AGE_YEARS = 15  #: years the old-age reward is expected to be paid, from its age
 
 
 def desires_another(parity, sons, desired, son_pref, son_seeking_max_parity) -> np.ndarray:
@@ -32,59 +65,226 @@ def desires_another(parity, sons, desired, son_pref, son_seeking_max_parity) -> 
     return (parity < desired) | (son_pref & (sons == 0) & (parity < son_seeking_max_parity))
 
 
-def trying_probability(price_years, *, base, cost_years, elasticity) -> np.ndarray:
-    """Monthly probability of starting to try, falling with the price (constant elasticity)."""
-    full = np.maximum(cost_years + price_years, 0.1 * cost_years)
-    return np.minimum(1.0, base * (full / cost_years) ** elasticity)
+def policy_exponent(*, elasticity: float, cost_years: float, reference_price_years: float):
+    """The exponent eta of ``P0 * ((C + price) / C) ** eta``: elasticity ε at the reference."""
+    return elasticity * (cost_years + reference_price_years) / reference_price_years
+
+
+def annual_probability(
+    price_years, *, base_annual, cost_years, elasticity, reference_price_years
+) -> np.ndarray:
+    """Annual probability of starting a birth at ``price_years`` (see the module docstring)."""
+    eta = policy_exponent(
+        elasticity=elasticity, cost_years=cost_years, reference_price_years=reference_price_years
+    )
+    full = np.maximum(cost_years + np.asarray(price_years, dtype=float), 0.1 * cost_years)
+    return np.minimum(1.0, base_annual * (full / cost_years) ** eta)
+
+
+def annual_from_monthly(monthly) -> np.ndarray:
+    """Probability of an event within 12 months of a constant monthly probability."""
+    return 1.0 - (1.0 - np.asarray(monthly, dtype=float)) ** 12
+
+
+def monthly_from_annual(annual) -> np.ndarray:
+    """The constant monthly probability whose 12 months make ``annual``."""
+    return 1.0 - (1.0 - np.asarray(annual, dtype=float)) ** (1.0 / 12.0)
+
+
+def age_factor(age_years, *, fade_from_age: int, max_try_age: int) -> np.ndarray:
+    """1 before ``fade_from_age``, then falling linearly to zero after ``max_try_age``."""
+    span = max(max_try_age + 1 - fade_from_age, 1)
+    falling = np.clip((max_try_age + 1 - np.asarray(age_years)) / span, 0.0, 1.0)
+    return np.where(np.asarray(age_years) < fade_from_age, 1.0, falling)
+
+
+def fading_probability(half_life_years: float) -> float:
+    """Monthly probability that a waiting couple gives its wish up (half-life 0: never)."""
+    if not half_life_years:
+        return 0.0
+    return float(1.0 - 2.0 ** (-1.0 / (12.0 * half_life_years)))
+
+
+def desired_distribution(desired_size, shift: float) -> np.ndarray:
+    """The desired-size distribution with its mean moved by ``shift`` children.
+
+    A share f of every size's mass moves to the next size down (``shift`` < 0) or up,
+    f = |shift| / (the mass that can move); a larger shift repeats the step. The mean
+    moves by exactly ``shift`` until all the mass sits at the smallest (largest) size.
+    """
+    out = np.array(desired_size, dtype=float)  # a copy: the caller's table stays
+    left = abs(shift)
+    while left > 1e-12:
+        d = out.copy()
+        movable = d[1:].sum() if shift < 0 else d[:-1].sum()
+        if movable <= 1e-12:
+            break
+        f = min(1.0, left / movable)
+        if shift < 0:
+            out[1:] -= f * d[1:]
+            out[:-1] += f * d[1:]
+        else:
+            out[:-1] -= f * d[:-1]
+            out[1:] += f * d[:-1]
+        left -= f * movable
+    return out
+
+
+def years_from_reference(world) -> int:
+    """Calendar years from the decision's ``trend_reference_year`` to this month's year."""
+    dec = world.scenario.policy.decision
+    return world.scenario.township.start_year + world.t // 12 - dec.trend_reference_year
+
+
+def son_preference_share(son_preference: float, trend: float, years: int) -> float:
+    """Share of couples forming ``years`` after the reference year who want a son."""
+    return float(np.clip(son_preference + trend * years, 0.0, 1.0))
+
+
+def selection_factor(world) -> float:
+    """This year's multiplier of every sex-selective abortion probability (1: no trend)."""
+    trend = world.scenario.policy.decision.selection_trend
+    return max(0.0, 1.0 + trend * years_from_reference(world)) if trend else 1.0
 
 
 def annuity_value(age_years, *, start_age, years, rate) -> np.ndarray:
     """Present value of 1 a year for ``years`` years from ``start_age``, seen at ``age_years``."""
     wait = np.maximum(start_age - age_years, 0)
-    annuity = years if rate == 0 else (1 - (1 + rate) ** -years) / rate
+    annuity = years if rate == 0 else (1 - (1 + rate) ** -np.asarray(years, dtype=float)) / rate
     return (1 + rate) ** -wait * annuity
 
 
-def birth_price(world, rows: np.ndarray, out_plan: np.ndarray) -> np.ndarray:
-    """Price of the next birth in years of income for ``rows`` (see the module docstring)."""
+def forfeited_rewards(
+    inc,
+    *,
+    parity,
+    daughters,
+    certificate,
+    rewarded,
+    child_months,
+    age_years,
+    quota_due,
+    p_male: float,
+) -> np.ndarray:
+    """Present value in yuan (before ``inc.scale``) of what the next birth would forfeit.
+
+    A couple with one child can hold the one-child certificate (incentives.py): the next
+    birth forfeits the health fee still to come, the land and hiring privileges, the
+    old-age reward (kept by a couple whose first child is a girl if the second is a girl
+    too: a two-daughter family), and, if it holds no certificate yet, the cable-TV
+    subsidy and, where its second child would be in plan (``quota_due``), the
+    quota-waiver reward. A couple with two daughters and no son forfeits the old-age
+    reward and, if not yet rewarded, the two-daughter reward. Nobody else forfeits
+    anything (nor a couple without a certificate when ``certificate_takeup`` is 0).
+    Streams are discounted at ``inc.discount_rate`` as :func:`annuity_value`.
+    """
+    r = inc.discount_rate
+    one_child = parity == 1
+    two_girls = (parity == 2) & (daughters == 2)
+    years_left = np.maximum(inc.health_fee_age_limit * 12 - child_months, 0) / 12.0
+    health = inc.health_fee_monthly * 12 * annuity_value(0, start_age=0, years=years_left, rate=r)
+    land = (
+        inc.land_requisition_rate
+        * inc.land_compensation
+        * annuity_value(0, start_age=0, years=LAND_YEARS, rate=r)
+    )
+    hiring = inc.hiring_income_gain * annuity_value(0, start_age=0, years=HIRING_YEARS, rate=r)
+    old_age = (
+        2
+        * inc.old_age_reward
+        * annuity_value(age_years, start_age=inc.old_age_age, years=OLD_AGE_YEARS, rate=r)
+    )
+    kept_by_girls = np.where(one_child & (daughters == 1), p_male, 1.0)
+    not_held = ~certificate
+    certificate_package = (
+        health
+        + land
+        + hiring
+        + old_age * kept_by_girls
+        + not_held * inc.cable_tv_subsidy
+        + (not_held & quota_due & ~rewarded) * inc.quota_waiver_reward
+    )
+    daughters_package = old_age + ~rewarded * inc.two_daughter_reward
+    # without take-up nobody could claim a certificate not yet held
+    one_child &= certificate | (inc.certificate_takeup > 0)
+    return np.where(one_child, certificate_package, np.where(two_girls, daughters_package, 0.0))
+
+
+def birth_price(
+    world, rows: np.ndarray, out_plan: np.ndarray, *, after_a_girl: bool = False
+) -> np.ndarray:
+    """Price of the next birth in years of income for ``rows`` (see the module docstring).
+
+    ``after_a_girl``: the price of the birth after the current pregnancy, were it a girl.
+    """
     p, pol = world.persons, world.scenario.policy
-    income = pol.budget.income
     price = np.zeros(rows.size)
     if pol.fee.enabled:
         known = birth_known_probability(world, rows)
         price += out_plan * pol.fee.multiple * pol.fee.collection * known
     if pol.incentives.enabled:
         inc = pol.incentives
-        holder = p.certificate[rows]
-        months_left = np.maximum(
-            inc.health_fee_age_limit * 12 - (world.t - p.first_birth_month[rows]), 0
+        parity, daughters = p.parity[rows], p.daughters[rows]
+        child_months = world.t - p.first_birth_month[rows]
+        certificate, rewarded = p.certificate[rows], p.rewarded[rows]
+        if after_a_girl:
+            child_months = np.where(parity == 0, 0, child_months)
+            parity, daughters = parity + 1, daughters + 1
+            certificate = certificate & (parity == 1)
+        regime = regime_in_force(pol.rules, world.scenario.township.start_year + world.t // 12)
+        forfeit = forfeited_rewards(
+            inc,
+            parity=parity,
+            daughters=daughters,
+            certificate=certificate,
+            rewarded=rewarded,
+            child_months=child_months,
+            age_years=world.age_years[rows],
+            quota_due=second_allowed(regime, daughters),
+            p_male=world.rates.p_male,
         )
-        old_age = annuity_value(
-            world.age_years[rows], start_age=inc.old_age_age, years=15, rate=inc.discount_rate
-        )
-        forfeit = (
-            months_left * inc.health_fee_monthly
-            + 2 * inc.old_age_reward * old_age
-            + inc.hiring_income_gain * 5
-            + inc.land_requisition_rate * 20 * inc.land_compensation
-        )
-        price += holder * forfeit * inc.scale / income
+        price += forfeit * inc.scale / pol.budget.income
     dec = pol.decision
     no_son = p.son_pref[rows] & (p.sons[rows] == 0)
     price -= no_son * dec.son_value_years * world.rates.p_male
     return price
 
 
+def start_probability(world, rows: np.ndarray, out_plan: np.ndarray) -> np.ndarray:
+    """This month's probability that the desiring couples ``rows`` start trying."""
+    p, dec = world.persons, world.scenario.policy.decision
+    annual = annual_probability(
+        birth_price(world, rows, out_plan),
+        base_annual=annual_from_monthly(dec.try_rate),
+        cost_years=dec.child_cost_years,
+        elasticity=dec.elasticity,
+        reference_price_years=dec.reference_price_years,
+    )
+    annual = annual * age_factor(
+        world.age_years[rows], fade_from_age=dec.fade_from_age, max_try_age=dec.max_try_age
+    )
+    prob = monthly_from_annual(annual)
+    prob[(p.parity[rows] == 0) & ~out_plan] = 1.0
+    return prob
+
+
+def _draw_preferences(world, new: np.ndarray) -> None:
+    p, dec = world.persons, world.scenario.policy.decision
+    years = years_from_reference(world)
+    cum = np.cumsum(desired_distribution(dec.desired_size, dec.desired_size_trend * years))
+    u = world.uniform("desired_size", new)
+    p.desired[new] = np.minimum(np.searchsorted(cum, u, side="right"), len(cum) - 1)
+    share = son_preference_share(dec.son_preference, dec.son_preference_trend, years)
+    p.son_pref[new] = world.uniform("son_preference", new) < share
+
+
 def step_decision(world) -> None:
-    """Draw new couples' preferences; start and stop trying (of the month's wives)."""
+    """Draw new couples' preferences; fade, start and stop trying (of the month's wives)."""
     p, dec = world.persons, world.scenario.policy.decision
     wives = world.month.wives
     new = np.flatnonzero(wives & (p.desired < 0))
     if new.size:
-        cum = np.cumsum(dec.desired_size)
-        u = world.uniform("desired_size", new)
-        p.desired[new] = np.minimum(np.searchsorted(cum, u, side="right"), len(cum) - 1)
-        p.son_pref[new] = world.uniform("son_preference", new) < dec.son_preference
+        _draw_preferences(world, new)
     sterilised = IS_STERILISATION[p.method]
     desire = (
         wives
@@ -97,13 +297,19 @@ def step_decision(world) -> None:
     if candidates.size == 0:
         return
     out_plan = next_birth_out_of_plan(world, candidates, months_ahead=9)
-    prob = trying_probability(
-        birth_price(world, candidates, out_plan),
-        base=dec.try_rate,
-        cost_years=dec.child_cost_years,
-        elasticity=dec.elasticity,
+    blocked = dec.blocked_half_life_years or dec.desire_half_life_years
+    fade = np.where(
+        blocked_for_good(world, candidates),
+        fading_probability(blocked),
+        fading_probability(dec.desire_half_life_years),
     )
-    prob[(p.parity[candidates] == 0) & ~out_plan] = 1.0
+    fade[p.parity[candidates] == 0] = 0.0
+    if fade.any():
+        gives_up = world.uniform("desire_fading", candidates) < fade
+        p.desired[candidates[gives_up]] = p.parity[candidates[gives_up]]
+        p.son_pref[candidates[gives_up]] = False
+        candidates, out_plan = candidates[~gives_up], out_plan[~gives_up]
+    prob = start_probability(world, candidates, out_plan)
     starts = world.uniform("start_trying", candidates) < prob
     start = candidates[starts]
     p.wants_more[start] = True

@@ -23,6 +23,11 @@ def regime_in_force(rules: BirthRules, year: int) -> Regime:
     return rules.regime
 
 
+def second_allowed(regime: Regime, daughters: np.ndarray) -> np.ndarray:
+    """Whether a couple with one child may have an in-plan second (a quota it can waive)."""
+    return (regime == "two_child") | ((regime == "one_and_half") & (daughters == 1))
+
+
 def out_of_plan(
     regime: Regime,
     *,
@@ -66,6 +71,27 @@ def next_birth_out_of_plan(
         first_is_son=(parity == 1) & (p.sons[rows] == 1),
         months_since_first=t + months_ahead - p.first_birth_month[rows],
         mother_age=(world.age_months[rows] + months_ahead) // 12,
+        married=p.marital[rows] == MARRIED,
+        legal_age=world.scenario.demography.marriage.min_age_female,
+        spacing_months=rules.spacing_months,
+        second_child_min_age=rules.second_child_min_age,
+    )
+
+
+def blocked_for_good(world, rows: np.ndarray) -> np.ndarray:
+    """Whether the rule in force 9 months on forbids the next birth of ``rows`` for good.
+
+    Out of plan however long the couple waits: spacing and minimum ages count as passed.
+    """
+    p, rules = world.persons, world.scenario.policy.rules
+    year = world.scenario.township.start_year + (world.t + 9) // 12
+    parity = p.parity[rows]
+    return out_of_plan(
+        regime_in_force(rules, year),
+        parity=parity,
+        first_is_son=(parity == 1) & (p.sons[rows] == 1),
+        months_since_first=np.full(rows.size, 10**6),
+        mother_age=np.full(rows.size, 10**3),
         married=p.marital[rows] == MARRIED,
         legal_age=world.scenario.demography.marriage.min_age_female,
         spacing_months=rules.spacing_months,

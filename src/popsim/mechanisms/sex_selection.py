@@ -16,13 +16,16 @@ The two-daughter reward is paid only with a sterilised spouse, which makes the
 second birth a couple's last chance of a son; so at parity 1 after a girl the
 probability rises by ``daughter_reward_factor`` per 1000 yuan of reward (the
 perverse effect docs/regime.md §11 warns of).
+
+Every probability is multiplied by ``decision.selection_trend``'s factor for the
+calendar year (:func:`popsim.mechanisms.decision.selection_factor`; 1 by default).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from popsim.mechanisms.decision import birth_price
+from popsim.mechanisms.decision import birth_price, selection_factor
 from popsim.mechanisms.fertility import induced_abortions
 from popsim.mechanisms.rules import next_birth_out_of_plan
 from popsim.state.events import REASONS
@@ -45,7 +48,7 @@ def _price_after(world, rows: np.ndarray) -> np.ndarray:
     """Price (years of income) of a birth after the current one: what a girl now would cost."""
     after_this = world.persons.parity[rows] + 1  # as if this pregnancy ended in a birth
     out_plan = next_birth_out_of_plan(world, rows, months_ahead=24, parity=after_this)
-    return np.maximum(birth_price(world, rows, out_plan), 0.0)
+    return np.maximum(birth_price(world, rows, out_plan, after_a_girl=True), 0.0)
 
 
 def step_sex_selection(world) -> int:
@@ -69,6 +72,9 @@ def step_sex_selection(world) -> int:
     )
     if ss.price_response > 0 and seen.size:
         prob = np.minimum(1.0, prob * (1.0 + ss.price_response * _price_after(world, seen)))
+    trend = selection_factor(world)
+    if trend != 1.0:
+        prob = np.minimum(1.0, prob * trend)
     ended = seen[world.uniform("sex_selection", seen) < prob]
     induced_abortions(world, ended, SEX_SELECTIVE, stop_trying=False)
     return ended.size

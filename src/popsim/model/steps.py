@@ -115,10 +115,11 @@ STEPS: tuple[Step, ...] = (
         "decision",
         decision.step_decision,
         "world",
-        _cols("key month.wives away certificate preg_month " + RULE),
+        _cols("key month.wives away certificate rewarded daughters preg_month " + RULE),
         _cols("desired son_pref wants_more method iud_missing ledger"),
-        "couples' desired size and son preference; start trying (by the price of the next "
-        "birth) or stop; IUDs removed by the service for an in-plan birth counted",
+        "couples' desired size and son preference (by calendar year); waiting wishes fade; "
+        "start trying (by the price of the next birth) or stop; IUDs removed by the service "
+        "for an in-plan birth counted",
         present=lever("decision"),
     ),
     Step(
@@ -149,7 +150,9 @@ STEPS: tuple[Step, ...] = (
         "sex_selection",
         sex_selection.step_sex_selection,
         "world",
-        _cols("key pid alive fetus_male daughters son_pref certificate away village " + RULE),
+        _cols(
+            "key pid alive fetus_male daughters son_pref certificate rewarded away village " + RULE
+        ),
         _cols(PREGNANCY + " log"),
         "sex-selective abortions of female fetuses (the couple tries again)",
         present=lever("sex_selection"),
@@ -330,8 +333,10 @@ SHARED: dict[str, str] = {
     "IUD or a remedial abortion",
     "method": "stopped to try (decision), adopted (contraception), an IUD refitted (check-ups)",
     "iud_missing": "a private removal goes on record (decision) until a check-up finds it",
-    "desired": "drawn by the decision; a remedial abortion without reconception ends the wish",
-    "son_pref": "drawn by the decision; a remedial abortion without reconception ends the wish",
+    "desired": "drawn by the decision, which also ends a faded wish; a remedial abortion "
+    "without reconception ends the wish",
+    "son_pref": "drawn by the decision, which also ends a faded wish; a remedial abortion "
+    "without reconception ends the wish",
     "certificate": "taken up (incentives), ended by a birth",
     "households.wealth": "drawn once per new household; reduced by the fees collected",
 }

@@ -108,16 +108,23 @@ class Contraception(Section):
 
 
 class Decision(Section):
-    """The couple's fertility decision (docs/regime.md §18).
+    """The couple's fertility decision (docs/regime.md §18, docs/model.md).
 
     Desire: a couple wants another child while its parity is below its desired
     family size, or, if it prefers sons, while it has none (up to
-    ``son_seeking_max_parity``). A desiring couple starts trying with monthly
-    probability ``try_rate * ((cost + price) / cost) ** elasticity``, where the
-    price (in years of income) is the expected fee (fee x collection x
-    detection) plus the incentives forfeited, less the value of a son to a
-    son-preferring couple without one. ``elasticity`` is the elasticity of that
-    probability with respect to the full price of the birth.
+    ``son_seeking_max_parity``). A desiring couple starts trying within a year
+    with probability ``P = P0 * ((C + price) / C) ** eta``, P0 = 1 - (1 -
+    try_rate) ** 12 and ``eta = elasticity * (C + reference) / reference``, so
+    that the elasticity of P with respect to the policy price is ``elasticity``
+    at the reference price; the monthly probability is ``1 - (1 - P) ** (1/12)``.
+    The price (years of income) is the expected fee plus the rewards the birth
+    would forfeit for every couple eligible to claim them, less the value of a son
+    to a son-preferring couple without one. Desire fades: P falls linearly to zero
+    from ``fade_from_age`` to ``max_try_age``, and a couple with children who wants
+    another but is not trying gives the wish up with a half-life of
+    ``desire_half_life_years`` (``blocked_half_life_years`` while the rule forbids
+    the birth however long it waits). Desired size, son preference and sex selection may
+    follow linear trends in calendar time from ``trend_reference_year``.
     """
 
     enabled: bool = lever(
@@ -146,29 +153,44 @@ class Decision(Section):
         meaning="parity after which even son-preferring couples stop",
     )
     try_rate: float = lever(
-        0.04,
+        0.2,
         unit="per month",
         ge=0,
         le=1,
-        meaning="monthly chance of starting to try for a wanted child at "
-        "zero policy price (first births: 1)",
-        source="[C] popsim calibrate params/calibration/baseline.yaml (docs/calibration.md)",
+        meaning="monthly chance of starting to try for a wanted child at zero policy price "
+        "(its annual equivalent 1 - (1 - try_rate)^12 is P0; first births in plan: 1); "
+        "range 0.05-0.4",
+        source="[U] hand-set to meet the 17 targets after the decision's reform, to be refitted "
+        "by popsim calibrate (docs/calibration.md)",
     )
     child_cost_years: float = lever(
-        0.56,
+        4.0,
         unit="years of income",
         gt=0,
         le=50,
-        meaning="private cost of raising a child, the price base",
-        source="[C] popsim calibrate params/calibration/baseline.yaml (docs/calibration.md)",
+        meaning="private cost of raising a child: the base of the price ratio, which sets how "
+        "the response bends away from the reference price; range 1-8",
+        source="[U] hand-set to meet the 17 targets after the decision's reform, to be refitted "
+        "by popsim calibrate (docs/calibration.md)",
     )
     elasticity: float = lever(
         -0.7,
         unit="ratio",
         ge=-10,
         le=0,
-        meaning="elasticity of the trying probability to the full price",
-        source="[S] García 2022: -0.7 (docs/regime.md §18)",
+        meaning="elasticity of the annual probability of a birth with respect to the policy "
+        "price, at the reference price; s.e. 0.1",
+        source="[S] García 2022, doi 10.3368/jhr.0820-11118R1: -0.7 (docs/regime.md §18)",
+    )
+    reference_price_years: float = lever(
+        4.0,
+        unit="years of income",
+        gt=0,
+        le=50,
+        meaning="policy price at which the elasticity holds exactly: the model's fee multiple, "
+        "the price of a typical out-of-plan birth (García's mean price of a 2nd or 3rd child, "
+        "13,900 dollars 2020 PPP, is not converted); range 1-10",
+        source="[U] docs/regime.md §18",
     )
     son_value_years: float = lever(
         1.42,
@@ -184,6 +206,73 @@ class Decision(Section):
         ge=15,
         le=50,
         meaning="oldest age at which a woman still tries for a child",
+    )
+    fade_from_age: int = lever(
+        35,
+        unit="years",
+        ge=15,
+        le=50,
+        meaning="age from which the chance of starting to try falls linearly, to zero after "
+        "max_try_age; range 30-44",
+        source="[U] docs/model.md",
+    )
+    desire_half_life_years: float = lever(
+        25.0,
+        unit="years",
+        ge=0,
+        le=100,
+        meaning="half-life of the wish for a further child of a couple with children who is "
+        "not trying: it is given up at the monthly rate ln 2 / (12 x half-life), so pent-up "
+        "demand fades with the time since the last birth (0: it never fades); range 5-30",
+        source="[U] hand-set so that a two-child rule raises births for a short while "
+        "(docs/model.md, docs/regime.md §22)",
+    )
+    blocked_half_life_years: float = lever(
+        3.0,
+        unit="years",
+        ge=0,
+        le=100,
+        meaning="half-life of the wish while the rule in force forbids the next birth however "
+        "long the couple waits (couples adapt to a rule that binds; 0: "
+        "desire_half_life_years); range 1-15",
+        source="[U] hand-set so that a two-child rule raises births for a short while "
+        "(docs/model.md, docs/regime.md §22)",
+    )
+    trend_reference_year: int = lever(
+        2009,
+        unit="year",
+        ge=1900,
+        le=2200,
+        meaning="calendar year in which desired_size, son_preference and sex selection hold "
+        "as given; the trends below count years from it",
+    )
+    desired_size_trend: float = lever(
+        0.0,
+        unit="children per year",
+        ge=-0.2,
+        le=0.2,
+        meaning="change per calendar year of the mean desired family size of couples forming "
+        "that year (mass moves to the next smaller or larger size); range -0.05-0.05",
+        source="[U] 0: no trend (docs/regime.md §22: desired size fell after 2010)",
+    )
+    son_preference_trend: float = lever(
+        0.0,
+        unit="per year",
+        ge=-0.2,
+        le=0.2,
+        meaning="change per calendar year of the share of couples forming that year who want "
+        "a son (clipped to 0-1); range -0.03-0.01",
+        source="[U] 0: no trend (docs/regime.md §22: the SRB fell from 117.9 in 2010 to "
+        "111.3 in 2020)",
+    )
+    selection_trend: float = lever(
+        0.0,
+        unit="per year",
+        ge=-1,
+        le=1,
+        meaning="relative change per calendar year of every sex-selective abortion "
+        "probability (the factor 1 + trend x years is floored at 0); range -0.1-0.05",
+        source="[U] 0: no trend",
     )
 
 
