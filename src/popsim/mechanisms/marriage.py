@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from popsim.mechanisms.fertility import wants_another
+from popsim.mechanisms.rules import assign_only_child
 from popsim.state.events import REASONS
 from popsim.state.population import FEMALE, MALE, MARRIED, SINGLE, TAG_BRIDE, retire
 from popsim.state.rng import derive
@@ -151,6 +152,7 @@ def _external_brides(world: World, single_men: np.ndarray) -> None:
         birth_month=birth_month,
         village=p.village[grooms],
     )
+    assign_only_child(world, brides)
     world.log.add(
         "in_migration",
         month=t,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from popsim.mechanisms.rules import assign_only_child
 from popsim.state.events import REASONS
 from popsim.state.population import FEMALE, MALE, TAG_IMMIGRANT, retire
 from popsim.state.rng import derive
@@ -93,6 +94,7 @@ def step_migration(world: World) -> None:
         village=village,
         household=world.households.add(village, keys),
     )
+    assign_only_child(world, new)
     world.log.add(
         "in_migration",
         month=t,

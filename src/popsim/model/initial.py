@@ -18,7 +18,8 @@ How the state at month 0 is made consistent with the rates:
   wants another child.
 * Never-married persons under 30 join the household of a random married woman
   18-45 years older in their village; other unpaired persons form their own
-  households. Initial persons have no mother pid.
+  households. Initial persons have no mother pid; whether they are only children is drawn
+  from the share of their birth cohort (:func:`popsim.mechanisms.rules.assign_only_child`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from __future__ import annotations
 import numpy as np
 
 from popsim.mechanisms.fertility import conceptions, pregnancy_outcomes, wants_another
+from popsim.mechanisms.rules import assign_only_child
 from popsim.scenario.demography import N_AGES
 from popsim.state.population import FEMALE, MALE, MARRIED, TAG_INITIAL
 from popsim.state.rng import derive
@@ -97,6 +99,7 @@ def populate(world: World) -> None:
     p = world.persons
     keys = derive(np.arange(n, dtype=np.uint64), TAG_INITIAL)
     rows = p.add(n, key=keys, sex=sex, birth_month=world.t - age_months, village=village)
+    assign_only_child(world, rows)
 
     rates = world.rates
     p_month = (rates.marriage_female, monthly_probability(rates.groom_weight))
