@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from popsim.mechanisms.rules import assign_only_child
+from popsim.mechanisms.rules import only_child_of
 from popsim.state.events import REASONS
 from popsim.state.population import FEMALE, MALE, TAG_IMMIGRANT, retire
 from popsim.state.rng import derive
@@ -93,8 +93,8 @@ def step_migration(world: World) -> None:
         birth_month=birth_month,
         village=village,
         household=world.households.add(village, keys),
+        only_child=only_child_of(world, keys, birth_month),
     )
-    assign_only_child(world, new)
     world.log.add(
         "in_migration",
         month=t,

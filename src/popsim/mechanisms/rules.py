@@ -140,11 +140,10 @@ def only_child_draw(u: np.ndarray, birth_year: np.ndarray) -> np.ndarray:
     return u < shares[cohort]
 
 
-def assign_only_child(world, rows: np.ndarray) -> None:
-    """Set the flag of persons who arrive without a mother in the run, by birth cohort."""
-    p = world.persons
-    year = world.scenario.township.start_year + np.floor_divide(p.birth_month[rows], 12)
-    p.only_child[rows] = only_child_draw(world.uniform("only_child", rows), year)
+def only_child_of(world, keys: np.ndarray, birth_month: np.ndarray) -> np.ndarray:
+    """The flags of persons who arrive without a mother in the run (by key and birth month)."""
+    year = world.scenario.township.start_year + np.floor_divide(birth_month, 12)
+    return only_child_draw(world.streams.keyed("only_child", keys, world.t), year)
 
 
 def update_only_children(world, mothers: np.ndarray, newborns: np.ndarray) -> None:

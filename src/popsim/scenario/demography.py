@@ -19,7 +19,6 @@ from pydantic import Field, model_validator
 from popsim.scenario import tables
 from popsim.scenario.mortality import Mortality
 from popsim.scenario.regime import Policy
-from popsim.scenario.timeline import Change, dated
 from popsim.scenario.schema import (  # noqa: F401 - N_AGES, N_REPRO, REPRO_AGES: this module's API
     N_AGES,
     N_REPRO,
@@ -32,6 +31,7 @@ from popsim.scenario.schema import (  # noqa: F401 - N_AGES, N_REPRO, REPRO_AGES
     drawable_population,
     lever,
 )
+from popsim.scenario.timeline import Change, dated
 
 
 def _repro(values) -> tuple[float, ...]:

@@ -103,7 +103,8 @@ def _check_path(key: str, root: type[BaseModel]) -> str | None:
             where = ".".join(parts[:i]) or "the top level"
             close = difflib.get_close_matches(part, sorted(fields), n=1)
             hint = f" Did you mean {close[0]!r}?" if close else ""
-            return f"unknown field '{part}' in {where}.{hint} Allowed there: {', '.join(sorted(fields))}"
+            allowed = ", ".join(sorted(fields))
+            return f"unknown field '{part}' in {where}.{hint} Allowed there: {allowed}"
         annotation = fields[part].annotation
         is_section = isinstance(annotation, type) and issubclass(annotation, BaseModel)
         if i == len(parts) - 1:
