@@ -100,6 +100,34 @@ def test_runs_agree_bit_for_bit_before_a_change_and_differ_after(baseline):
     ), "the runs differ after the change"
 
 
+def test_a_new_rule_reclassifies_the_pregnancies_under_way():
+    """A switch to the one-child rule late in a run (month 150, past int8's range): every
+    pregnancy of a mother who has a child is out of plan from that month on."""
+    start = popsim.load_scenario(PARAMS / "baseline.yaml").township.start_year
+    scenario = resize(
+        popsim.load_scenario(
+            PARAMS / "baseline.yaml",
+            {
+                "township.burn_in_years": 1,
+                "timeline": [_change(f"{start + 12}-07", policy__rules__regime="one_child")],
+            },
+        ),
+        2000,
+        13,
+    )
+    model = PopsimModel(scenario, seed=SEED)
+    p = model.world.persons
+    while model.world.t < 150:
+        model.step()
+        if model.world.t == 150:
+            under_way = p.alive & (p.preg_month > 1) & (p.parity >= 1)
+            assert (p.out_of_plan[under_way] == 0).any(), "some were in plan under 1.5 children"
+    model.step()  # month 150, the change's month
+    under_way = p.alive & (p.preg_month > 0) & (p.parity >= 1)
+    assert under_way.sum() > 5
+    assert p.out_of_plan[under_way].all(), "under the one-child rule no second child is in plan"
+
+
 # ---- the common burn-in --------------------------------------------------------------------
 
 

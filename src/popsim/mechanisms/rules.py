@@ -130,7 +130,8 @@ def reclassify_pregnancies(world) -> None:
     """Classify every pregnancy under way again, under a rule that has just changed."""
     p = world.persons
     rows = np.flatnonzero(p.alive & (p.preg_month > 0))
-    p.out_of_plan[rows] = next_birth_out_of_plan(world, rows, 9 - p.preg_month[rows])
+    months_to_birth = 9 - p.preg_month[rows].astype(np.int64)
+    p.out_of_plan[rows] = next_birth_out_of_plan(world, rows, months_to_birth)
 
 
 def only_child_draw(u: np.ndarray, birth_year: np.ndarray) -> np.ndarray:
