@@ -40,6 +40,11 @@ FIXED: dict[str, str] = {
 }
 
 
+#: what sweeps and calibrations apply to their scenario: the parameters they vary describe
+#: the township's past as well, so the burn-in runs under them
+OWN_PAST = {"township.burn_in_policy": "own"}
+
+
 def month_of(date: str, start_year: int) -> int:
     """The model month of ``date`` (``YYYY-MM``): 0 is January of ``start_year``."""
     year, month = (int(x) for x in date.split("-"))
