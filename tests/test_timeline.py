@@ -262,6 +262,12 @@ def test_a_date_before_the_start_is_refused(tmp_path):
         popsim.load_scenario(path)
 
 
+def test_the_old_change_year_points_to_the_timeline(tmp_path):
+    path = _write(tmp_path, "policy:\n  rules:\n    change_year: 2014\n")
+    with pytest.raises(popsim.ScenarioError, match=r"change_year'\. It was replaced by a dated"):
+        popsim.load_scenario(path)
+
+
 def test_a_good_timeline_loads_with_each_scenario_validated(tmp_path):
     scenario = popsim.load_scenario(_write(tmp_path, ENTRIES))
     (_, first), (m1, second), (m2, third) = schedule(scenario)
