@@ -29,6 +29,7 @@ from popsim.calibration.targets import (
 )
 from popsim.cli import main as cli_main
 from popsim.outputs.statistics import STATISTICS, statistics
+from popsim.scenario.timeline import OWN_PAST
 
 TARGETS = PARAMS / "calibration" / "targets.yaml"
 TRUTH = {"a": 0.3, "b": 0.6}
@@ -382,7 +383,7 @@ def test_real_model_recovers_a_known_son_preference(tmp_path):
         popsim.sweeps.executors.run_one(
             baseline,
             run_seed(5, r),
-            {"policy.decision.son_preference": 0.65},
+            {"policy.decision.son_preference": 0.65, **OWN_PAST},  # as calibrate runs it
             outputs=names,
             **size,
         )

@@ -15,6 +15,9 @@ from popsim.mechanisms.incentives import LINES
 
 
 def run(overrides, seed, n=6000, years=8):
+    """A run with the lever in force since the burn-in's start (its own policy there): a
+    lever's full effect, stocks such as certificates and son preference included."""
+    overrides = {"township.burn_in_policy": "own", **overrides}
     scenario = popsim.load_scenario(PARAMS / "baseline.yaml", overrides)
     return popsim.simulate(scenario, seed=seed, n_agents=n, years=years)
 

@@ -54,6 +54,8 @@ ONE_ROUND = {
     # the one-child rule makes every 2nd pregnancy out of plan: a large sample
     "policy.rules.regime": "one_child",
     "township.burn_in_years": 3,
+    # the same rule and rounds in the burn-in: a pregnancy met by a burn-in round met these
+    "township.burn_in_policy": "own",
 }
 
 

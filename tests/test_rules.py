@@ -12,8 +12,7 @@ import pytest
 
 import popsim
 from conftest import PARAMS
-from popsim.mechanisms.rules import out_of_plan, regime_in_force
-from popsim.scenario.regime import BirthRules
+from popsim.mechanisms.rules import out_of_plan
 
 LEGAL, SPACING, MIN_AGE = 20, 48, 24
 ADULT = 30  # an age at which every age condition is met
@@ -101,17 +100,6 @@ def test_out_of_plan_is_elementwise():
         np.testing.assert_array_equal(whole, single, err_msg=regime)
 
 
-def test_regime_in_force_switches_at_change_year():
-    rules = BirthRules(regime="one_child", change_year=2015, regime_after="two_child")
-    assert regime_in_force(rules, 2014) == "one_child"
-    assert regime_in_force(rules, 2015) == "two_child", (
-        "the change year itself is under the new rule"
-    )
-    assert regime_in_force(rules, 2040) == "two_child"
-    never = BirthRules(regime="one_and_half", change_year=None, regime_after="two_child")
-    assert {regime_in_force(never, y) for y in (1950, 2015, 2100)} == {"one_and_half"}
-
-
 # ---- the rule in the model --------------------------------------------------------------
 
 
@@ -129,7 +117,7 @@ def baseline():
 def test_baseline_flags_follow_one_and_half(baseline):
     scenario, b = baseline
     rules = scenario.policy.rules
-    assert regime_in_force(rules, int(b["year"].max())) == "one_and_half"
+    assert rules.regime == "one_and_half" and not scenario.timeline
     assert set(b["out_of_plan"].unique()) <= {0, 1}, "every birth is classified under a regime"
     third = b[b["order"] >= 3]
     assert (third["out_of_plan"] == 1).all(), "3rd and later births are never in plan (1.5-child)"
@@ -182,24 +170,31 @@ def test_one_child_regime_has_no_in_plan_second_birth():
     assert (b[b["order"] == 1]["out_of_plan"] == 0).any()
 
 
-def test_change_year_opens_second_births_from_that_year():
+def test_a_dated_rule_opens_second_births_from_its_month():
     start = popsim.load_scenario(PARAMS / "baseline.yaml").township.start_year
     change = start + 2
     _, b = births(
         {
             "policy.rules.regime": "one_child",
-            "policy.rules.change_year": change,
-            "policy.rules.regime_after": "two_child",
+            "timeline": [
+                {
+                    "date": f"{change}-01",
+                    "set": {"policy.rules.regime": "two_child"},
+                    "source": "test",
+                }
+            ],
         },
         years=6,
     )
     second = b[b["order"] == 2]
     before, after = second[second["year"] < change], second[second["year"] >= change]
     assert len(before) > 0 and len(after) > 0
-    assert (before["out_of_plan"] == 1).all(), "before change_year the one-child rule holds"
-    assert (after["out_of_plan"] == 0).any(), "from change_year a 2nd child can be in plan"
-    first_year = int(after[after["out_of_plan"] == 0]["year"].min())
-    assert first_year == change, f"in-plan 2nd births start in {first_year}, not {change}"
+    assert (before["out_of_plan"] == 1).all(), "before the change the one-child rule holds"
+    assert (after["out_of_plan"] == 0).any(), "from the change a 2nd child can be in plan"
+    in_plan = second[second["out_of_plan"] == 0]
+    assert int(in_plan["month"].min()) >= 12 * (change - start), (
+        "no 2nd birth is in plan before the change's month"
+    )
     assert (b[b["order"] >= 3]["out_of_plan"] == 1).all(), "two-child rule: no 3rd in plan"
     share = pd.Series(
         {"before": before["out_of_plan"].mean(), "after": after["out_of_plan"].mean()}

@@ -18,6 +18,7 @@ from pandas.testing import assert_frame_equal
 from scipy import stats
 
 from conftest import PARAMS, ROOT
+from popsim.scenario.timeline import OWN_PAST
 from popsim.sweeps.design import unit_values
 from popsim.sweeps.executors import run_one
 from popsim.sweeps.spec import Range, TruncNormal
@@ -81,6 +82,7 @@ def test_local_processes_dask_and_serial_give_identical_tables(tmp_path, dask_cl
         {
             "policy.decision.son_preference": row["policy.decision.son_preference"],
             "policy.checkups.interval_months": int(row["policy.checkups.interval_months"]),
+            **OWN_PAST,  # as the sweep runs it
         },
         n_agents=1000,
         years=2,

@@ -118,6 +118,8 @@ def fitted_yaml(fit: Fit, calibration: Calibration) -> str:
     if calibration.scenario_path is not None:
         body["extends"] = os.path.relpath(calibration.scenario_path, fit.out)
     body |= nested
+    # fitted under its own past (popsim.scenario.timeline.OWN_PAST): run it the same way
+    body["township"] = {**body.get("township", {}), "burn_in_policy": "own"}
     return "\n".join(header) + "\n" + yaml.safe_dump(body, sort_keys=False, width=88)
 
 

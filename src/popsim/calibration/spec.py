@@ -37,6 +37,7 @@ from pydantic import Field, StrictInt, model_validator
 from popsim.calibration.targets import CalibrationError, Target, load_targets
 from popsim.outputs.statistics import STATISTICS, WINDOW_YEARS
 from popsim.scenario.loading import ScenarioError, load_scenario, read_yaml
+from popsim.scenario.timeline import OWN_PAST
 from popsim.sweeps.design import is_integer_field, scenario_field
 from popsim.sweeps.executors import apply_overrides
 from popsim.sweeps.spec import Range, _Strict, describe, parse
@@ -208,9 +209,9 @@ def load_calibration(path: str | Path) -> Calibration:
                 f"{path}: field 'scenario' = {spec.scenario!r}: {scenario_path} does not exist "
                 "(the path is relative to the calibration file)."
             )
-        scenario = load_scenario(scenario_path)
+        scenario = load_scenario(scenario_path, OWN_PAST)
     elif popsim_model:
-        scenario = load_scenario(None)
+        scenario = load_scenario(None, OWN_PAST)
     if popsim_model:
         _check_parameters(path, spec, scenario)
     else:

@@ -50,8 +50,7 @@ from popsim.mechanisms.checkups import birth_known_probability
 from popsim.mechanisms.rules import (
     blocked_for_good,
     next_birth_out_of_plan,
-    regime_in_force,
-    second_allowed,
+    second_child_allowed,
 )
 from popsim.scenario.couples import IS_STERILISATION, IUD
 
@@ -231,7 +230,6 @@ def birth_price(
             child_months = np.where(parity == 0, 0, child_months)
             parity, daughters = parity + 1, daughters + 1
             certificate = certificate & (parity == 1)
-        regime = regime_in_force(pol.rules, world.scenario.township.start_year + world.t // 12)
         forfeit = forfeited_rewards(
             inc,
             parity=parity,
@@ -240,7 +238,7 @@ def birth_price(
             rewarded=rewarded,
             child_months=child_months,
             age_years=world.age_years[rows],
-            quota_due=second_allowed(regime, daughters),
+            quota_due=second_child_allowed(world, rows, daughters),
             p_male=world.rates.p_male,
         )
         price += forfeit * inc.scale / pol.budget.income

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from popsim.mechanisms.rules import update_only_children
 from popsim.state.population import FEMALE, MALE, MARRIED, TAG_CHILD
 from popsim.state.rng import derive
 from popsim.state.world import World
@@ -165,6 +166,7 @@ def step_births(world: World) -> None:
         household=p.household[mothers],
         mother=p.pid[mothers],
     )
+    update_only_children(world, mothers, world.month.newborns)
 
 
 def induced_abortions(world: World, rows: np.ndarray, reason: int, *, stop_trying: bool) -> None:

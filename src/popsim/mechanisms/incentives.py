@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from popsim.mechanisms.decision import desires_another
-from popsim.mechanisms.rules import regime_in_force, second_allowed
+from popsim.mechanisms.rules import second_child_allowed
 from popsim.scenario.couples import IS_STERILISATION
 from popsim.state.population import FEMALE
 from popsim.state.world import monthly_probability
@@ -56,8 +56,7 @@ def step_incentives(world) -> None:
     ]
     p.certificate[take] = True
     pay("cable_tv", take.size * inc.cable_tv_subsidy * scale)
-    regime = regime_in_force(pol.rules, world.scenario.township.start_year + t // 12)
-    waiver = take[second_allowed(regime, p.daughters[take]) & ~p.rewarded[take]]
+    waiver = take[second_child_allowed(world, take) & ~p.rewarded[take]]
     p.rewarded[waiver] = True
     pay("quota_waiver", waiver.size * inc.quota_waiver_reward * scale)
 

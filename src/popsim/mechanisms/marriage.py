@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from popsim.mechanisms.fertility import wants_another
+from popsim.mechanisms.rules import only_child_of
 from popsim.state.events import REASONS
 from popsim.state.population import FEMALE, MALE, MARRIED, SINGLE, TAG_BRIDE, retire
 from popsim.state.rng import derive
@@ -144,12 +145,14 @@ def _external_brides(world: World, single_men: np.ndarray) -> None:
     younger = (world.uniform("external_bride_age", grooms) * 60).astype(np.int64)  # 0-59 months
     bride_months = np.maximum(world.age_months[grooms] - younger, mar.min_age_female * 12)
     birth_month = t - bride_months
+    keys = derive(p.key[grooms], TAG_BRIDE)
     brides = p.add(
         grooms.size,
-        key=derive(p.key[grooms], TAG_BRIDE),
+        key=keys,
         sex=FEMALE,
         birth_month=birth_month,
         village=p.village[grooms],
+        only_child=only_child_of(world, keys, birth_month),
     )
     world.log.add(
         "in_migration",

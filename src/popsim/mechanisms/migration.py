@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from popsim.mechanisms.rules import only_child_of
 from popsim.state.events import REASONS
 from popsim.state.population import FEMALE, MALE, TAG_IMMIGRANT, retire
 from popsim.state.rng import derive
@@ -92,6 +93,7 @@ def step_migration(world: World) -> None:
         birth_month=birth_month,
         village=village,
         household=world.households.add(village, keys),
+        only_child=only_child_of(world, keys, birth_month),
     )
     world.log.add(
         "in_migration",

@@ -3,29 +3,29 @@
 Under every regime except ``none``, a birth is out of plan when the mother is
 unmarried or below the legal minimum age of marriage (docs/regime.md §4). Beyond
 that: ``one_child`` allows the first child only; ``two_child`` the first two;
-``one_and_half`` a second child only when the first is a girl, the mother has
-reached ``second_child_min_age`` and ``spacing_months`` have passed since the
-first birth; third and later births are never in plan.
+``three_child`` the first three; ``one_and_half`` a second child only when the first is
+a girl, the mother has reached ``second_child_min_age`` and ``spacing_months`` have
+passed since the first birth; ``selective_two_child`` is ``one_and_half`` and also allows
+a second child whenever either spouse is an only child (Anhui 2014). Births beyond the
+regime's number are never in plan.
+
+The rule is the one in force in the current month (``world.scenario``, swapped by the
+timeline): a change of rule holds from its month, not before; when the rule changes, the
+model reclassifies the pregnancies under way.
+
+Only children: ``only_child`` is set for persons created without a mother in the run
+(the initial population and in-movers) from the cohort shares of
+:func:`popsim.scenario.tables.only_child_share`, and for persons born in the run from
+their mother: a first child is an only child until the mother's next birth clears it.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from popsim.scenario.regime import BirthRules, Regime
+from popsim.scenario.regime import Regime
+from popsim.scenario.tables import only_child_share
 from popsim.state.population import MARRIED
-
-
-def regime_in_force(rules: BirthRules, year: int) -> Regime:
-    """The regime that applies in calendar ``year``."""
-    if rules.change_year is not None and year >= rules.change_year:
-        return rules.regime_after
-    return rules.regime
-
-
-def second_allowed(regime: Regime, daughters: np.ndarray) -> np.ndarray:
-    """Whether a couple with one child may have an in-plan second (a quota it can waive)."""
-    return (regime == "two_child") | ((regime == "one_and_half") & (daughters == 1))
 
 
 def out_of_plan(
@@ -39,8 +39,13 @@ def out_of_plan(
     legal_age: int,
     spacing_months: int,
     second_child_min_age: int,
+    only_child_couple: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Whether the next birth of each woman (now at ``parity``) would be out of plan."""
+    """Whether the next birth of each woman (now at ``parity``) would be out of plan.
+
+    ``only_child_couple``: whether the wife or her husband is an only child (needed by
+    ``selective_two_child``; ``None`` reads as no).
+    """
     if regime == "none":
         return np.zeros(parity.shape, dtype=bool)
     illegal = ~married | (mother_age < legal_age)
@@ -48,25 +53,63 @@ def out_of_plan(
         return illegal | (parity >= 1)
     if regime == "two_child":
         return illegal | (parity >= 2)
+    if regime == "three_child":
+        return illegal | (parity >= 3)
     second_refused = (
         first_is_son | (months_since_first < spacing_months) | (mother_age < second_child_min_age)
     )
+    if regime == "selective_two_child" and only_child_couple is not None:
+        second_refused = second_refused & ~only_child_couple
     return illegal | (parity >= 2) | ((parity == 1) & second_refused)
 
 
-def next_birth_out_of_plan(
-    world, rows: np.ndarray, months_ahead: int = 0, *, parity: np.ndarray | None = None
-) -> np.ndarray:
-    """:func:`out_of_plan` for ``rows`` of the person table, ``months_ahead`` from now.
+def only_child_couple(world, rows: np.ndarray) -> np.ndarray:
+    """Whether the woman in each row or her husband is an only child.
 
+    A husband living outside the township (``spouse`` -1) is not on the township's
+    record and counts as not an only child.
+    """
+    p = world.persons
+    spouse = p.spouse[rows]
+    husband = np.zeros(rows.size, dtype=bool)
+    linked = spouse >= 0
+    husband[linked] = p.only_child[spouse[linked]]
+    return p.only_child[rows] | husband
+
+
+def second_child_allowed(
+    world, rows: np.ndarray, daughters: np.ndarray | None = None
+) -> np.ndarray:
+    """Whether a second child would be allowed to the one-child couples in ``rows``.
+
+    ``daughters``: the couples' daughters if not their number now (a price seen as if a
+    girl were born). The quota-waiver reward is for giving up such a child (the spacing
+    and age conditions aside: they only delay it).
+    """
+    regime = world.scenario.policy.rules.regime
+    if regime in ("two_child", "three_child"):
+        return np.ones(rows.size, dtype=bool)
+    p = world.persons
+    daughters = p.daughters[rows] if daughters is None else daughters
+    allowed = (daughters == 1) & (regime in ("one_and_half", "selective_two_child"))
+    if regime == "selective_two_child":
+        allowed |= only_child_couple(world, rows)
+    return allowed
+
+
+def next_birth_out_of_plan(
+    world, rows: np.ndarray, months_ahead: int | np.ndarray = 0, *, parity=None
+) -> np.ndarray:
+    """:func:`out_of_plan` for ``rows`` of the person table, under the rule in force now.
+
+    ``months_ahead``: when the birth would come (for the mother's age and the spacing);
     ``parity``: the women's parity by then, if not their parity now.
     """
     p, t = world.persons, world.t
     rules = world.scenario.policy.rules
-    year = world.scenario.township.start_year + (t + months_ahead) // 12
     parity = p.parity[rows] if parity is None else parity
     return out_of_plan(
-        regime_in_force(rules, year),
+        rules.regime,
         parity=parity,
         first_is_son=(parity == 1) & (p.sons[rows] == 1),
         months_since_first=t + months_ahead - p.first_birth_month[rows],
@@ -75,19 +118,21 @@ def next_birth_out_of_plan(
         legal_age=world.scenario.demography.marriage.min_age_female,
         spacing_months=rules.spacing_months,
         second_child_min_age=rules.second_child_min_age,
+        only_child_couple=(
+            only_child_couple(world, rows) if rules.regime == "selective_two_child" else None
+        ),
     )
 
 
 def blocked_for_good(world, rows: np.ndarray) -> np.ndarray:
-    """Whether the rule in force 9 months on forbids the next birth of ``rows`` for good.
+    """Whether the rule in force forbids the next birth of ``rows`` however long they wait.
 
-    Out of plan however long the couple waits: spacing and minimum ages count as passed.
+    Spacing and minimum ages count as passed: they only delay a birth.
     """
     p, rules = world.persons, world.scenario.policy.rules
-    year = world.scenario.township.start_year + (world.t + 9) // 12
     parity = p.parity[rows]
     return out_of_plan(
-        regime_in_force(rules, year),
+        rules.regime,
         parity=parity,
         first_is_son=(parity == 1) & (p.sons[rows] == 1),
         months_since_first=np.full(rows.size, 10**6),
@@ -96,10 +141,49 @@ def blocked_for_good(world, rows: np.ndarray) -> np.ndarray:
         legal_age=world.scenario.demography.marriage.min_age_female,
         spacing_months=rules.spacing_months,
         second_child_min_age=rules.second_child_min_age,
+        only_child_couple=(
+            only_child_couple(world, rows) if rules.regime == "selective_two_child" else None
+        ),
     )
 
 
 def step_plan_status(world) -> None:
-    """Classify this month's conceptions under the rule expected at birth, 9 months on."""
+    """Classify this month's conceptions under the rule in force, for a birth 9 months on."""
     p, new = world.persons, world.month.conceived
     p.out_of_plan[new] = next_birth_out_of_plan(world, new, months_ahead=9)
+
+
+def reclassify_pregnancies(world) -> None:
+    """Classify every pregnancy under way again, under a rule that has just changed."""
+    p = world.persons
+    rows = np.flatnonzero(p.alive & (p.preg_month > 0))
+    months_to_birth = 9 - p.preg_month[rows].astype(np.int64)
+    p.out_of_plan[rows] = next_birth_out_of_plan(world, rows, months_to_birth)
+
+
+def only_child_draw(u: np.ndarray, birth_year: np.ndarray) -> np.ndarray:
+    """Only-child flags of persons born in ``birth_year``, from uniforms ``u`` and the shares."""
+    starts, shares = only_child_share()
+    cohort = np.clip(np.searchsorted(starts, birth_year, side="right") - 1, 0, starts.size - 1)
+    return u < shares[cohort]
+
+
+def only_child_of(world, keys: np.ndarray, birth_month: np.ndarray) -> np.ndarray:
+    """The flags of persons who arrive without a mother in the run (by key and birth month)."""
+    year = world.scenario.township.start_year + np.floor_divide(birth_month, 12)
+    return only_child_draw(world.streams.keyed("only_child", keys, world.t), year)
+
+
+def update_only_children(world, mothers: np.ndarray, newborns: np.ndarray) -> None:
+    """A first child is an only child; a later birth ends its siblings' being only children.
+
+    ``mothers`` are the rows giving birth (parity already counting this birth) and
+    ``newborns`` their babies, in the same order. Children are found by their ``mother``
+    pid, so the children of initial mothers born before the run keep their drawn flag.
+    """
+    p = world.persons
+    p.only_child[newborns] = p.parity[mothers] == 1
+    again = p.pid[mothers[p.parity[mothers] > 1]]
+    if again.size:
+        siblings = np.flatnonzero(np.isin(p.mother, again) & p.only_child)
+        p.only_child[siblings] = False

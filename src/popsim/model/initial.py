@@ -18,7 +18,8 @@ How the state at month 0 is made consistent with the rates:
   wants another child.
 * Never-married persons under 30 join the household of a random married woman
   18-45 years older in their village; other unpaired persons form their own
-  households. Initial persons have no mother pid.
+  households. Initial persons have no mother pid; whether they are only children is drawn
+  from the share of their birth cohort (:func:`popsim.mechanisms.rules.only_child_of`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from __future__ import annotations
 import numpy as np
 
 from popsim.mechanisms.fertility import conceptions, pregnancy_outcomes, wants_another
+from popsim.mechanisms.rules import only_child_of
 from popsim.scenario.demography import N_AGES
 from popsim.state.population import FEMALE, MALE, MARRIED, TAG_INITIAL
 from popsim.state.rng import derive
@@ -96,7 +98,15 @@ def populate(world: World) -> None:
     village = rng.integers(0, s.township.n_villages, n).astype(np.int16)
     p = world.persons
     keys = derive(np.arange(n, dtype=np.uint64), TAG_INITIAL)
-    rows = p.add(n, key=keys, sex=sex, birth_month=world.t - age_months, village=village)
+    birth_month = world.t - age_months
+    rows = p.add(
+        n,
+        key=keys,
+        sex=sex,
+        birth_month=birth_month,
+        village=village,
+        only_child=only_child_of(world, keys, birth_month),
+    )
 
     rates = world.rates
     p_month = (rates.marriage_female, monthly_probability(rates.groom_weight))

@@ -28,9 +28,17 @@ class Regime:
         self.policy = pol = model.params.policy
         self._rng = world.streams["cadres"]
         self.cadres = hire_cadres(model, self._rng)
-        if pol.contraception.enabled:  # couples not trying conceive at their method's failure
+        self.adopt(pol)
+
+    def adopt(self, policy) -> None:
+        """Work under ``policy`` from now on (a dated change); the cadres stay."""
+        world = self.world
+        self.policy = policy
+        if policy.contraception.enabled:  # couples not trying conceive at their method's failure
             peak = float(world.rates.fecundability.max())
-            world.method_failure = relative_failure(pol.contraception.failure, peak)
+            world.method_failure = relative_failure(policy.contraception.failure, peak)
+        else:
+            world.method_failure = None
 
     def open_month(self) -> None:
         """The first month's investments; the month's target women, new wealth, effort."""

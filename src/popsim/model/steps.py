@@ -50,7 +50,8 @@ def _cols(text: str) -> tuple[str, ...]:
 
 
 PREGNANCY = "preg_month out_of_plan preg_known susceptible_from"
-RULE = "parity sons first_birth_month marital"  # what the birth rules look at (with age)
+#: what the birth rules look at (with age; selective_two_child also the spouses' only_child)
+RULE = "parity sons first_birth_month marital spouse only_child"
 
 STEPS: tuple[Step, ...] = (
     Step(
@@ -235,14 +236,16 @@ STEPS: tuple[Step, ...] = (
         fertility.step_births,
         "world",
         _cols(
-            "key pid village household month.mothers month.male month.births_out_of_plan "
-            "month.births_reported"
+            "key pid village household mother month.mothers month.male "
+            "month.births_out_of_plan month.births_reported"
         ),
         _cols(
-            "parity sons daughters first_birth_month last_birth_month wants_more log " + PREGNANCY
+            "parity sons daughters first_birth_month last_birth_month wants_more only_child log "
+            + PREGNANCY
         )
         + ("new persons", "month.newborns"),
-        "newborns added; the mothers' parity, children and trying",
+        "newborns added; the mothers' parity, children and trying; a sibling's birth ends "
+        "the older child's being an only child",
         timer="fertility",
     ),
     Step(

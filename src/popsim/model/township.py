@@ -13,6 +13,7 @@ import time
 import mesa
 import numpy as np
 
+from popsim.mechanisms.rules import reclassify_pregnancies
 from popsim.model.cadres import Cadre
 from popsim.model.initial import populate
 from popsim.model.records import FLOWS
@@ -20,8 +21,9 @@ from popsim.model.regime import Regime
 from popsim.model.step import EVERY_MONTH, Step
 from popsim.model.steps import STEPS
 from popsim.scenario.demography import N_AGES, Scenario
+from popsim.scenario.timeline import schedule
 from popsim.state.events import EventLog
-from popsim.state.world import Month, World
+from popsim.state.world import Month, Rates, World
 
 
 class Village(mesa.Agent):
@@ -40,6 +42,11 @@ class Village(mesa.Agent):
 class PopsimModel(mesa.Model):
     """One township run: ``PopsimModel(scenario, seed).run()``.
 
+    ``params`` (and ``world.scenario``) is the scenario in force this month: the burn-in's
+    (:func:`popsim.scenario.timeline.schedule`), then the scenario's own from month 0, then
+    each dated change of its timeline from the start of its month. ``given`` is the
+    scenario as given.
+
     Args:
         scenario: a validated scenario.
         seed: the run's seed; every random process draws from its own stream of it.
@@ -47,15 +54,20 @@ class PopsimModel(mesa.Model):
 
     def __init__(self, scenario: Scenario, seed: int = 0) -> None:
         super().__init__(rng=seed)
-        self.params = scenario
-        self.world = World(scenario, seed)
+        self.given = scenario
+        (first, in_force), *later = schedule(scenario)
+        #: the scenarios still to come, by the month from which each is in force
+        self.changes: dict[int, Scenario] = dict(later)
+        self.params = in_force
+        self.world = World(in_force, seed)
         self.months = 12 * scenario.township.years
-        self.world.t = -12 * scenario.township.burn_in_years
+        self.world.t = first
         populate(self.world)
         #: the family-planning regime, or None when ``policy.enabled`` is off
         self.regime: Regime | None = Regime(self) if scenario.policy.enabled else None
-        #: this scenario's steps of the month, in the table's order
-        self.month_steps: tuple[Step, ...] = tuple(s for s in STEPS if s.present.test(scenario))
+        #: the steps of the month in force, in the table's order
+        self.month_steps: tuple[Step, ...] = ()
+        self._calls: list = []
         self.recording = False
         self.villages = [Village(self, i) for i in range(scenario.township.n_villages)]
         self.flows = dict.fromkeys(FLOWS, 0)
@@ -79,12 +91,38 @@ class PopsimModel(mesa.Model):
             },
             agenttype_reporters=agent_reporters,
         )
+        self._bind_steps()
+        self._burn_in()
+
+    def _bind_steps(self) -> None:
+        """The steps the scenario in force has, bound to this run."""
+        self.month_steps = tuple(s for s in STEPS if s.present.test(self.params))
         #: (due rule or None for every month, CPU-time bucket, bound call) of each step
         self._calls = [
             (None if s.when is EVERY_MONTH else s.when.due, s.bucket, s.bind(self))
             for s in self.month_steps
         ]
-        self._burn_in()
+
+    def enter(self, scenario: Scenario) -> None:
+        """Put ``scenario`` in force from this month on, and redo what derives from it.
+
+        What derives from the scenario: the world's monthly rates and its death-rate cache
+        (demography), the regime's policy and the contraceptive failure it sets, the
+        steps present and their bindings; when the birth rule changes, the pregnancies
+        under way are classified again under the new rule. The cadres stay.
+        """
+        old, w = self.params, self.world
+        if scenario == old:
+            return
+        self.params = w.scenario = scenario
+        if scenario.demography != old.demography:
+            w.rates = Rates.of(scenario)
+            w.forget_death_rates()
+        if self.regime is not None:
+            self.regime.adopt(scenario.policy)
+            if scenario.policy.rules != old.policy.rules:
+                reclassify_pregnancies(w)
+        self._bind_steps()
 
     @property
     def population(self) -> int:
@@ -107,6 +145,8 @@ class PopsimModel(mesa.Model):
     def _advance(self, *, record: bool) -> None:
         """One month: every step of the table that is due; ``record`` false in the burn-in."""
         w = self.world
+        if w.t in self.changes:
+            self.enter(self.changes.pop(w.t))
         w.month = Month()
         self.recording = record
         clock, seconds = time.process_time, w.timings.seconds

@@ -84,7 +84,7 @@ def simulate(
 
 def collect(model: PopsimModel, cpu_seconds: float = float("nan")) -> Result:
     """Turn a finished model's arrays and logs into tidy tables."""
-    s = model.params
+    s = model.given  # as given: its hash, and the KPIs' reporting assumptions
     start = s.township.start_year
     monthly = model.datacollector.get_model_vars_dataframe().reset_index(drop=True)
     villages = model.datacollector.get_agenttype_vars_dataframe(Village).reset_index()

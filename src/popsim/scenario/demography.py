@@ -31,6 +31,7 @@ from popsim.scenario.schema import (  # noqa: F401 - N_AGES, N_REPRO, REPRO_AGES
     drawable_population,
     lever,
 )
+from popsim.scenario.timeline import Change, dated
 
 
 def _repro(values) -> tuple[float, ...]:
@@ -77,7 +78,14 @@ class Township(Section):
         ge=0,
         le=100,
         meaning="years simulated before start_year and discarded, so the "
-        "initial state settles under the scenario's own rules",
+        "initial state settles under the rules of burn_in_policy",
+    )
+    burn_in_policy: Literal["baseline", "own"] = lever(
+        "baseline",
+        unit="choice",
+        meaning="policy of the burn-in: 'baseline', the built-in baseline policy, so that "
+        "scenarios share their history and differ only from start_year (or a dated change); "
+        "'own', the scenario's own policy (a scenario without the regime always has its own)",
     )
 
 
@@ -300,6 +308,18 @@ class Scenario(Section):
     demography: Demography = Field(default_factory=Demography)
     initial: InitialPopulation = Field(default_factory=InitialPopulation)
     policy: Policy = Field(default_factory=Policy)
+    timeline: tuple[Change, ...] = lever(
+        (),
+        unit="dated changes",
+        meaning="changes of policy or demography fields from a given month on, in date "
+        "order, each with its source (docs/model.md, 'Timeline')",
+    )
+
+    @model_validator(mode="after")
+    def _timeline_valid(self) -> Scenario:
+        if self.timeline:
+            dated(self)
+        return self
 
     @model_validator(mode="after")
     def _initial_population_drawable(self) -> Scenario:

@@ -25,6 +25,12 @@ MAX_DEPTH = 64  #: nesting a YAML file may have; scenario files need about 5
 SEED_MAX = 2**63 - 1  #: the largest seed: the random streams use seeds modulo 2**64
 SEED_RULE = f"must be an integer from 0 to 2**63-1 ({SEED_MAX})"
 
+#: fields that no longer exist, and what replaced them
+REPLACED = {
+    ("policy", "rules", "change_year"): "a dated change in 'timeline' (docs/model.md, 'Timeline')",
+    ("policy", "rules", "regime_after"): "a dated change in 'timeline' (docs/model.md, 'Timeline')",
+}
+
 _SHORT = reprlib.Repr(maxlevel=2, maxtuple=8, maxlist=8, maxdict=8, maxstring=80, maxother=80)
 SHOWN_MAX = 200  #: characters of a value shown in an error message
 
@@ -241,6 +247,8 @@ def _describe(error: dict, origins: dict) -> str:
         known = sorted(model.model_fields) if model else []
         close = difflib.get_close_matches(str(loc[-1]), known, n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
+        if loc in REPLACED:
+            hint = f" It was replaced by {REPLACED[loc]}."
         return f"{source}: unknown field '{dotted}'.{hint} Allowed here: {', '.join(known)}."
     return f"{source}: field '{dotted}' = {shown(value)}: {error['msg']}."
 

@@ -18,17 +18,21 @@ from pydantic import Field, model_validator
 from popsim.scenario.couples import Contraception, Decision, SexSelection
 from popsim.scenario.schema import Section, cross_field, lever
 
-Regime = Literal["none", "one_child", "one_and_half", "two_child"]
+Regime = Literal[
+    "none", "one_child", "one_and_half", "selective_two_child", "two_child", "three_child"
+]
 
 
 class BirthRules(Section):
-    """Which births are in plan (docs/regime.md §2, §4)."""
+    """Which births are in plan (docs/regime.md §2, §4); changed over time by a timeline."""
 
     regime: Regime = lever(
         "one_and_half",
         unit="choice",
-        meaning="birth rule: 'one_and_half' allows a 2nd child only after a "
-        "girl; 3rd and later births are never in plan",
+        meaning="birth rule: 'one_child' the first child only; 'one_and_half' a 2nd child "
+        "only after a girl; 'selective_two_child' as one_and_half, and a 2nd child whenever "
+        "either spouse is an only child; 'two_child' two; 'three_child' three; later births "
+        "are never in plan ('none': no rule)",
         source="[S] bulletin: rural 1.5-child rule",
     )
     spacing_months: int = lever(
@@ -36,20 +40,14 @@ class BirthRules(Section):
         unit="months",
         ge=0,
         le=240,
-        meaning="minimum interval after the 1st birth for an in-plan 2nd",
+        meaning="minimum interval after the 1st birth for an in-plan 2nd (one_and_half)",
     )
     second_child_min_age: int = lever(
-        24, unit="years", ge=15, le=49, meaning="minimum age of the mother for an in-plan 2nd child"
-    )
-    change_year: int | None = lever(
-        None,
-        unit="calendar year",
-        ge=1900,
-        le=2300,
-        meaning="year from which regime_after applies (none: never)",
-    )
-    regime_after: Regime = lever(
-        "two_child", unit="choice", meaning="birth rule from change_year on"
+        24,
+        unit="years",
+        ge=15,
+        le=49,
+        meaning="minimum age of the mother for an in-plan 2nd child (one_and_half)",
     )
 
 

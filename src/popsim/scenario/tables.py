@@ -250,3 +250,22 @@ def asfr(tfr: float) -> np.ndarray:
     if not (math.isfinite(tfr) and tfr >= 0):
         raise ValueError(f"tfr must be a finite number >= 0, got {tfr!r}")
     return _frozen(tfr * asfr_shape())
+
+
+_ONLY_CHILD_FILE = "rural_only_child_share_by_cohort.csv"
+
+
+@lru_cache(maxsize=1)
+def only_child_share() -> tuple[np.ndarray, np.ndarray]:
+    """(first birth year of each cohort, share of only children in it), cohorts in order.
+
+    An assumption derived from aggregate figures (see ``data/SOURCES.md``); a birth year
+    before the first cohort takes the first share, after the last the last share.
+    """
+    rows = _rows(_ONLY_CHILD_FILE)
+    starts = np.array([int(r["born_from"]) for r in rows], dtype=np.int64)
+    shares = np.array([float(r["share"]) for r in rows])
+    if (np.diff(starts) <= 0).any() or ((shares < 0) | (shares > 1)).any():
+        raise RuntimeError(f"{_ONLY_CHILD_FILE}: cohorts out of order or a share outside 0..1")
+    starts.flags.writeable = False
+    return starts, _frozen(shares)

@@ -31,6 +31,7 @@ PERSON_COLUMNS: dict[str, tuple[type, object]] = {
     "marital": (np.int8, SINGLE),  # SINGLE, MARRIED or WIDOWED
     "spouse": (np.int32, -1),  # row of the spouse; -1 none or living outside the township
     "mother": (np.int64, -1),  # pid of the mother; -1 unknown (initial population)
+    "only_child": (np.bool_, False),  # no sibling by the mother (drawn for those without one)
     "parity": (np.int8, 0),  # live births
     "sons": (np.int8, 0),
     "daughters": (np.int8, 0),

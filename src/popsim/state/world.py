@@ -120,6 +120,10 @@ class World:
         self._ages_key: tuple[int, int] | None = None
         self._q_year: int | None = None
 
+    def forget_death_rates(self) -> None:
+        """Drop the cached death probabilities (the scenario's mortality changed)."""
+        self._q_year = None
+
     def death_probability(self) -> np.ndarray:
         """[sex, age] monthly death probability in this month's calendar year."""
         year = self.scenario.township.start_year + self.t // 12

@@ -46,6 +46,7 @@ from typing import Any
 
 from popsim.outputs import guards
 from popsim.scenario.loading import ScenarioError, load_scenario, read_yaml
+from popsim.scenario.timeline import OWN_PAST
 from popsim.sweeps import store as sweepstore
 from popsim.sweeps.design import Plan, check, confirm_runs, n_runs, plan, run_seed
 from popsim.sweeps.executors import DEFAULT_OUTPUTS, LOCAL_DASK, Job, cores, execute, open_executor
@@ -131,9 +132,9 @@ def load_sweep(path: str | Path, run: Callable | None = None) -> Sweep:
                 f"{path}: field 'scenario' = {spec.scenario!r}: {scenario_path} does not exist "
                 "(the path is relative to the sweep file)."
             )
-        scenario = load_scenario(scenario_path)
+        scenario = load_scenario(scenario_path, OWN_PAST)
     elif model == "popsim":
-        scenario = load_scenario(None)
+        scenario = load_scenario(None, OWN_PAST)
     if isinstance(model, str) and model != "popsim":
         from popsim.sweeps.executors import resolve
 

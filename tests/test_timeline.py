@@ -1,0 +1,381 @@
+"""Dated changes, the common burn-in, the selective two-child and three-child rules, only children.
+
+* A change holds from the start of its month and not before: a run with a dated change
+  and the run without it agree bit for bit before that month and differ from it on.
+* The burn-in runs under the baseline policy, so a scenario that differs from the baseline
+  from its start has the baseline's state at its start (with ``own``, it has not).
+* A bad timeline is refused at load with the file and the entry named.
+* The rules: a second child is in plan under ``selective_two_child`` when either spouse is
+  an only child (and only then, for a couple whose first is a son); ``three_child`` allows
+  three. The only-child flag: drawn by birth cohort for the initial population, within
+  sampling error of the table; derived from the mother's births for those born in the run.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import popsim
+from conftest import PARAMS
+from popsim.mechanisms.rules import only_child_couple, out_of_plan
+from popsim.model import PopsimModel
+from popsim.outputs.runner import resize
+from popsim.scenario.tables import only_child_share
+from popsim.scenario.timeline import month_of, schedule
+from popsim.state.population import FEMALE, MALE, MARRIED, PERSON_COLUMNS
+from popsim.state.world import World
+
+SMALL = {"township.burn_in_years": 3}
+N, YEARS, SEED = 3000, 4, 11
+
+
+def _scenario(path=PARAMS / "baseline.yaml", timeline=(), **overrides):
+    values = {**SMALL, **overrides}
+    if timeline:
+        values["timeline"] = list(timeline)
+    return resize(popsim.load_scenario(path, values), N, YEARS)
+
+
+def _change(date: str, **fields) -> dict:
+    return {
+        "date": date,
+        "set": {k.replace("__", "."): v for k, v in fields.items()},
+        "source": "t",
+    }
+
+
+def _run(scenario):
+    return popsim.simulate(scenario, seed=SEED)
+
+
+@pytest.fixture(scope="module")
+def baseline():
+    return _run(_scenario())
+
+
+# ---- a change holds from its month, not before ---------------------------------------------
+
+
+def test_a_change_takes_effect_exactly_in_its_month(baseline):
+    """Monthly check-ups from May 2010 (month 16, not a quarterly round): a round in month
+    16 and none in the months before that the quarterly rounds would not have held."""
+    start = baseline.manifest["start_year"]
+    date = f"{start + 1}-05"
+    month = month_of(date, start)
+    assert month % 3 != 0, "the change's month is not a quarterly round month"
+    changed = _run(_scenario(timeline=[_change(date, policy__checkups__interval_months=1)]))
+    base = baseline.policy_monthly.set_index("month")["checkup_targets"]
+    new = changed.policy_monthly.set_index("month")["checkup_targets"]
+    pd.testing.assert_series_equal(base.loc[: month - 1], new.loc[: month - 1])
+    assert np.isnan(base.loc[month]), "the baseline holds no round in that month"
+    assert new.loc[month] > 0, "the change's month has its first monthly round"
+    assert new.loc[month:].notna().all(), "a round every month from the change on"
+
+
+def test_runs_agree_bit_for_bit_before_a_change_and_differ_after(baseline):
+    start = baseline.manifest["start_year"]
+    year = start + 2
+    changed = _run(_scenario(timeline=[_change(f"{year}-01", policy__checkups__enabled=False)]))
+    month = 12 * (year - start)
+    for name in ("events", "policy_monthly", "monthly"):
+        a, b = getattr(baseline, name), getattr(changed, name)
+        pd.testing.assert_frame_equal(
+            a[a["month"] < month].reset_index(drop=True),
+            b[b["month"] < month].reset_index(drop=True),
+            obj=name,
+        )
+    pd.testing.assert_frame_equal(
+        baseline.annual[baseline.annual["year"] < year].reset_index(drop=True),
+        changed.annual[changed.annual["year"] < year].reset_index(drop=True),
+    )
+    after = changed.policy_monthly[changed.policy_monthly["month"] >= month]
+    assert after["checkup_targets"].isna().all(), "no check-up round from the change on"
+    a, b = baseline.events, changed.events
+    assert (
+        not a[a["month"] >= month]
+        .reset_index(drop=True)
+        .equals(b[b["month"] >= month].reset_index(drop=True))
+    ), "the runs differ after the change"
+
+
+def test_a_new_rule_reclassifies_the_pregnancies_under_way():
+    """A switch to the one-child rule late in a run (month 150, past int8's range): every
+    pregnancy of a mother who has a child is out of plan from that month on."""
+    start = popsim.load_scenario(PARAMS / "baseline.yaml").township.start_year
+    scenario = resize(
+        popsim.load_scenario(
+            PARAMS / "baseline.yaml",
+            {
+                "township.burn_in_years": 1,
+                "timeline": [_change(f"{start + 12}-07", policy__rules__regime="one_child")],
+            },
+        ),
+        6000,
+        13,
+    )
+    model = PopsimModel(scenario, seed=SEED)
+    p = model.world.persons
+    while model.world.t < 150:
+        model.step()
+        if model.world.t == 150:
+            under_way = p.alive & (p.preg_month > 1) & (p.parity >= 1)
+            assert (p.out_of_plan[under_way] == 0).any(), "some were in plan under 1.5 children"
+    model.step()  # month 150, the change's month
+    under_way = p.alive & (p.preg_month > 0) & (p.parity >= 1)
+    assert under_way.sum() > 5
+    assert p.out_of_plan[under_way].all(), "under the one-child rule no second child is in plan"
+
+
+# ---- the common burn-in --------------------------------------------------------------------
+
+
+def _state_at_start(scenario) -> dict[str, np.ndarray]:
+    model = PopsimModel(scenario, seed=SEED)  # the constructor runs the burn-in
+    p = model.world.persons
+    assert model.world.t == 0
+    return {c: getattr(p, c).copy() for c in PERSON_COLUMNS}
+
+
+def test_scenarios_share_the_baseline_burn_in():
+    base = _state_at_start(_scenario())
+    no_checkups = _state_at_start(_scenario(PARAMS / "scenarios" / "no_checkups.yaml"))
+    assert base.keys() == no_checkups.keys()
+    for column, values in base.items():
+        np.testing.assert_array_equal(values, no_checkups[column], err_msg=column)
+    own = _state_at_start(
+        _scenario(PARAMS / "scenarios" / "no_checkups.yaml", **{"township.burn_in_policy": "own"})
+    )
+    assert any(
+        values.shape != own[c].shape or not np.array_equal(values, own[c])
+        for c, values in base.items()
+    ), "with its own policy in the burn-in, no_checkups starts from another state"
+
+
+def test_the_schedule_of_a_scenario():
+    base = popsim.load_scenario(PARAMS / "baseline.yaml")
+    assert [m for m, _ in schedule(base)] == [-120], "the baseline is one scenario throughout"
+    no_checkups = popsim.load_scenario(PARAMS / "scenarios" / "no_checkups.yaml")
+    (m0, burn), (m1, own) = schedule(no_checkups)
+    assert (m0, m1) == (-120, 0)
+    assert burn.policy == base.policy and not own.policy.checkups.enabled
+    core = popsim.load_scenario(PARAMS / "core.yaml")
+    assert [m for m, _ in schedule(core)] == [-120], "the core keeps its own burn-in"
+    assert (
+        popsim.load_scenario(PARAMS / "baseline.yaml", {"policy.enabled": False}).policy
+        == (
+            schedule(popsim.load_scenario(PARAMS / "baseline.yaml", {"policy.enabled": False}))[0][
+                1
+            ]
+        ).policy
+    ), "a scenario without the regime has no policy to share: its burn-in is its own"
+
+
+# ---- validation ---------------------------------------------------------------------------
+
+
+def _write(tmp_path, body: str):
+    path = tmp_path / "history.yaml"
+    path.write_text(f"extends: {PARAMS / 'baseline.yaml'}\n{body}", encoding="utf-8")
+    return path
+
+
+ENTRIES = """timeline:
+  - date: 2012-01
+    set: {policy.fee.multiple: 3}
+    source: a
+  - date: 2014-02
+    set: {policy.rules.regime: selective_two_child}
+    source: b
+"""
+
+
+@pytest.mark.parametrize(
+    ("entry", "expected"),
+    [
+        (
+            "  - {date: 2016-01, set: {policy.fee.multiple: 50}, source: c}\n",
+            ["timeline.2.set.policy.fee.multiple", "= 50", "less than or equal to 20"],
+        ),
+        (
+            "  - {date: 2016-01, set: {policy.fee.multiplee: 5}, source: c}\n",
+            ["timeline.2.set.policy.fee.multiplee", "unknown field", "Did you mean 'multiple'?"],
+        ),
+        (
+            "  - {date: 2016-01, set: {policy.rules.regime: four_child}, source: c}\n",
+            ["timeline.2.set.policy.rules.regime", "four_child", "three_child"],
+        ),
+        (
+            "  - {date: 2013-06, set: {policy.fee.multiple: 5}, source: c}\n",
+            ["timeline.2.date", "'2013-06'", "after timeline.1's date (2014-02)"],
+        ),
+        (
+            "  - {date: 2014-02, set: {policy.fee.multiple: 5}, source: c}\n",
+            ["timeline.2.date", "each month once"],
+        ),
+        (
+            "  - {date: 2016-01-01, set: {policy.fee.multiple: 5}, source: c}\n",
+            ["timeline.2.date", "write 2016-01"],
+        ),
+        (
+            "  - {date: 2016-13, set: {policy.fee.multiple: 5}, source: c}\n",
+            ["timeline.2.date", "01..12"],
+        ),
+        (
+            "  - {date: 2016-01, set: {township.years: 5}, source: c}\n",
+            ["timeline.2.set.township.years", "only fields of policy and demography"],
+        ),
+        (
+            "  - {date: 2016-01, set: {policy.enabled: false}, source: c}\n",
+            ["timeline.2.set.policy.enabled", "fixed for the run"],
+        ),
+        (
+            "  - {date: 2016-01, set: {policy.fee: 5}, source: c}\n",
+            ["timeline.2.set.policy.fee", "is a section"],
+        ),
+        (
+            "  - {date: 2016-01, set: {policy.fee.multiple: 5}}\n",
+            ["timeline.2.source", "Field required"],
+        ),
+        (
+            "  - {date: 2016-01, set: {}, source: c}\n",
+            ["timeline.2.set", "at least one field"],
+        ),
+    ],
+)
+def test_a_bad_entry_is_refused_naming_file_and_entry(tmp_path, entry, expected):
+    path = _write(tmp_path, ENTRIES + entry)
+    with pytest.raises(popsim.ScenarioError) as caught:
+        popsim.load_scenario(path)
+    message = str(caught.value)
+    assert str(path) in message, message
+    for text in expected:
+        assert text in message, f"{text!r} not in: {message}"
+
+
+def test_a_date_before_the_start_is_refused(tmp_path):
+    path = _write(
+        tmp_path, "timeline:\n  - {date: 2008-12, set: {policy.fee.multiple: 5}, source: c}\n"
+    )
+    with pytest.raises(popsim.ScenarioError, match=r"timeline\.0\.date.*before the run's start"):
+        popsim.load_scenario(path)
+
+
+def test_the_old_change_year_points_to_the_timeline(tmp_path):
+    path = _write(tmp_path, "policy:\n  rules:\n    change_year: 2014\n")
+    with pytest.raises(popsim.ScenarioError, match=r"change_year'\. It was replaced by a dated"):
+        popsim.load_scenario(path)
+
+
+def test_a_good_timeline_loads_with_each_scenario_validated(tmp_path):
+    scenario = popsim.load_scenario(_write(tmp_path, ENTRIES))
+    (_, first), (m1, second), (m2, third) = schedule(scenario)
+    assert (m1, m2) == (36, 61)
+    assert first.policy.fee.multiple == 4.0 and second.policy.fee.multiple == 3.0
+    assert third.policy.rules.regime == "selective_two_child"
+    assert third.policy.fee.multiple == 3.0, "a change keeps what earlier changes set"
+
+
+# ---- the rules ----------------------------------------------------------------------------
+
+LEGAL, SPACING, MIN_AGE = 20, 48, 24
+
+
+def _kernel(regime, parity, *, first_is_son, only_child, months=10 * SPACING, age=30):
+    k = len(parity)
+    return out_of_plan(
+        regime,
+        parity=np.asarray(parity),
+        first_is_son=np.full(k, first_is_son),
+        months_since_first=np.full(k, months),
+        mother_age=np.full(k, age),
+        married=np.ones(k, dtype=bool),
+        legal_age=LEGAL,
+        spacing_months=SPACING,
+        second_child_min_age=MIN_AGE,
+        only_child_couple=np.full(k, only_child),
+    )
+
+
+def test_selective_two_child_allows_a_second_child_to_only_child_couples():
+    son = dict(first_is_son=True)
+    assert not _kernel("selective_two_child", [1], **son, only_child=True)[0], (
+        "a spouse who is an only child: a 2nd child is in plan even after a son"
+    )
+    assert _kernel("selective_two_child", [1], **son, only_child=False)[0], (
+        "neither spouse an only child and a son first: the 2nd child is out of plan"
+    )
+    assert not _kernel("selective_two_child", [1], first_is_son=False, only_child=False)[0], (
+        "the 1.5-child entitlement stays: a girl first allows a 2nd"
+    )
+    assert not _kernel("selective_two_child", [1], **son, only_child=True, months=1)[0], (
+        "the only-child entitlement has no spacing condition"
+    )
+    assert _kernel("selective_two_child", [2], first_is_son=False, only_child=True)[0]
+    assert not _kernel("selective_two_child", [0], **son, only_child=False)[0]
+    assert _kernel("one_and_half", [1], **son, only_child=True)[0], (
+        "the 1.5-child rule does not look at only children"
+    )
+
+
+def test_three_child_allows_three():
+    flags = _kernel("three_child", [0, 1, 2, 3, 4], first_is_son=True, only_child=False)
+    np.testing.assert_array_equal(flags, [False, False, False, True, True])
+    late = _kernel("three_child", [1], first_is_son=True, only_child=False, age=LEGAL - 1)
+    assert late[0], "below the legal age a birth is out of plan under every rule"
+
+
+def test_a_couple_is_only_child_when_either_spouse_is():
+    world = World(popsim.load_scenario(PARAMS / "baseline.yaml"), seed=1)
+    p = world.persons
+    #       wife only, husband only, neither, wife whose husband lives outside (only child)
+    wives = p.add(4, sex=FEMALE, marital=MARRIED, only_child=np.array([1, 0, 0, 0], bool))
+    husbands = p.add(3, sex=MALE, marital=MARRIED, only_child=np.array([0, 1, 0], bool))
+    p.spouse[wives[:3]] = husbands
+    p.spouse[husbands] = wives[:3]
+    np.testing.assert_array_equal(only_child_couple(world, wives), [True, True, False, False])
+
+
+# ---- only children --------------------------------------------------------------------------
+
+
+def test_initial_only_child_shares_follow_the_table():
+    scenario = resize(popsim.load_scenario(PARAMS / "baseline.yaml"), 20_000, 1)
+    world = World(scenario, seed=3)
+    world.t = -12 * scenario.township.burn_in_years
+    from popsim.model.initial import populate
+
+    populate(world)
+    p = world.persons
+    year = scenario.township.start_year + np.floor_divide(p.birth_month, 12)
+    starts, shares = only_child_share()
+    cohort = np.clip(np.searchsorted(starts, year, side="right") - 1, 0, starts.size - 1)
+    checked = 0
+    for c, share in enumerate(shares):
+        who = cohort == c
+        n = int(who.sum())
+        if n < 200:
+            continue
+        observed = float(p.only_child[who].mean())
+        sd = np.sqrt(share * (1 - share) / n)
+        assert abs(observed - share) < 4 * sd + 1e-9, (
+            f"cohort from {starts[c]}: {observed:.3f} only children, table {share} (n={n})"
+        )
+        checked += 1
+    assert checked >= 4, "most cohorts are in the initial population"
+
+
+def test_a_child_born_in_the_run_is_an_only_child_until_a_sibling_is_born():
+    """For every person born in the run whose mother is still in the table: an only child
+    exactly when the mother has had one child (her parity counts births before the run)."""
+    model = PopsimModel(_scenario(), seed=SEED).run()
+    p = model.world.persons
+    row_of = {int(pid): row for row, pid in enumerate(p.pid)}
+    children = np.flatnonzero(p.mother >= 0)
+    mothers = np.array([row_of.get(int(m), -1) for m in p.mother[children]])
+    known = mothers >= 0
+    children, mothers = children[known], mothers[known]
+    assert children.size > 200
+    np.testing.assert_array_equal(p.only_child[children], p.parity[mothers] == 1)
+    assert p.only_child[children].any() and (~p.only_child[children]).any()
