@@ -379,3 +379,30 @@ def test_a_child_born_in_the_run_is_an_only_child_until_a_sibling_is_born():
     assert children.size > 200
     np.testing.assert_array_equal(p.only_child[children], p.parity[mothers] == 1)
     assert p.only_child[children].any() and (~p.only_child[children]).any()
+
+
+# ---- the history scenario ---------------------------------------------------------------------
+
+
+def test_the_history_raises_second_births_after_2016_and_births_above_the_baseline():
+    """The history against the 1.5-child baseline on the same seeds (paired): identical to
+    2013, then more births, and from 2016 a larger share of second births."""
+    history = popsim.load_scenario(PARAMS / "scenarios" / "history.yaml")
+    baseline = popsim.load_scenario(PARAMS / "baseline.yaml")
+    runs = {
+        name: [popsim.simulate(s, seed=seed, n_agents=4000, years=10) for seed in (1, 2)]
+        for name, s in (("history", history), ("baseline", baseline))
+    }
+
+    def births(name):
+        frames = [r.events[r.events["event"] == "birth"] for r in runs[name]]
+        return pd.concat(frames).astype({"order": np.int64})
+
+    h, b = births("history"), births("baseline")
+    early = range(2009, 2014)
+    by_year = {n: f.groupby("year").size() for n, f in (("h", h), ("b", b))}
+    assert all(by_year["h"][y] == by_year["b"][y] for y in early), "the same path to 2013"
+    late = range(2016, 2019)
+    assert sum(by_year["h"][y] for y in late) > 1.05 * sum(by_year["b"][y] for y in late)
+    share = {n: (f[f["year"].isin(late)]["order"] == 2).mean() for n, f in (("h", h), ("b", b))}
+    assert share["h"] > share["b"] + 0.05, share

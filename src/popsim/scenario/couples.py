@@ -61,7 +61,7 @@ class Contraception(Section):
         source="[S] bulletin",
     )
     larc_rate: float = lever(
-        0.409,
+        0.438,
         unit="per month",
         ge=0,
         le=1,
@@ -69,7 +69,7 @@ class Contraception(Section):
         source="[C] popsim calibrate params/calibration/baseline.yaml (docs/calibration.md)",
     )
     sterilisation_rate: float = lever(
-        0.019,
+        0.0235,
         unit="per month",
         ge=0,
         le=1,
@@ -77,7 +77,7 @@ class Contraception(Section):
         source="[C] popsim calibrate params/calibration/baseline.yaml (docs/calibration.md)",
     )
     refusal: float = lever(
-        0.0817,
+        0.1,
         unit="probability",
         ge=0,
         le=1,
@@ -138,7 +138,7 @@ class Decision(Section):
         meaning="distribution of desired family size 0, 1, 2, ... children, drawn at marriage",
     )
     son_preference: float = lever(
-        0.563,
+        0.695,
         unit="probability",
         ge=0,
         le=1,
@@ -153,25 +153,23 @@ class Decision(Section):
         meaning="parity after which even son-preferring couples stop",
     )
     try_rate: float = lever(
-        0.2,
+        0.223,
         unit="per month",
         ge=0,
         le=1,
         meaning="monthly chance of starting to try for a wanted child at zero policy price "
         "(its annual equivalent 1 - (1 - try_rate)^12 is P0; first births in plan: 1); "
         "range 0.05-0.4",
-        source="[U] hand-set to meet the 17 targets after the decision's reform, to be refitted "
-        "by popsim calibrate (docs/calibration.md)",
+        source="[C] popsim calibrate params/calibration/baseline.yaml (docs/calibration.md)",
     )
     child_cost_years: float = lever(
-        4.0,
+        5.07,
         unit="years of income",
         gt=0,
         le=50,
         meaning="private cost of raising a child: the base of the price ratio, which sets how "
         "the response bends away from the reference price; range 1-8",
-        source="[U] hand-set to meet the 17 targets after the decision's reform, to be refitted "
-        "by popsim calibrate (docs/calibration.md)",
+        source="[C] popsim calibrate params/calibration/baseline.yaml (docs/calibration.md)",
     )
     elasticity: float = lever(
         -0.7,
@@ -314,7 +312,7 @@ class SexSelection(Section):
         meaning="month in which the fetus's sex can be seen",
     )
     price_response: float = lever(
-        0.0939,
+        0.0823,
         unit="per year of income",
         ge=0,
         le=10,

@@ -233,7 +233,7 @@ class Migration(Section):
         meaning="chance that a married labour migrant's spouse (or a migrant's bride) goes too",
     )
     separated_contact: float = lever(
-        0.346,
+        0.254,
         unit="ratio",
         ge=0,
         le=1,

@@ -174,11 +174,12 @@ class Checkups(Section):
     enabled: bool = lever(True, unit="switch", meaning="hold check-up rounds")
     interval_months: int = lever(3, unit="months", ge=1, le=24, meaning="months between rounds")
     participation: float = lever(
-        0.9,
+        0.785,
         unit="probability",
         ge=0,
         le=1,
         meaning="chance a resident target woman attends a round",
+        source="[C] popsim calibrate params/calibration/baseline.yaml (docs/calibration.md)",
     )
     migrant_participation: float = lever(
         0.5, unit="probability", ge=0, le=1, meaning="chance an away woman's feedback form returns"
@@ -190,18 +191,20 @@ class Checkups(Section):
         0.8, unit="probability", ge=0, le=1, meaning="migrants' participation under the agreement"
     )
     detection: float = lever(
-        0.9,
+        0.802,
         unit="probability",
         ge=0,
         le=1,
         meaning="chance a check-up finds a pregnancy or a missing IUD",
+        source="[C] popsim calibrate params/calibration/baseline.yaml (docs/calibration.md)",
     )
     remedial: float = lever(
-        0.8,
+        0.822,
         unit="probability",
         ge=0,
         le=1,
         meaning="chance a detected out-of-plan pregnancy is ended",
+        source="[C] popsim calibrate params/calibration/baseline.yaml (docs/calibration.md)",
     )
     reinsertion: float = lever(
         0.9,
@@ -258,7 +261,7 @@ class Reporting(Section):
     """Birth registration and the reported layer of every KPI (docs/regime.md §14)."""
 
     in_plan: float = lever(
-        0.998,
+        0.996,
         unit="probability",
         ge=0,
         le=1,
@@ -266,7 +269,7 @@ class Reporting(Section):
         source="[C] popsim calibrate params/calibration/baseline.yaml (docs/calibration.md)",
     )
     out_of_plan: float = lever(
-        0.164,
+        0.113,
         unit="probability",
         ge=0,
         le=1,
@@ -318,7 +321,7 @@ class Budget(Section):
         source="[S] bulletin",
     )
     wealth_years: float = lever(
-        39.9,
+        52.9,
         unit="years of income",
         gt=0,
         le=100,
