@@ -30,6 +30,7 @@ HISTORY = ROOT / "params" / "scenarios" / "history.yaml"
 TARGETS = ROOT / "params" / "calibration" / "history_targets.yaml"
 FIGURES = ROOT / "docs" / "figures"
 YEARS = 14  # 2009-2022
+TOTAL = "baseline (1.5 children throughout)"  # history minus it: all changes together
 
 
 def _run(job: tuple[str, dict, int, int]) -> pd.DataFrame:
@@ -56,7 +57,7 @@ def scenarios() -> dict[str, dict]:
     import yaml
 
     timeline = yaml.safe_load(HISTORY.read_text())["timeline"]
-    out = {"history": {}, "baseline (1.5 children throughout)": {"timeline": []}}
+    out = {"history": {}, TOTAL: {"timeline": []}}
     for i, entry in enumerate(timeline):
         for field in entry["set"]:
             rest = [
@@ -151,8 +152,10 @@ def figures(runs: pd.DataFrame, effects: pd.DataFrame) -> None:
     fig.tight_layout()
     fig.savefig(FIGURES / "validation_history.png", dpi=110)
     fig, ax = plt.subplots(figsize=(10, 4.5))
-    for name in effects.columns:
-        ax.plot(effects.index, effects[name], marker=".", label=name)
+    colours = plt.get_cmap("tab20").colors
+    for k, name in enumerate(c for c in effects.columns if c != TOTAL):
+        ax.plot(effects.index, effects[name], marker=".", color=colours[k], label=name)
+    ax.plot(effects.index, effects[TOTAL], color="black", lw=2.5, label="all changes together")
     ax.axhline(0, color="black", lw=0.8)
     ax.set_title("What each change contributes: history minus history without it (births a year)")
     ax.set_xlabel("year")
