@@ -179,7 +179,7 @@ def test_large_calibration_is_refused(tmp_path, monkeypatch, capsys):
     err = capsys.readouterr().err
     assert code == 2, err
     assert err.startswith("popsim calibrate: error: calibration ")
-    assert "100,004 runs" in err and "--allow-large" in err
+    assert "100,006 runs" in err and "--allow-large" in err  # + 2 candidates, start: 2 seeds
     assert not (tmp_path / "out").exists()
 
 
