@@ -177,7 +177,7 @@ def trajectory(frame: pd.DataFrame, column: str, band: str = "range") -> pd.Data
 # --- intervals -------------------------------------------------------------------------------
 
 
-def _paired(summary: pd.DataFrame, reference: str) -> dict[str, pd.DataFrame]:
+def paired_rows(summary: pd.DataFrame, reference: str) -> dict[str, pd.DataFrame]:
     """Each scenario's rows by seed, restricted to the seeds it shares with the reference."""
     by = {name: rows.set_index("seed") for name, rows in summary.groupby("scenario", sort=False)}
     if reference not in by:
@@ -208,7 +208,7 @@ def difference_table(summary: pd.DataFrame, indicator: str, reference: str) -> p
         unpaired interval, and ``width_ratio`` = Welch width / paired width (how
         many times narrower pairing makes the interval).
     """
-    pairs = _paired(summary, reference)
+    pairs = paired_rows(summary, reference)
     rows = {}
     for name, scen in pairs.items():
         if name == reference:
@@ -264,7 +264,7 @@ def cost_table(
     but its interval reaches 0, the ratio's interval is unbounded: NaN bounds
     and a note. A negative cost means the scenario saves money and averts births.
     """
-    pairs = _paired(summary, reference)
+    pairs = paired_rows(summary, reference)
     with_net = net is not None and net in summary.columns
     rows = {}
     for name, scen in pairs.items():

@@ -117,19 +117,18 @@ def _paired_differences(
     summary: pd.DataFrame, indicator: str, reference: str
 ) -> dict[str, pd.Series]:
     """Each scenario's per-seed difference from the reference (births averted: ref - scen)."""
-    by = {name: rows.set_index("seed") for name, rows in summary.groupby("scenario", sort=False)}
-    if reference not in by:
-        raise ValueError(f"reference scenario {reference!r} is not in: {', '.join(by)}")
-    ref = by[reference]
+    from popsim.analysis.comparison import paired_rows
+
+    pairs = paired_rows(summary, reference)
     out = {}
-    for name, rows in by.items():
+    for name, rows in pairs.items():
         if name == reference:
             continue
-        seeds = rows.index.intersection(ref.index)
+        ref = pairs[reference].loc[rows.index]
         if indicator == "births_averted":
-            out[name] = ref.loc[seeds, "births"] - rows.loc[seeds, "births"]
+            out[name] = ref["births"] - rows["births"]
         else:
-            out[name] = rows.loc[seeds, indicator] - ref.loc[seeds, indicator]
+            out[name] = rows[indicator] - ref[indicator]
     return out
 
 

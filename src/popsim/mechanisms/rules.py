@@ -27,6 +27,8 @@ from popsim.scenario.regime import Regime
 from popsim.scenario.tables import only_child_share
 from popsim.state.population import MARRIED
 
+FOREVER = 10**6  #: months: past any spacing interval and minimum age
+
 
 def out_of_plan(
     regime: Regime,
@@ -127,24 +129,10 @@ def next_birth_out_of_plan(
 def blocked_for_good(world, rows: np.ndarray) -> np.ndarray:
     """Whether the rule in force forbids the next birth of ``rows`` however long they wait.
 
-    Spacing and minimum ages count as passed: they only delay a birth.
+    Spacing and minimum ages count as passed: they only delay a birth, so this is the rule
+    for a birth :data:`FOREVER` months on.
     """
-    p, rules = world.persons, world.scenario.policy.rules
-    parity = p.parity[rows]
-    return out_of_plan(
-        rules.regime,
-        parity=parity,
-        first_is_son=(parity == 1) & (p.sons[rows] == 1),
-        months_since_first=np.full(rows.size, 10**6),
-        mother_age=np.full(rows.size, 10**3),
-        married=p.marital[rows] == MARRIED,
-        legal_age=world.scenario.demography.marriage.min_age_female,
-        spacing_months=rules.spacing_months,
-        second_child_min_age=rules.second_child_min_age,
-        only_child_couple=(
-            only_child_couple(world, rows) if rules.regime == "selective_two_child" else None
-        ),
-    )
+    return next_birth_out_of_plan(world, rows, months_ahead=FOREVER)
 
 
 def step_plan_status(world) -> None:
