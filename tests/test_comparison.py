@@ -231,6 +231,7 @@ def tables_of(seed_births):
         yuan_fee_collected=20.0,
         spend_net_of_fees=80.0,
         abortions_remedial=3,
+        abortions_sex_selective=1,
     )
     return {"annual": annual, "asfr": asfr, "exposure": exposure, "kpis": kpis}
 
@@ -248,6 +249,7 @@ def test_per_seed_pools_over_years():
     assert row["fee_revenue"] == 40
     assert row["spend_net_of_fees"] == 160
     assert row["abortions_remedial"] == 6
+    assert row["abortions_sex_selective"] == 2
 
 
 def test_summarise_and_tables_cover_every_scenario():
@@ -264,7 +266,7 @@ def test_summarise_and_tables_cover_every_scenario():
     assert cost["cost_per_birth_averted"] == 0  # same spending, 2 births averted per seed
     assert cost[["paired_low", "welch_high"]].tolist() == [0, 0]  # no spread at all
     text = comparison.headline(tables).loc["s", "births"]
-    assert text.startswith("-2.0 [")
+    assert text.startswith("-2 [")
     assert not re.search(r"-0(\.0*)?(?![0-9.])", comparison.headline(tables).to_string())
 
 

@@ -8,8 +8,9 @@ The batch folder ``DIR``::
     DIR/NAME/scenario.failed.ipynb   the executed notebook of a failed run, for reading
     DIR/NAME/log.txt           start and end times and papermill's output, one block per run
     DIR/NAME/csv/TABLE.csv     with ``csv=True``: each of the scenario's tables as CSV
-    DIR/compare.ipynb          the executed comparison notebook
-    DIR/report.html            compare.ipynb without its code, figures embedded
+    DIR/compare.ipynb          the executed comparison notebook, for working on in JupyterLab
+    DIR/report.html            the report (popsim.analysis.document): findings, design,
+                               effects, costs, side effects, methods; one self-contained file
 
 ``ensemble`` (``--ensemble``) runs every scenario also under each of a calibration's drawn
 near-best parameter sets, named ``NAME.set<trial>`` (:mod:`popsim.analysis.ensemble`).
@@ -38,13 +39,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from popsim.analysis import document
 from popsim.analysis.execution import (
     describe,
     execute,
     kernel_command,
     logging_to,
     now,
-    write_report,
 )
 from popsim.analysis.notebook import repo_root
 from popsim.outputs import guards, integrity, replicates
@@ -306,7 +307,7 @@ def export_csv(folder: Path) -> None:
 
 
 def compare(out: Path, notebooks: Path, reference: str) -> Outcome:
-    """Execute ``compare.ipynb`` into ``out`` and turn it into ``report.html`` (no code).
+    """Execute ``compare.ipynb`` into ``out``, then write the batch's ``report.html``.
 
     Both are renamed into place only when written, so a failed compare leaves the previous
     report as it was.
@@ -320,7 +321,7 @@ def compare(out: Path, notebooks: Path, reference: str) -> Outcome:
         try:
             failed = out / "compare.failed.ipynb"
             execute(notebooks / COMPARE, out / COMPARE, params, notebooks, log, failed=failed)
-            write_report(out / COMPARE, out / REPORT)
+            document.write_report(out, reference, out / REPORT)
         except Exception as exc:
             outcome = Outcome("compare", "failed", time.perf_counter() - start, describe(exc))
             fh.write(f"{exc}\n=== {now()} end: failed: {outcome.error}\n")

@@ -33,24 +33,30 @@ from popsim.analysis.intervals import (
     welch_df,
     welch_interval,
 )
+from popsim.analysis.measures import MEASURES
 from popsim.outputs import statistics
 from popsim.outputs.kpis import SPENDING
 
 Batch = Mapping[str, Mapping[str, pd.DataFrame]]
 
-#: Run-level indicators of one replicate, in the order the tables are shown.
+#: Run-level indicators of one replicate, in the order the tables are shown; meanings and units
+#: are in :data:`popsim.analysis.measures.MEASURES`.
 INDICATORS: dict[str, str] = {
-    "cbr": "crude birth rate, births per 1000 person-years, pooled over the years",
-    "tfr": "total fertility rate, births per woman, age rates pooled over the years",
-    "srb": "sex ratio at birth, males per 100 females, pooled over the years",
-    "births": "births over the run",
-    "births_out_of_plan": "out-of-plan births over the run (true layer)",
-    "compliance_true": "share of births in plan (true layer)",
-    "compliance_reported": "share of registered births in plan (as reported)",
-    "spend_total": "the regime's gross cost over the run (every budget line), yuan",
-    "fee_revenue": "social maintenance fees collected over the run, yuan",
-    "spend_net_of_fees": "the gross cost less the fee revenue, yuan",
-    "abortions_remedial": "remedial abortions over the run (check-ups)",
+    name: MEASURES[name].meaning
+    for name in (
+        "cbr",
+        "tfr",
+        "srb",
+        "births",
+        "births_out_of_plan",
+        "compliance_true",
+        "compliance_reported",
+        "spend_total",
+        "fee_revenue",
+        "spend_net_of_fees",
+        "abortions_remedial",
+        "abortions_sex_selective",
+    )
 }
 
 #: Annual indicators drawn over time, and the table each comes from.
@@ -117,6 +123,7 @@ def per_seed(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
         "fee_revenue": "yuan_fee_collected",
         "spend_net_of_fees": "spend_net_of_fees",
         "abortions_remedial": "abortions_remedial",
+        "abortions_sex_selective": "abortions_sex_selective",
     }
     if "births" in kpis.columns and not kpis.empty:
         k = kpis.groupby("seed")[
@@ -367,23 +374,6 @@ def cost_lines(batch: Batch, reference: str) -> pd.DataFrame:
 #: Every comparison table, in the order they are shown.
 TABLES = (*INDICATORS, "births_averted", "cost_per_birth_averted")
 
-#: Decimals for showing each table's values.
-DECIMALS = {
-    "cbr": 2,
-    "tfr": 3,
-    "srb": 1,
-    "births": 1,
-    "births_out_of_plan": 1,
-    "compliance_true": 3,
-    "compliance_reported": 3,
-    "spend_total": 0,
-    "fee_revenue": 0,
-    "spend_net_of_fees": 0,
-    "abortions_remedial": 1,
-    "births_averted": 1,
-    "cost_per_birth_averted": 0,
-}
-
 
 def comparison_tables(
     summary: pd.DataFrame, reference: str, spend: str = "spend_total"
@@ -399,8 +389,8 @@ def comparison_tables(
 
 
 def rounded(table: pd.DataFrame, name: str) -> pd.DataFrame:
-    """A comparison table rounded for reading (the indicator's :data:`DECIMALS`), no ``-0``."""
-    digits = DECIMALS.get(name, 3)
+    """A comparison table rounded for reading (the measure's decimals), no ``-0``."""
+    digits = MEASURES[name].decimals
     places = {c: digits for c in table.select_dtypes("number").columns}
     places |= {"width_ratio": 1, "births_averted": 1, "extra_spend": 0, "extra_spend_net": 0}
     places = {c: d for c, d in places.items() if c in table.columns and c != "seeds"}
@@ -445,7 +435,7 @@ def headline(
         t = tables[name]
         value = t["cost_per_birth_averted"] if name == "cost_per_birth_averted" else t["difference"]
         columns[name] = [
-            _format(v, lo, hi, DECIMALS.get(name, 3), name == "cost_per_birth_averted")
+            _format(v, lo, hi, MEASURES[name].decimals, name == "cost_per_birth_averted")
             for v, lo, hi in zip(value, t["paired_low"], t["paired_high"], strict=True)
         ]
     return pd.DataFrame(columns, index=next(iter(tables.values())).index)

@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from popsim.analysis.measures import label
 from popsim.scenario.loading import ScenarioError
 
 _MEMBER = re.compile(r"(?P<scenario>.+)\.set(?P<trial>\d+)")
@@ -90,14 +91,8 @@ def split_batch(batch: dict) -> tuple[dict, dict]:
     return plain, {name: tables for name, tables in batch.items() if name not in plain}
 
 
-#: Effects shown across the parameter sets, and what each is.
-SHOWN = {
-    "births_averted": "births averted over the run",
-    "tfr": "total fertility rate",
-    "srb": "sex ratio at birth",
-    "abortions_remedial": "remedial abortions over the run",
-    "spend_total": "the regime's gross cost over the run, yuan",
-}
+#: Effects shown across the parameter sets (labels and units from :mod:`~.measures`).
+SHOWN = ("births_averted", "tfr", "srb", "abortions_remedial", "spend_total")
 
 
 def table(members: dict, reference: str) -> pd.DataFrame:
@@ -106,8 +101,8 @@ def table(members: dict, reference: str) -> pd.DataFrame:
 
     summary = summarise(members)
     frames = [
-        effects(summary, name, reference).reset_index().assign(effect=meaning)
-        for name, meaning in SHOWN.items()
+        effects(summary, name, reference).reset_index().assign(effect=label(name, unit=True))
+        for name in SHOWN
     ]
     out = pd.concat(frames, ignore_index=True)
     return out[["effect", "scenario", *out.columns.drop(["effect", "scenario"])]]

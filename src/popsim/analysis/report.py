@@ -19,32 +19,17 @@ from __future__ import annotations
 
 import os
 import sys
+import textwrap
 from collections.abc import Iterable, Mapping
 
 import numpy as np
 import pandas as pd
 
 from popsim.analysis import comparison
+from popsim.analysis.measures import MEASURES, label
 from popsim.outputs.statistics import compliance, ratio
 
 Tables = Mapping[str, pd.DataFrame]
-
-LABELS = {
-    "cbr": "CBR (births per 1000)",
-    "tfr": "TFR (births per woman)",
-    "srb": "SRB (males per 100 females)",
-    "population": "Population (year end)",
-    "compliance_true": "Compliance, true",
-    "compliance_reported": "Compliance, reported",
-    "births": "Births",
-    "births_out_of_plan": "Out-of-plan births",
-    "spend_total": "Regime cost, gross (yuan)",
-    "fee_revenue": "Fee revenue (yuan)",
-    "spend_net_of_fees": "Regime cost net of fee revenue (yuan)",
-    "abortions_remedial": "Remedial abortions",
-    "births_averted": "Births averted",
-    "cost_per_birth_averted": "Cost per birth averted (yuan)",
-}
 
 # --- tables ----------------------------------------------------------------------------------
 
@@ -214,10 +199,10 @@ def indicator_figure(tables: Tables, band: str = "range", title: str | None = No
     fig, axes = _grid(5)
     for ax, column in zip(axes, ["cbr", "tfr", "srb", "population"], strict=False):
         _band(ax, frame, column, "mean", band=band)
-        ax.set_title(LABELS[column])
+        ax.set_title(label(column, unit=True))
     ax = axes[4]
-    for column, label in (("compliance_true", "true"), ("compliance_reported", "reported")):
-        _band(ax, frame, column, label, band=band)
+    for column, layer in (("compliance_true", "true"), ("compliance_reported", "reported")):
+        _band(ax, frame, column, layer, band=band)
     ax.set_title("Compliance (share of births in plan)")
     ax.legend()
     for ax in axes:
@@ -260,7 +245,7 @@ def trajectory_figure(batch: Mapping[str, Tables], band: str = "range"):
     for ax, column in zip(axes, comparison.TRAJECTORIES, strict=True):
         for i, (name, frame) in enumerate(frames.items()):
             _band(ax, frame, column, name, f"C{i % 10}", band, 0.25 if len(frames) < 3 else 0.1)
-        ax.set_title(LABELS[column])
+        ax.set_title(label(column, unit=True))
         _years_axis(ax)
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 4))
@@ -310,7 +295,7 @@ def interval_figure(
         ax.set_ylim(len(table) - 0.4, -0.6)
         ax.xaxis.set_major_formatter(lambda x, _: f"{x:,.6g}")
         what = " (reference - scenario)" if name == "births_averted" else ""
-        ax.set_title(f"{LABELS.get(name, name)}{what}", fontsize=10)
+        ax.set_title(f"{label(name)}{what}", fontsize=10)
         ax.grid(axis="x", alpha=0.3)
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncols=2)
@@ -403,3 +388,128 @@ def sensitivity_figure(table: pd.DataFrame, title: str = ""):
         ax.set(xlabel=main, title=output)
     fig.suptitle(f"{title + ': ' if title else ''}{main} with bootstrap 95 % intervals")
     return fig
+
+
+# --- figures of the batch report -------------------------------------------------------------
+
+
+def effects_figure(
+    tables: Mapping[str, pd.DataFrame],
+    labels: Mapping[str, str],
+    indicators: Iterable[str] = ("births", "tfr", "srb", "spend_total"),
+):
+    """Each scenario's paired difference from the reference with its 95 % interval.
+
+    One panel per indicator; scenarios are labelled in words and ordered as ``labels``.
+    """
+    indicators = [i for i in indicators if i in tables]
+    names = [n for n in labels if n in tables[indicators[0]].index]
+    fig, axes = _grid(len(indicators), ncols=2, size=(6.2, 0.38 * len(names) + 1.3))
+    y = np.arange(len(names))
+    for i, (ax, name) in enumerate(zip(axes, indicators, strict=True)):
+        table = tables[name].loc[names]
+        mid = table["difference"].to_numpy(dtype=float)
+        low = table["paired_low"].to_numpy(dtype=float)
+        high = table["paired_high"].to_numpy(dtype=float)
+        scale = MEASURES[name].scale
+        ax.errorbar(
+            mid / scale,
+            y,
+            xerr=[(mid - low) / scale, (high - mid) / scale],
+            fmt="o",
+            ms=4,
+            lw=3,
+            color="C0",
+        )
+        ax.axvline(0, color="k", lw=0.8)
+        ax.set_yticks(y, [labels[n] for n in names] if i % 2 == 0 else [], fontsize=8)
+        ax.set_ylim(len(names) - 0.5, -0.5)
+        ax.xaxis.set_major_formatter(lambda x, _: f"{x:,.6g}")
+        ax.set_title(label(name), fontsize=10)
+        ax.set_xlabel(MEASURES[name].unit, fontsize=8)
+        ax.grid(axis="x", alpha=0.3)
+    fig.suptitle("Difference from the reference over the run: paired mean, 95 % interval")
+    return fig
+
+
+def differences_over_time_figure(
+    differences: Mapping[str, Mapping[str, pd.DataFrame]],
+    labels: Mapping[str, str],
+    colours: Mapping[str, str],
+    titles: Mapping[str, str] | None = None,
+):
+    """Small multiples of the paired difference from the reference by year, with 95 % bands.
+
+    A row per scenario, a column per indicator; columns share their y axis.
+
+    ``differences`` is ``{indicator: {scenario: frame with year, mean, low, high}}``;
+    ``titles`` name the columns (default: the measure's label and unit).
+    """
+    titles = titles or {}
+    indicators = list(differences)
+    names = [n for n in labels if n in differences[indicators[0]]]
+    plt = _pyplot()
+    fig, axes = plt.subplots(
+        len(names),
+        len(indicators),
+        figsize=(2.9 * len(indicators) + 1.6, 1.25 * len(names) + 0.9),
+        squeeze=False,
+        sharex=True,
+        sharey="col",
+        layout="constrained",
+    )
+    plt.close(fig)
+    for row, name in enumerate(names):
+        for col, indicator in enumerate(indicators):
+            ax = axes[row][col]
+            t = differences[indicator][name]
+            colour = colours.get(name, "C0")
+            ax.fill_between(t["year"], t["low"], t["high"], color=colour, alpha=0.25, lw=0)
+            ax.plot(t["year"], t["mean"], color=colour, lw=1.5, marker="o", ms=2)
+            ax.axhline(0, color="k", lw=0.6)
+            ax.grid(alpha=0.3)
+            ax.tick_params(labelsize=7)
+            if row == 0:
+                ax.set_title(titles.get(indicator, label(indicator, unit=True)), fontsize=9)
+            if col == 0:
+                text = textwrap.fill(labels[name], 24)
+                ax.set_ylabel(text, fontsize=8, rotation=0, ha="right", va="center")
+    for ax in axes[-1]:
+        ax.set_xlabel("year", fontsize=8)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+    fig.suptitle("Scenario minus reference, seed by seed: mean and 95 % interval by year")
+    return fig
+
+
+def dose_response_figure(table: pd.DataFrame, field: str, indicators: Iterable[str]):
+    """Effects against the varied lever's value: one panel per indicator, 95 % intervals.
+
+    ``table`` has a ``value`` column and, per indicator, ``NAME``, ``NAME_low``, ``NAME_high``.
+    """
+    indicators = list(indicators)
+    fig, axes = _grid(len(indicators), ncols=len(indicators), size=(4.2, 3.0))
+    for ax, name in zip(axes, indicators, strict=True):
+        mid = table[name].to_numpy(dtype=float)
+        ax.errorbar(
+            table["value"],
+            mid,
+            yerr=[mid - table[f"{name}_low"], table[f"{name}_high"] - mid],
+            fmt="o-",
+            capsize=3,
+        )
+        ax.axhline(0, color="k", lw=0.6)
+        ax.set_xlabel(field)
+        what = "births averted" if name == "births_averted" else f"change in {label(name)}"
+        ax.set_title(what, fontsize=10)
+        ax.grid(alpha=0.3)
+    fig.suptitle(f"Dose-response: the effect against {field}, paired 95 % intervals")
+    return fig
+
+
+def png(fig, dpi: int = 100) -> bytes:
+    """The figure as PNG bytes (for a self-contained HTML page)."""
+    import io
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)
+    return buffer.getvalue()

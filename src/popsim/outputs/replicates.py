@@ -5,8 +5,8 @@ The output folder of a scenario run (what ``notebooks/scenario.ipynb`` writes an
 
     OUT/tables/NAME.parquet   every table of :class:`popsim.outputs.results.Result`, all
                               replicates stacked, with a leading ``seed`` column
-    OUT/manifest.json         scenario name and hash, seeds, size, code version,
-                              versions of the packages, written last
+    OUT/manifest.json         scenario name, description, hash and every setting, seeds,
+                              size, code version, versions of the packages, written last
 
 A folder is *complete* for a request when its manifest exists and matches the
 request (scenario hash, seeds, size, code version) and every table file it lists matches
@@ -110,6 +110,8 @@ def write(
             out / "tables" / f"{name}.parquet", lambda tmp, f=frame: f.to_parquet(tmp, index=False)
         )
     manifest = req.identity | {
+        "description": req.scenario.description,
+        "settings": req.scenario.model_dump(mode="json", exclude={"name", "description"}),
         "tables": sorted(tables),
         "versions": manifests[0]["versions"] if manifests else {},
         "cpu_seconds": [m.get("cpu_seconds") for m in manifests],
