@@ -127,7 +127,7 @@ def variants(batch: Batch) -> dict[str, Variant]:
             field = changed[0]
             value = batch.setting(name, field)
             leaf = field.rsplit(".", 1)[-1]
-            if name == f"{base}_{leaf}_{value}" and isinstance(value, (int, float)):
+            if name.startswith(f"{base}_{leaf}_") and isinstance(value, (int, float)):
                 out[name] = Variant(base, field, float(value))
     return out
 
@@ -490,7 +490,22 @@ def _appendix(batch: Batch, tables, shown: Mapping) -> Html:
                 )
                 break
     pages = f"<h3>Each scenario's own page</h3><ul>{''.join(links)}</ul>" if links else ""
-    return Html(pages + "".join(parts))
+    return Html(pages + "".join(parts) + _replicates(batch))
+
+
+def _replicates(batch: Batch) -> Html:
+    """Every replicate's run-level values, the numbers every table above is computed from."""
+    summary = comparison.summarise(batch.tables)
+    measures = list(comparison.INDICATORS)
+    header = ["Scenario (folder)", "Seed", *(label(m, unit=True) for m in measures)]
+    rows = [
+        [r["scenario"], int(r["seed"]), *(write(m, r[m]) for m in measures)]
+        for _, r in summary.iterrows()
+    ]
+    return Html(
+        "<h3>Every replicate</h3><p>Each replicate's values over the run, from which every "
+        "table above is computed.</p>" + table(header, rows, "appendix")
+    )
 
 
 METHODS = """
