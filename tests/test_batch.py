@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -21,6 +22,7 @@ import pandas as pd
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
+from browser import open_page
 from popsim import cli
 from popsim.analysis import batch, execution
 from popsim.outputs import replicates
@@ -142,13 +144,31 @@ def test_batch_writes_scenarios_and_report(finished):
     ), f"no table shows the CBR comparison {expected}"
 
 
+def test_every_scenario_has_a_page_that_opens_offline_without_errors(finished, tmp_path):
+    out, proc = finished
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    for name in ("baseline", "no_checkups"):
+        html = (out / name / "scenario.html").read_text(encoding="utf-8")
+        assert "data:image/png;base64," in html, f"{name}: figures must be embedded"
+        assert not re.search(r"<script[^>]*\bsrc=", html), f"{name}: the page loads scripts"
+    shown = {"baseline/scenario.html": "Key indicators over time", "report.html": "no_checkups"}
+    for path, text in shown.items():
+        page = open_page(out / path, tmp_path)
+        assert page.errors == [], path
+        assert page.images_loaded, (path, page.broken_images)
+        assert text in page.text and page.screenshot.stat().st_size > 0, path
+
+
 def test_rerun_skips_complete_scenarios(finished):
     out, _ = finished
     before = {p: p.stat().st_mtime_ns for p in out.glob("*/tables/*.parquet")}
+    (out / "baseline" / "scenario.html").unlink()  # a complete scenario only lacking its page
     proc = _run(_batch(out, BASELINE, NO_CHECKUPS))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.count(" skipped ") == 2, proc.stdout
     assert before == {p: p.stat().st_mtime_ns for p in out.glob("*/tables/*.parquet")}
+    assert (out / "baseline" / "scenario.html").is_file()
+    assert "wrote scenario.html" in (out / "baseline" / "log.txt").read_text().splitlines()[-1]
 
 
 def test_killed_batch_resumes_without_recomputing(tmp_path, finished):

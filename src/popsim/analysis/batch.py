@@ -5,6 +5,7 @@ The batch folder ``DIR``::
     DIR/NAME/                  one scenario's output (see popsim.outputs.replicates): tables/,
                                manifest.json (written last)
     DIR/NAME/scenario.ipynb    the executed notebook, renamed into place when it succeeded
+    DIR/NAME/scenario.html     scenario.ipynb without its code, figures embedded
     DIR/NAME/scenario.failed.ipynb   the executed notebook of a failed run, for reading
     DIR/NAME/log.txt           start and end times and papermill's output, one block per run
     DIR/NAME/csv/TABLE.csv     with ``csv=True``: each of the scenario's tables as CSV
@@ -21,11 +22,12 @@ dose-response against the scenario itself).
 A scenario is skipped when its folder is complete for the request
 (:func:`popsim.outputs.replicates.why_incomplete`: same scenario hash, seeds, size and code
 version, and every table matches the size and hash in its manifest) and its executed
-notebook is there with the same parameters; an output that is not is recomputed, and the
-batch says why. Notebooks and the report are written to a temporary name and renamed (the
-previous report stays until the new one is in place), and replicates writes the manifest
-last, so a batch killed at any moment leaves nothing half-written that looks complete. One
-batch at a time writes into a folder (``DIR/.lock``, as for sweeps).
+notebook is there with the same parameters (its ``scenario.html`` is written if missing);
+an output that is not is recomputed, and the batch says why. Notebooks, pages and the report
+are written to a temporary name and renamed (the previous report stays until the new one is
+in place), and replicates writes the manifest last, so a batch killed at any moment leaves
+nothing half-written that looks complete. One batch at a time writes into a folder
+(``DIR/.lock``, as for sweeps).
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ from popsim.scenario.loading import ScenarioError
 from popsim.sweeps.executors import LocalExecutor
 
 NOTEBOOK = "scenario.ipynb"
+PAGE = "scenario.html"
 FAILED = "scenario.failed.ipynb"
 LOG = "log.txt"
 COMPARE = "compare.ipynb"
@@ -211,7 +214,10 @@ def notebook_problem(job: Job) -> str | None:
 
 
 def run_job(job: Job, notebooks: str) -> Outcome:
-    """Execute ``scenario.ipynb`` for one job, logging to its ``log.txt`` (a worker process)."""
+    """Execute ``scenario.ipynb`` for one job, then its ``scenario.html``; log to ``log.txt``.
+
+    Runs in a worker process.
+    """
     start = time.perf_counter()
     job.out.mkdir(parents=True, exist_ok=True)
     nb_dir = Path(notebooks)
@@ -221,6 +227,7 @@ def run_job(job: Job, notebooks: str) -> Outcome:
         try:
             source, target = nb_dir / NOTEBOOK, job.out / NOTEBOOK
             attempts = execute(source, target, job.params, nb_dir, log, failed=job.out / FAILED)
+            write_report(target, job.out / PAGE, title=job.name)
         except Exception as exc:  # reported, and the other scenarios go on
             outcome = Outcome(job.name, "failed", time.perf_counter() - start, describe(exc))
             fh.write(f"{exc}\n=== {now()} end: failed: {outcome.error}\n")
@@ -239,9 +246,18 @@ def _run_in_worker(notebooks: str, job: Job) -> Outcome:
 
 
 def _skip(job: Job) -> Outcome:
+    """A complete job: only its page is written, if missing (say, killed just before it)."""
+    outcome, note = Outcome(job.name, "skipped"), ""
+    if not (job.out / PAGE).is_file():
+        try:
+            write_report(job.out / NOTEBOOK, job.out / PAGE, title=job.name)
+            note = f"; wrote {PAGE}"
+        except Exception as exc:  # reported, and the other scenarios go on
+            outcome = Outcome(job.name, "failed", 0.0, f"{PAGE}: {describe(exc)}")
+            note = f"; {outcome.error}"
     with open(job.out / LOG, "a", encoding="utf-8") as fh:
-        fh.write(f"=== {now()} skipped: {job.name}, output complete for the same request\n")
-    return Outcome(job.name, "skipped")
+        fh.write(f"=== {now()} skipped: {job.name}, output complete for the same request{note}\n")
+    return outcome
 
 
 # --- the batch ----------------------------------------------------------------------------
@@ -273,7 +289,8 @@ def run_batch(
         if had_output:  # an earlier output that cannot be trusted: say so, in one line
             bar.write(f"  recomputed {job.name}: {problem}")
         job.out.mkdir(parents=True, exist_ok=True)
-        (job.out / NOTEBOOK).unlink(missing_ok=True)  # its notebook is rewritten last
+        for last in (NOTEBOOK, PAGE):  # written last, so never left from an earlier run
+            (job.out / last).unlink(missing_ok=True)
         if output_problem:
             (job.out / replicates.MANIFEST).unlink(missing_ok=True)  # not this request's
         todo.append(job)

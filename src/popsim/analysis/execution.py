@@ -1,4 +1,4 @@
-"""Executing one notebook through papermill, all or nothing, and its report without code.
+"""Executing one notebook through papermill, all or nothing, and as HTML without code.
 
 The kernel must run this interpreter (:func:`kernel_command`); a kernel that fails to start
 is retried; the executed notebook is renamed into place only when every cell ran, and a
@@ -163,17 +163,33 @@ def now() -> str:
     return datetime.now().astimezone().isoformat(timespec="seconds")
 
 
-def write_report(notebook: Path, html: Path) -> None:
-    """Standalone HTML of an executed notebook: outputs and text only, images embedded."""
+# JupyterLab's page without what it fetches from a CDN (require.js, MathJax, Mermaid, the
+# widgets' renderer): offline those fail and log errors, and the reports need none of them.
+_OFFLINE_TEMPLATE = """{%- extends 'index.html.j2' -%}
+{%- block html_head_js_requirejs -%}{%- endblock html_head_js_requirejs -%}
+{%- block jupyter_widgets -%}{%- endblock jupyter_widgets -%}
+{%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
+{%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+"""
+
+
+def write_report(notebook: Path, html: Path, *, title: str = "popsim report") -> None:
+    """Standalone HTML of an executed notebook: outputs and text only, images embedded.
+
+    The page loads nothing from the network, so it reads the same offline.
+    """
     import nbformat
+    from jinja2 import DictLoader  # nbconvert's template engine
     from nbconvert import HTMLExporter
 
     nb = nbformat.read(notebook, as_version=4)
     exporter = HTMLExporter(
+        extra_loaders=[DictLoader({"offline.html.j2": _OFFLINE_TEMPLATE})],
+        template_file="offline.html.j2",
         exclude_input=True,
         exclude_input_prompt=True,
         exclude_output_prompt=True,
         embed_images=True,
     )
-    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": "popsim report"}})
+    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
     atomic_write(html, lambda tmp: Path(tmp).write_text(body, encoding="utf-8"))
