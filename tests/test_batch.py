@@ -127,19 +127,24 @@ def test_batch_writes_scenarios_and_report(finished):
         cbr[name] = 1000 * by_seed["births"].sum() / by_seed["person_years"].sum()
 
     # The report's numbers equal those computed here from the tables: the CBR pooled over
-    # the years of each replicate (3 decimals), and the CBR table's means and paired
-    # difference (2 decimals).
+    # the years of each replicate, and the CBR table's means and paired difference (2 decimals).
     tables = _html_tables(html)
-    replicate_rows = [r for t in tables for r in t if {"scenario", "seed", "cbr"} <= r.keys()]
+    cbr_column = "Crude birth rate (births per 1,000 person-years)"
+    replicate_rows = [r for t in tables for r in t if {"Scenario (folder)", "Seed"} <= r.keys()]
     assert len(replicate_rows) == 4, "the report should list every replicate"
     for row in replicate_rows:
-        expected = cbr[row["scenario"]][int(row["seed"])]
-        assert _close(row["cbr"], expected, 3), (row, expected)
+        expected = cbr[row["Scenario (folder)"]][int(row["Seed"])]
+        assert _close(row[cbr_column], expected, 2), (row, expected)
     ref, scen = cbr["baseline"], cbr["no_checkups"]
-    expected = {"reference": ref.mean(), "scenario": scen.mean(), "difference": (scen - ref).mean()}
-    comparison_rows = [r for t in tables for r in t if {"reference", "difference"} <= r.keys()]
+    expected = {
+        "Reference mean": ref.mean(),
+        "Scenario mean": scen.mean(),
+        "Difference": (scen - ref).mean(),
+    }
+    comparison_rows = [r for t in tables for r in t if {"Reference mean", "Difference"} <= r.keys()]
     assert any(
-        r.get("") == "no_checkups" and all(_close(r[k], v, 2) for k, v in expected.items())
+        r.get("Scenario") == "Check-ups abolished"
+        and all(_close(r[k], v, 2) for k, v in expected.items())
         for r in comparison_rows
     ), f"no table shows the CBR comparison {expected}"
 

@@ -45,6 +45,7 @@ from popsim.analysis import document
 from popsim.analysis.execution import (
     describe,
     execute,
+    export_html,
     kernel_command,
     logging_to,
     now,
@@ -227,7 +228,7 @@ def run_job(job: Job, notebooks: str) -> Outcome:
         try:
             source, target = nb_dir / NOTEBOOK, job.out / NOTEBOOK
             attempts = execute(source, target, job.params, nb_dir, log, failed=job.out / FAILED)
-            write_report(target, job.out / PAGE, title=job.name)
+            export_html(target, job.out / PAGE, title=job.name)
         except Exception as exc:  # reported, and the other scenarios go on
             outcome = Outcome(job.name, "failed", time.perf_counter() - start, describe(exc))
             fh.write(f"{exc}\n=== {now()} end: failed: {outcome.error}\n")
@@ -250,7 +251,7 @@ def _skip(job: Job) -> Outcome:
     outcome, note = Outcome(job.name, "skipped"), ""
     if not (job.out / PAGE).is_file():
         try:
-            write_report(job.out / NOTEBOOK, job.out / PAGE, title=job.name)
+            export_html(job.out / NOTEBOOK, job.out / PAGE, title=job.name)
             note = f"; wrote {PAGE}"
         except Exception as exc:  # reported, and the other scenarios go on
             outcome = Outcome(job.name, "failed", 0.0, f"{PAGE}: {describe(exc)}")

@@ -469,8 +469,8 @@ def _appendix(batch: Batch, tables, shown: Mapping) -> Html:
         header = [
             "Scenario",
             "Seeds",
-            "Reference",
-            "Scenario",
+            "Reference mean",
+            "Scenario mean",
             "Difference",
             "95 % interval, paired",
             "95 % interval, unpaired (Welch)",

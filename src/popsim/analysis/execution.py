@@ -173,7 +173,7 @@ _OFFLINE_TEMPLATE = """{%- extends 'index.html.j2' -%}
 """
 
 
-def write_report(notebook: Path, html: Path, *, title: str = "popsim report") -> None:
+def export_html(notebook: Path, html: Path, *, title: str = "popsim report") -> None:
     """Standalone HTML of an executed notebook: outputs and text only, images embedded.
 
     The page loads nothing from the network, so it reads the same offline.
