@@ -626,7 +626,11 @@ def build(batch: Batch) -> str:
             "Effects over time",
             figure(
                 report.differences_over_time_figure(
-                    differences_over_time(batch), {n: shown[n] for n in ranked}, colours, OVER_TIME
+                    differences_over_time(batch),
+                    {n: shown[n] for n in ranked},
+                    colours,
+                    OVER_TIME,
+                    family,
                 ),
                 "paired differences over time",
                 f"Scenario minus reference by year, mean over the paired seeds and 95 % band; "

@@ -437,13 +437,15 @@ def differences_over_time_figure(
     labels: Mapping[str, str],
     colours: Mapping[str, str],
     titles: Mapping[str, str] | None = None,
+    families: Mapping[str, str] | None = None,
 ):
     """Small multiples of the paired difference from the reference by year, with 95 % bands.
 
     A row per scenario, a column per indicator; columns share their y axis.
 
     ``differences`` is ``{indicator: {scenario: frame with year, mean, low, high}}``;
-    ``titles`` name the columns (default: the measure's label and unit).
+    ``titles`` name the columns (default: the measure's label and unit); ``families``, each
+    scenario's family, give the colours' legend.
     """
     titles = titles or {}
     indicators = list(differences)
@@ -477,6 +479,18 @@ def differences_over_time_figure(
     for ax in axes[-1]:
         ax.set_xlabel("year", fontsize=8)
         ax.xaxis.get_major_locator().set_params(integer=True)
+    if families:
+        from matplotlib.patches import Patch
+
+        shown = {families[n]: colours.get(n, "C0") for n in names if n in families}
+        handles = [Patch(color=c, alpha=0.6, label=f) for f, c in sorted(shown.items())]
+        fig.legend(
+            handles=handles,
+            loc="outside lower center",
+            ncols=min(len(handles), 5),
+            title="levers changed",
+            fontsize=8,
+        )
     fig.suptitle("Scenario minus reference, seed by seed: mean and 95 % interval by year")
     return fig
 
