@@ -363,6 +363,57 @@ def test_trends_change_new_couples_preferences_by_the_stated_amount_per_year():
     assert decision.selection_factor(world) == pytest.approx(at_start)
 
 
+def test_formed_couples_revise_their_wishes_with_the_trends():
+    """Over a year, formed couples' mean desired size moves by the trend, and the share
+    preferring sons by its trend: the couples follow the distribution new couples draw from."""
+    n, years_on = 100_000, 5
+    trends = {
+        "policy.decision.desired_size_trend": -0.04,
+        "policy.decision.son_preference_trend": -0.02,
+        "policy.decision.trend_reference_year": 2009,
+    }
+    world = cohort(trends, n, parity=0, sons=0, desired=0)
+    dec, p = world.scenario.policy.decision, world.persons
+    years = world.scenario.township.start_year + years_on - dec.trend_reference_year
+    start = decision.desired_distribution(dec.desired_size, dec.desired_size_trend * (years - 1))
+    rng = np.random.default_rng(3)
+    p.desired[:n] = rng.choice(start.size, size=n, p=start)
+    share = decision.son_preference_share(dec.son_preference, dec.son_preference_trend, years - 1)
+    p.son_pref[:n] = rng.random(n) < share
+    mean_before, pref_before = p.desired[:n].mean(), p.son_pref[:n].mean()
+    for month in range(12):
+        world.t = 12 * years_on + month
+        world.month = Month(wives=p.alive.copy())
+        decision.step_decision(world)
+    f = decision.revision_rate(start, dec.desired_size_trend)
+    se = np.sqrt(f * (1 - f) / n)
+    change = p.desired[:n].mean() - mean_before
+    assert abs(change - dec.desired_size_trend) < Z * se + f**2, (
+        f"mean desired size moved {change:.4f} in a year, the trend is {dec.desired_size_trend}"
+    )
+    se = np.sqrt(pref_before / n)
+    change = p.son_pref[:n].mean() - pref_before
+    assert abs(change - dec.son_preference_trend) < Z * se, (
+        f"son preference moved {change:.4f} in a year, the trend is {dec.son_preference_trend}"
+    )
+
+
+def test_marriage_hazards_follow_their_trend_after_its_year():
+    from popsim.mechanisms import marriage
+
+    world = cohort({"demography.marriage.trend": -0.05}, 10)
+    mar = world.scenario.demography.marriage
+    start = world.scenario.township.start_year
+    for year, years_after in ((mar.trend_from_year - 3, 0), (mar.trend_from_year + 4, 4)):
+        world.t = 12 * (year - start)
+        assert marriage.hazard_factor(world) == pytest.approx(np.exp(-0.05 * years_after))
+    p = np.array([0.0, 0.01, 0.2])
+    hazard = -np.log1p(-p)
+    scaled = marriage.scaled(p, 0.5)
+    np.testing.assert_allclose(-np.log1p(-scaled), 0.5 * hazard)
+    assert marriage.scaled(p, 1.0) is p  # no trend: the same probabilities, not recomputed
+
+
 def test_zero_trends_leave_the_draws_alone():
     """With no trend the preferences are drawn exactly as before: the baseline is unchanged."""
     worlds = [

@@ -5,7 +5,9 @@ family size, or, when it prefers sons, while it has none (up to a parity limit).
 Desired size and son preference are drawn when the couple forms, from the
 distribution and share of its calendar year: both may follow linear trends from
 ``trend_reference_year`` (zero by default), and so may the sex-selection
-propensity (:func:`selection_factor`).
+propensity (:func:`selection_factor`). After the reference year, couples already
+formed revise their wishes with the same trends (:func:`revision_rate`): a trend
+is a change in everyone's wishes, not only in those of couples yet to form.
 
 **Price.** The price of the next birth, in years of income, is the policy price
 (the expected fee, multiple x collection x the chance the birth becomes known,
@@ -127,6 +129,24 @@ def desired_distribution(desired_size, shift: float) -> np.ndarray:
             out[1:] += f * d[:-1]
         left -= f * movable
     return out
+
+
+def revision_rate(distribution, trend: float) -> float:
+    """Annual probability that a couple moves its desired size one child with the trend.
+
+    :func:`desired_distribution` moves a share ``|trend| / movable mass`` of every size one
+    step a year; couples already formed revise at that rate, so that couples drawn from the
+    distribution keep following it (their mean moves by ``trend`` a year).
+    """
+    d = np.asarray(distribution, dtype=float)
+    movable = d[1:].sum() if trend < 0 else d[:-1].sum()
+    return min(1.0, abs(trend) / movable) if movable > 1e-12 else 0.0
+
+
+def son_revision_rate(share: float, trend: float) -> float:
+    """Annual probability that a couple gives up (trend < 0) or takes up son preference."""
+    room = share if trend < 0 else 1.0 - share
+    return min(1.0, abs(trend) / room) if room > 1e-12 else 0.0
 
 
 def years_from_reference(world) -> int:
@@ -276,10 +296,37 @@ def _draw_preferences(world, new: np.ndarray) -> None:
     p.son_pref[new] = world.uniform("son_preference", new) < share
 
 
+def _revise_preferences(world, couples: np.ndarray, years: int) -> None:
+    """Move formed couples' desired size and son preference with the calendar trends."""
+    p, dec = world.persons, world.scenario.policy.decision
+    last = years - 1  # the trends' position at the start of this year
+    if dec.desired_size_trend:
+        trend = dec.desired_size_trend
+        dist = desired_distribution(dec.desired_size, trend * last)
+        move = world.uniform("desire_revision", couples) < monthly_from_annual(
+            revision_rate(dist, trend)
+        )
+        if trend < 0:
+            p.desired[couples[move & (p.desired[couples] > 0)]] -= 1
+        else:
+            top = len(dec.desired_size) - 1
+            p.desired[couples[move & (p.desired[couples] < top)]] += 1
+    if dec.son_preference_trend:
+        trend = dec.son_preference_trend
+        share = son_preference_share(dec.son_preference, trend, last)
+        move = world.uniform("son_preference_revision", couples) < monthly_from_annual(
+            son_revision_rate(share, trend)
+        )
+        p.son_pref[couples[move]] = trend > 0
+
+
 def step_decision(world) -> None:
-    """Draw new couples' preferences; fade, start and stop trying (of the month's wives)."""
+    """The month's decisions of the wives: preferences drawn or revised, fading, trying."""
     p, dec = world.persons, world.scenario.policy.decision
     wives = world.month.wives
+    years = years_from_reference(world)
+    if years > 0 and (dec.desired_size_trend or dec.son_preference_trend):
+        _revise_preferences(world, np.flatnonzero(wives & (p.desired >= 0)), years)
     new = np.flatnonzero(wives & (p.desired < 0))
     if new.size:
         _draw_preferences(world, new)

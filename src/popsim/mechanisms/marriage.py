@@ -25,6 +25,23 @@ EXTERNAL_BRIDE_MAX_AGE = 45
 MARRIAGE, EXTERNAL_BRIDE = REASONS.index("marriage"), REASONS.index("external_bride")
 
 
+def hazard_factor(world: World) -> float:
+    """This year's multiplier of the first-marriage hazards (1 without a trend).
+
+    exp(trend x the years after ``trend_from_year``): the hazards as given until then.
+    """
+    mar = world.scenario.demography.marriage
+    if not mar.trend:
+        return 1.0
+    year = world.scenario.township.start_year + world.t // 12
+    return float(np.exp(mar.trend * max(0, year - mar.trend_from_year)))
+
+
+def scaled(p_month, factor: float):
+    """Monthly probabilities whose hazards are ``factor`` times those of ``p_month``."""
+    return p_month if factor == 1.0 else 1.0 - (1.0 - np.asarray(p_month)) ** factor
+
+
 def choose_brides(u: np.ndarray, *, age_years: np.ndarray, p_month: np.ndarray) -> np.ndarray:
     """Which never-married women (given by their uniforms and ages) marry this month."""
     return u < p_month[age_years]
@@ -95,10 +112,9 @@ def step_marriage(world: World) -> None:
     age = world.age_years
     single = p.alive & (p.marital == SINGLE)
     women = np.flatnonzero(single & (p.sex == FEMALE))
+    p_month = scaled(rates.marriage_female, hazard_factor(world))
     brides = women[
-        choose_brides(
-            world.uniform("marriage", women), age_years=age[women], p_month=rates.marriage_female
-        )
+        choose_brides(world.uniform("marriage", women), age_years=age[women], p_month=p_month)
     ]
     marry_out = world.uniform("marry_out", brides) < mar.marry_out_share
     local = brides[~marry_out]
@@ -139,7 +155,8 @@ def _external_brides(world: World, single_men: np.ndarray) -> None:
         & (age >= mar.min_age_male)
         & (age <= EXTERNAL_BRIDE_MAX_AGE)
     )
-    grooms = eligible[world.uniform("external_bride", eligible) < world.rates.external_bride]
+    p_month = scaled(world.rates.external_bride, hazard_factor(world))
+    grooms = eligible[world.uniform("external_bride", eligible) < p_month]
     if grooms.size == 0:
         return
     younger = (world.uniform("external_bride_age", grooms) * 60).astype(np.int64)  # 0-59 months

@@ -249,8 +249,9 @@ class Decision(Section):
         unit="children per year",
         ge=-0.2,
         le=0.2,
-        meaning="change per calendar year of the mean desired family size of couples forming "
-        "that year (mass moves to the next smaller or larger size); range -0.05-0.05",
+        meaning="change per calendar year of the mean desired family size: couples forming "
+        "draw from the moved distribution (mass moves to the next smaller or larger size) and "
+        "formed couples revise one child at the matching rate; range -0.05-0.05",
         source="[U] 0: no trend (docs/regime.md §22: desired size fell after 2010)",
     )
     son_preference_trend: float = lever(
@@ -258,8 +259,9 @@ class Decision(Section):
         unit="per year",
         ge=-0.2,
         le=0.2,
-        meaning="change per calendar year of the share of couples forming that year who want "
-        "a son (clipped to 0-1); range -0.03-0.01",
+        meaning="change per calendar year of the share of couples who want a son (clipped to "
+        "0-1): of couples forming that year, and formed couples give it up (or take it up) at "
+        "the matching rate; range -0.03-0.01",
         source="[U] 0: no trend (docs/regime.md §22: the SRB fell from 117.9 in 2010 to "
         "111.3 in 2020)",
     )
