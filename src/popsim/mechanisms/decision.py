@@ -3,8 +3,8 @@
 **Desire.** A couple *desires* another child while its parity is below its desired
 family size, or, when it prefers sons, while it has none (up to a parity limit).
 Desired size and son preference are drawn when the couple forms, from the
-distribution and share of its calendar year: both may follow linear trends from
-``trend_reference_year`` (zero by default), and so may the sex-selection
+distribution and share of its calendar year: both may follow linear trends after
+``trend_reference_year`` (zero by default; as given until then), and so may the sex-selection
 propensity (:func:`selection_factor`). After the reference year, couples already
 formed revise their wishes with the same trends (:func:`revision_rate`): a trend
 is a change in everyone's wishes, not only in those of couples yet to form.
@@ -150,9 +150,12 @@ def son_revision_rate(share: float, trend: float) -> float:
 
 
 def years_from_reference(world) -> int:
-    """Calendar years from the decision's ``trend_reference_year`` to this month's year."""
+    """Calendar years from the decision's ``trend_reference_year`` to this month's year.
+
+    0 before it: wishes hold as given until the reference year, then follow the trends.
+    """
     dec = world.scenario.policy.decision
-    return world.scenario.township.start_year + world.t // 12 - dec.trend_reference_year
+    return max(0, world.scenario.township.start_year + world.t // 12 - dec.trend_reference_year)
 
 
 def son_preference_share(son_preference: float, trend: float, years: int) -> float:

@@ -241,8 +241,8 @@ class Decision(Section):
         unit="year",
         ge=1900,
         le=2200,
-        meaning="calendar year in which desired_size, son_preference and sex selection hold "
-        "as given; the trends below count years from it",
+        meaning="last calendar year in which desired_size, son_preference and sex selection "
+        "hold as given (and every year before it); the trends below count years from it",
     )
     desired_size_trend: float = lever(
         0.0,
