@@ -111,7 +111,7 @@ def _changed(batch: Batch, name: str, base: str) -> list[str]:
     """The settings (dotted paths) in which scenario ``name`` differs from ``base``."""
     a = _flat(batch.manifests[name].get("settings", {}))
     b = _flat(batch.manifests[base].get("settings", {}))
-    return sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))
+    return sorted(k for k in a.keys() & b.keys() if a[k] != b[k])  # not the schema's changes
 
 
 def variants(batch: Batch) -> dict[str, Variant]:
