@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from browser import launch
+from browser import chromium, launch
 from conftest import PARAMS
 
 SERVER_START_S = 120
@@ -43,6 +43,8 @@ def _answers(url: str) -> bool:
 def explorer(tmp_path):
     """The address of ``popsim explore params/baseline.yaml`` run small, in ``tmp_path``."""
     pytest.importorskip("solara", reason="no solara: install popsim's viz extra")
+    pytest.importorskip("playwright.sync_api", reason="no playwright: install popsim's test extra")
+    chromium()  # skips, saying why, before a server is started for nothing
     import popsim
 
     port = _free_port()
