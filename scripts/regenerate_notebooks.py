@@ -11,7 +11,8 @@ notebook's default output folder is removed first, so its outputs come from a fr
 than a reused folder. A cell that fails or writes to stderr (a warning, say) stops the script
 and leaves the notebook untouched: nbval compares stderr too. Execution timings are not
 recorded and the Python version is dropped from the metadata, so running the script twice gives
-the same files, figures aside (cells marked ``# NBVAL_IGNORE_OUTPUT``).
+the same files, figures aside (cells marked ``# NBVAL_IGNORE_OUTPUT``). A live widget's outputs
+(the explorer's) are dropped: they show nothing without the kernel that made them.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 #: Output folders the notebooks write with their default parameters (under the repository root).
 DEFAULT_OUTPUTS = {"scenario": ROOT / "results" / "notebook-scenario"}
+#: output types of a live widget and its loader, dropped from the committed outputs
+WIDGET = {"application/vnd.jupyter.widget-view+json", "application/javascript"}
 KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
 
 
@@ -50,6 +53,13 @@ def regenerate(path: Path) -> float:
         for out in cell.get("outputs", []):
             if out.get("output_type") == "stream" and out.get("name") == "stderr":
                 raise RuntimeError(f"{path.name}: a cell wrote to stderr:\n{out['text']}")
+    for cell in nb.cells:  # a live widget (the explorer) shows nothing without its kernel
+        if cell.cell_type != "code":
+            continue
+        cell["outputs"] = [
+            out for out in cell.get("outputs", []) if not WIDGET.intersection(out.get("data", {}))
+        ]
+    nb.metadata.pop("widgets", None)  # and so does its saved state
     nb.metadata["kernelspec"] = dict(KERNELSPEC)
     nb.metadata.get("language_info", {}).pop("version", None)
     nbformat.validate(nb)

@@ -8,6 +8,8 @@ without playwright, the calling test is skipped and says why.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
@@ -57,19 +59,24 @@ def chromium() -> str:
     return found
 
 
-def open_page(url: str | Path, folder: Path, *, timeout_ms: float = 30_000) -> Page:
-    """Load ``url`` (a path, file:// or http://) headless and save ``folder/NAME.png``."""
+@contextmanager
+def launch(viewport: tuple[int, int] | None = None) -> Iterator[tuple[object, list[str]]]:
+    """A live page of the system's Chromium to drive, and the list its errors go to.
+
+    Every console error, uncaught page error and failed request is appended to the list
+    as it happens, so a test can check it after each action. ``viewport`` is (width,
+    height) in pixels; playwright's default 1280 x 720 without it.
+    """
     sync_api = pytest.importorskip(
         "playwright.sync_api", reason="no playwright: install popsim's test extra"
     )
     executable = chromium()
-    if isinstance(url, Path):
-        url = url.resolve().as_uri()
     errors: list[str] = []
     with sync_api.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page()
+            size = {"width": viewport[0], "height": viewport[1]} if viewport else None
+            page = browser.new_page(viewport=size)
 
             def console(message) -> None:
                 if message.type == "error":
@@ -81,12 +88,20 @@ def open_page(url: str | Path, folder: Path, *, timeout_ms: float = 30_000) -> P
                 "requestfailed",
                 lambda r: errors.append(f"request failed: {r.url[:100]}: {r.failure}"),
             )
-            page.goto(url, wait_until="load", timeout=timeout_ms)
-            broken = [name[:100] for name in page.evaluate(BROKEN_IMAGES)]
-            text = page.inner_text("body")
-            folder.mkdir(parents=True, exist_ok=True)
-            shot = folder / f"{Path(urlparse(url).path).stem or 'page'}.png"
-            page.screenshot(path=shot, full_page=True)
+            yield page, errors
         finally:
             browser.close()
+
+
+def open_page(url: str | Path, folder: Path, *, timeout_ms: float = 30_000) -> Page:
+    """Load ``url`` (a path, file:// or http://) headless and save ``folder/NAME.png``."""
+    if isinstance(url, Path):
+        url = url.resolve().as_uri()
+    with launch() as (page, errors):
+        page.goto(url, wait_until="load", timeout=timeout_ms)
+        broken = [name[:100] for name in page.evaluate(BROKEN_IMAGES)]
+        text = page.inner_text("body")
+        folder.mkdir(parents=True, exist_ok=True)
+        shot = folder / f"{Path(urlparse(url).path).stem or 'page'}.png"
+        page.screenshot(path=shot, full_page=True)
     return Page(errors, broken, text, shot)

@@ -1,8 +1,8 @@
 """environment.yml (conda) must agree with pyproject.toml (pip).
 
-Every runtime dependency and every dependency of the ``test`` extra must be pinned in
-environment.yml to a version that pyproject's specifier accepts, the python pin must satisfy
-``requires-python``, and the pip section must install the package itself.
+Every runtime dependency and every dependency of the extras ./dev installs (``test``, ``viz``)
+must be pinned in environment.yml to a version that pyproject's specifier accepts, the python
+pin must satisfy ``requires-python``, and the pip section must install the package itself.
 """
 
 from __future__ import annotations
@@ -31,7 +31,10 @@ PYPI_TO_CONDA: dict[str, str] = {"matplotlib": "matplotlib-base"}
 EXTRA_PROVIDES = {
     ("mesa", "network"): ["networkx"],
     ("dask", "distributed"): ["distributed"],
+    ("mesa", "viz"): ["altair", "solara", "starlette", "matplotlib-base"],
 }
+#: the extras ./dev installs, whose packages environment.yml must pin too
+INSTALLED_EXTRAS = ("test", "viz")
 
 # A conda match spec: optional "channel::" prefix, name, optional operator and version,
 # optional build string ("numpy=2.1.3=py312h...").
@@ -82,8 +85,9 @@ def _pip_section() -> list[str]:
 def _requirements() -> list[tuple[str, Requirement]]:
     project = _pyproject()["project"]
     reqs = [("dependencies", Requirement(r)) for r in project.get("dependencies", [])]
-    extra = project.get("optional-dependencies", {}).get("test", [])
-    reqs += [("test extra", Requirement(r)) for r in extra]
+    extras = project.get("optional-dependencies", {})
+    for name in INSTALLED_EXTRAS:
+        reqs += [(f"{name} extra", Requirement(r)) for r in extras.get(name, [])]
     return reqs
 
 

@@ -23,6 +23,7 @@ EXAMPLES = """examples:
   popsim run params/baseline.yaml --years 10 --out results/run
   popsim batch --replicates 4 --set policy.fee.collection=0.6 --out results/batch
   popsim batch params/baseline.yaml --vary policy.incentives.scale=0.5,1,2,3 --out results/dose
+  popsim explore params/baseline.yaml
 
 Run "popsim COMMAND --help" for a command's options."""
 
@@ -130,6 +131,18 @@ def _calibrate(args: argparse.Namespace) -> int:
         return calibrate.calibrate(calibration, out, **options)
 
     return sweep.from_args(args, "calibration", run)
+
+
+def _explore(args: argparse.Namespace) -> int:
+    try:
+        from popsim.explorer.serve import serve
+    except ImportError as exc:
+        raise ScenarioError(
+            f"the explorer needs popsim's viz extra (pip install -e '.[viz]'): {exc}."
+        ) from None
+    _check_seeds("--seed", args.seed)
+    serve(args.scenario, port=args.port, seed=args.seed, n_persons=args.agents, years=args.years)
+    return 0
 
 
 def _schema(args: argparse.Namespace) -> int:
@@ -245,6 +258,22 @@ def parser() -> argparse.ArgumentParser:
     )
     sweep.add_arguments(cal, "calibration")
     cal.set_defaults(func=_calibrate)
+    exp = sub.add_parser(
+        "explore",
+        help="open the interactive explorer in the browser (served on 127.0.0.1)",
+    )
+    exp.add_argument(
+        "scenario", nargs="?", help="starting scenario YAML (default: the built-in baseline)"
+    )
+    exp.add_argument("--seed", type=int, default=0, help="the run's seed (default: %(default)s)")
+    exp.add_argument(
+        "--agents", type=_count(1), help="initial persons (default: 5000, a quick start)"
+    )
+    exp.add_argument("--years", type=_count(1), help="simulated years (default: the scenario's)")
+    exp.add_argument(
+        "--port", type=_count(1), default=8765, help="port on 127.0.0.1 (default: %(default)s)"
+    )
+    exp.set_defaults(func=_explore)
     sch = sub.add_parser("schema", help="print the scenario JSON Schema")
     sch.set_defaults(func=_schema)
     return top

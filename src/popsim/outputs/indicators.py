@@ -149,7 +149,9 @@ def pyramid(snapshots: list[np.ndarray], start_year: int) -> pd.DataFrame:
 
 
 def parity_distribution(snapshots: list[np.ndarray], start_year: int) -> pd.DataFrame:
-    """Year-end women aged 45-49 by parity (the last class is open)."""
+    """Year-end women aged 45-49 by parity (the last class is open); none before a year end."""
+    if not snapshots:
+        return pd.DataFrame({"year": pd.Series(dtype=np.int64)})
     table = pd.DataFrame(np.array(snapshots), columns=[str(k) for k in range(len(snapshots[0]))])
     table.insert(0, "year", np.arange(len(snapshots)) + start_year)
     return table

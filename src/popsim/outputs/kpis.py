@@ -43,6 +43,16 @@ FLOWS = (
     "sterilised_male",
 )
 
+#: the year-end stocks of the December records
+STOCKS = (
+    "wives",
+    *(f"method_{name}" for name in METHODS),
+    "larc_targets",
+    "larc_true",
+    "larc_reported",
+    "certificates",
+)
+
 
 def _srb(births: pd.DataFrame) -> pd.Series:
     """SRB by year, as 100 * (male / female).
@@ -102,6 +112,9 @@ def annual_kpis(events: pd.DataFrame, records: pd.DataFrame, scenario) -> pd.Dat
     )
 
     december = records[records["month"] % 12 == 11].groupby("year").last()
+    missing = [c for c in STOCKS if c not in december.columns]
+    if missing:  # a run looked at before its first December (the explorer's) has no stocks yet
+        december = december.reindex(columns=[*december.columns, *missing])
     wives = december["wives"]
     out["wives_15_49"] = wives
     out["contraceptive_prevalence"] = 1 - ratio(december["method_none"], wives)
