@@ -139,3 +139,30 @@ def test_report_is_rewritten_atomically_and_names_a_missing_reference(batch_dir)
     with pytest.raises(ValueError, match="reference scenario 'nope'"):
         document.write_report(batch_dir, "nope")
     assert (batch_dir / "report.html").read_text(encoding="utf-8") == before
+
+
+def test_the_ensemble_section_shows_the_effects_across_parameter_sets(tmp_path):
+    from popsim.analysis import ensemble
+
+    size = {"replicates": 2, "n_agents": 1500, "years": 2}
+    for trial, rate in ((1, 0.15), (2, 0.3)):
+        for name, path in (("baseline", BASELINE), ("no_checkups", SCENARIOS / "no_checkups.yaml")):
+            member = f"{name}.set{trial}"
+            overrides = {"policy.decision.try_rate": rate, "name": member}
+            replicates.run(replicates.request(path, overrides, **size), tmp_path / member)
+    for name, path in (("baseline", BASELINE), ("no_checkups", SCENARIOS / "no_checkups.yaml")):
+        replicates.run(replicates.request(path, {}, **size), tmp_path / name)
+    document.write_report(tmp_path, "baseline")
+    page = BeautifulSoup((tmp_path / "report.html").read_text(encoding="utf-8"), "html.parser")
+    findings = [li["data-scenario"] for li in page.select("#findings li.finding")]
+    assert findings == ["no_checkups"], "ensemble members are not scenarios of their own"
+    rows = page.select_one("#uncertainty table").tbody.find_all("tr")
+    batch = replicates.read_batch(tmp_path, comparison.NEEDED)
+    expected = ensemble.table(ensemble.split_batch(batch)[1], "baseline")
+    assert len(rows) == len(expected) == len(ensemble.SHOWN)
+    for row, (_, want) in zip(rows, expected.iterrows(), strict=True):
+        cells = [c.get_text() for c in row.find_all(["th", "td"])]
+        assert want["effect"] in cells[0] and int(cells[1]) == 2
+        assert cells[5] == ("yes" if want["sign_depends"] else "no")
+        if want["effect"].startswith("Births averted"):
+            assert _number(cells[2]) == round(want["difference"])
