@@ -12,7 +12,7 @@ import pandas as pd
 
 from popsim.model.cadres import Cadre
 from popsim.model.township import PopsimModel, Village
-from popsim.outputs import guards, indicators
+from popsim.outputs import burn_in, guards, indicators
 from popsim.outputs.kpis import annual_kpis
 from popsim.outputs.results import Result
 from popsim.scenario.demography import Scenario
@@ -54,6 +54,7 @@ def simulate(
     n_agents: int | None = None,
     years: int | None = None,
     check_memory: bool = True,
+    shared_burn_in: bool = True,
 ) -> Result:
     """Run ``scenario`` (a Scenario or a YAML path) and return its :class:`Result`.
 
@@ -65,6 +66,10 @@ def simulate(
         check_memory: refuse, before allocating, a run whose estimated peak memory exceeds
             the memory available (:func:`popsim.outputs.guards.check_memory`); the
             ``POPSIM_SKIP_MEMORY_CHECK=1`` environment variable also turns it off.
+        shared_burn_in: start from the state at month 0 of an earlier run with the same
+            burn-in, if this process has it (or the folder of
+            :data:`popsim.outputs.burn_in.FOLDER_VARIABLE`), and keep this run's for later
+            ones (:mod:`popsim.outputs.burn_in`); the tables are the same either way.
 
     Raises:
         ScenarioError: a bad scenario or seed, or a run too large for the memory available.
@@ -77,7 +82,11 @@ def simulate(
     if check_memory:
         guards.check_memory(scenario.township.n_persons, scenario.township.years)
     started = time.process_time()
-    model = PopsimModel(scenario, seed=int(seed)).run()
+    if shared_burn_in:
+        model = burn_in.shared().model(scenario, int(seed))
+    else:
+        model = PopsimModel(scenario, seed=int(seed))
+    model.run()
     cpu_seconds = time.process_time() - started
     return collect(model, cpu_seconds)
 
