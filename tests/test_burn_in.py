@@ -19,7 +19,7 @@ from popsim.model.start import Start, key
 from popsim.model.township import PopsimModel
 from popsim.outputs.burn_in import SUFFIX, BurnIns
 from popsim.outputs.results import TABLES, flat
-from popsim.outputs.runner import collect, resize
+from popsim.outputs.runner import collect, model_at_start, resize
 from popsim.scenario.timeline import OWN_PAST
 from popsim.sweeps.executors import Job, Task, shared_burn_ins
 
@@ -49,13 +49,13 @@ def _assert_same(ours: dict, theirs: dict, what: str) -> None:
 @pytest.mark.parametrize("seed", [1, 2])
 def test_scenarios_started_from_the_baseline_burn_in_are_the_runs_with_their_own(seed):
     shared = BurnIns()
-    first = shared.model(_scenario(), seed)  # computes the burn-in and keeps its state
+    first = model_at_start(_scenario(), seed, shared)  # computes the burn-in and keeps its state
     _assert_same(_tables(first), _tables(PopsimModel(_scenario(), seed)), "baseline")
     for path in (NO_CHECKUPS, TWO_CHILD):
         scenario = _scenario(path)
         assert shared.find(key(scenario, seed)) is not None, f"{path.stem} shares the state"
         own = _tables(PopsimModel(scenario, seed))
-        _assert_same(_tables(shared.model(scenario, seed)), own, path.stem)
+        _assert_same(_tables(model_at_start(scenario, seed, shared)), own, path.stem)
 
 
 @pytest.mark.parametrize(
@@ -65,9 +65,9 @@ def test_scenarios_started_from_the_baseline_burn_in_are_the_runs_with_their_own
 )
 def test_a_state_read_from_a_file_gives_the_run_with_its_own(tmp_path, path, overrides):
     scenario = _scenario(path, **overrides)
-    BurnIns(tmp_path).model(scenario, 3)  # another process: only the file is left of it
+    model_at_start(scenario, 3, BurnIns(tmp_path))  # another process: only the file is left of it
     elsewhere = BurnIns(tmp_path)
-    started = elsewhere.model(scenario, 3)
+    started = model_at_start(scenario, 3, elsewhere)
     assert elsewhere.notes == [] and elsewhere.find(key(scenario, 3)) is not None
     _assert_same(_tables(started), _tables(PopsimModel(scenario, 3)), path.stem)
 
@@ -124,11 +124,11 @@ def _garbage_header(path):
 @pytest.mark.parametrize("damage", [_corrupt_payload, _truncate, _garbage_header])
 def test_a_broken_state_file_is_computed_again(tmp_path, damage):
     scenario = _scenario()
-    BurnIns(tmp_path).model(scenario, 1)
+    model_at_start(scenario, 1, BurnIns(tmp_path))
     [path] = tmp_path.glob(f"*{SUFFIX}")
     damage(path)
     fresh = BurnIns(tmp_path)
-    model = fresh.model(scenario, 1)
+    model = model_at_start(scenario, 1, fresh)
     assert len(fresh.notes) == 1 and path.name in fresh.notes[0]
     assert fresh.find(key(scenario, 1)) is not None
     _assert_same(_tables(model), _tables(PopsimModel(scenario, 1)), "recomputed")
@@ -137,12 +137,12 @@ def test_a_broken_state_file_is_computed_again(tmp_path, damage):
 
 def test_a_file_of_another_burn_in_is_not_used(tmp_path):
     one, two = _scenario(), _scenario(**{"demography.srb": 1.07})
-    BurnIns(tmp_path).model(one, 1)
+    model_at_start(one, 1, BurnIns(tmp_path))
     [path] = tmp_path.glob(f"*{SUFFIX}")
     path.rename(tmp_path / f"{key(two, 1)}{SUFFIX}")  # a file named for the other key
     fresh = BurnIns(tmp_path)
     assert fresh.find(key(two, 1)) is None and len(fresh.notes) == 1
-    _assert_same(_tables(fresh.model(two, 1)), _tables(PopsimModel(two, 1)), "other key")
+    _assert_same(_tables(model_at_start(two, 1, fresh)), _tables(PopsimModel(two, 1)), "other key")
 
 
 def test_memory_keeps_the_last_few_states():
@@ -171,3 +171,12 @@ def test_a_sweep_keeps_only_the_burn_ins_its_runs_share():
     own = popsim.load_scenario(BASELINE, {**SMALL, **OWN_PAST})  # as sweeps load it
     job = Job("popsim", own, N, YEARS, ("cbr",))
     assert shared_burn_ins(job, tasks(points, [1, 2])) == frozenset(), "own pasts differ"
+
+
+def test_a_state_not_wanted_is_not_kept():
+    scenario = _scenario()
+    assert BurnIns(keys={key(scenario, 1)}).wanted(scenario, 1) == key(scenario, 1)
+    assert BurnIns(keys={key(scenario, 1)}).wanted(scenario, 2) is None
+    none = BurnIns(keys=frozenset())  # a calibration's workers: no trial shares a burn-in
+    model_at_start(scenario, 1, none)
+    assert none.wanted(scenario, 1) is None and none.find(key(scenario, 1)) is None

@@ -4,10 +4,11 @@ Runs whose burn-in inputs are the same (:func:`popsim.model.start.key`: township
 initial population, the burn-in's policy, seed, code) reach the same state at month 0: the
 scenarios of a batch under the baseline burn-in policy, replicates run again, a sweep's
 points that differ only after the start. The first such run computes it; the others start
-from a copy, with the same tables (``tests/test_burn_in.py``).
+from a copy, with the same tables (:func:`popsim.outputs.runner.model_at_start`,
+``tests/test_burn_in.py``).
 
 States are kept in memory within a process (the last few) and, where a folder is set, on
-disk as ``KEY.burn-in`` for other processes: a batch sets ``DIR/burn_in/`` for its scenario
+disk as ``KEY.burn-in`` for other processes: a batch sets ``DIR/.burn-in/`` for its scenario
 notebooks through the :data:`FOLDER_VARIABLE` environment variable, a sweep sets
 ``OUT/burn_in/`` in its workers. A file starts with a header line giving its key, the
 payload's size and SHA-256; one whose header, size or hash does not match is never
@@ -20,13 +21,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 from collections import OrderedDict
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from popsim.model.start import Start, key
-from popsim.model.township import PopsimModel
 from popsim.outputs.results import atomic_write
 from popsim.scenario.demography import Scenario
 
@@ -58,29 +59,24 @@ class BurnIns:
         self.keys = None if keys is None else frozenset(keys)
         self.entries, self.max_bytes = entries, max_bytes
         self._memory: OrderedDict[str, Start] = OrderedDict()
+        self._lock = threading.Lock()  # a Dask worker may run several runs in threads
         #: why a file was not used (broken, another key), for tests and logs
         self.notes: list[str] = []
 
-    def model(self, scenario: Scenario, seed: int) -> PopsimModel:
-        """A run of ``scenario`` at month 0: from the shared state if there is one."""
+    def wanted(self, scenario: Scenario, seed: int) -> str | None:
+        """The key of the run's burn-in if its state is kept here, else None."""
         if self.keys is not None and not self.keys:
-            return PopsimModel(scenario, seed)
+            return None
         k = key(scenario, seed)
-        if self.keys is not None and k not in self.keys:
-            return PopsimModel(scenario, seed)
-        start = self.find(k)
-        if start is not None:
-            return PopsimModel(scenario, seed, start=start)
-        model = PopsimModel(scenario, seed)
-        self.keep(model.start_state())
-        return model
+        return k if self.keys is None or k in self.keys else None
 
     def find(self, k: str) -> Start | None:
         """The state of key ``k``, from memory or from an intact file; None if neither."""
-        start = self._memory.get(k)
-        if start is not None:
-            self._memory.move_to_end(k)
-            return start
+        with self._lock:
+            start = self._memory.get(k)
+            if start is not None:
+                self._memory.move_to_end(k)
+                return start
         if self.folder is None:
             return None
         start = self._read(self.folder / f"{k}{SUFFIX}", k)
@@ -96,13 +92,14 @@ class BurnIns:
             atomic_write(self.folder / f"{start.key}{SUFFIX}", lambda tmp: _write(tmp, start))
 
     def _remember(self, start: Start) -> None:
-        self._memory[start.key] = start
-        self._memory.move_to_end(start.key)
-        while self._memory and (
-            len(self._memory) > self.entries
-            or sum(len(s.payload) for s in self._memory.values()) > self.max_bytes
-        ):
-            self._memory.popitem(last=False)
+        with self._lock:
+            self._memory[start.key] = start
+            self._memory.move_to_end(start.key)
+            while self._memory and (
+                len(self._memory) > self.entries
+                or sum(len(s.payload) for s in self._memory.values()) > self.max_bytes
+            ):
+                self._memory.popitem(last=False)
 
     def _read(self, path: Path, k: str) -> Start | None:
         try:
@@ -154,7 +151,7 @@ def sharing(folder: str | Path | None, keys: Collection[str] | None) -> Iterator
     """Within the block this process keeps only ``keys`` (None: all), in ``folder`` if set.
 
     A sweep's worker enters it for each run; the states in memory stay from one block to
-    the next with the same folder and keys.
+    the next with the same folder and keys. Which states are kept never changes a table.
     """
     global _process, _last
     wanted = BurnIns(folder, keys)

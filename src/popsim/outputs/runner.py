@@ -82,13 +82,23 @@ def simulate(
     if check_memory:
         guards.check_memory(scenario.township.n_persons, scenario.township.years)
     started = time.process_time()
-    if shared_burn_in:
-        model = burn_in.shared().model(scenario, int(seed))
-    else:
-        model = PopsimModel(scenario, seed=int(seed))
+    model = model_at_start(scenario, int(seed), burn_in.shared() if shared_burn_in else None)
     model.run()
     cpu_seconds = time.process_time() - started
     return collect(model, cpu_seconds)
+
+
+def model_at_start(scenario: Scenario, seed: int, shared: burn_in.BurnIns | None) -> PopsimModel:
+    """A run at month 0: started from ``shared``'s state of its burn-in if it has it.
+
+    Otherwise the run computes its own, and its state goes to ``shared`` if kept there.
+    """
+    k = shared.wanted(scenario, seed) if shared is not None else None
+    start = shared.find(k) if k is not None else None
+    model = PopsimModel(scenario, seed=seed, start=start)
+    if k is not None and start is None:
+        shared.keep(model.start_state())
+    return model
 
 
 def collect(model: PopsimModel, cpu_seconds: float = float("nan")) -> Result:
