@@ -24,8 +24,8 @@ from popsim.version import code_version
 
 #: the layout of a start's payload; part of the key, so a state of another layout is not read
 FORMAT = 1
-#: what a run does not use before month 0: its name, the years it records, its dated changes
-#: (the timeline refuses a date before the start)
+#: what a run does not use before month 0: its name and description, the years it records,
+#: its dated changes (the timeline refuses a date before the start)
 _NOT_BEFORE_START: dict[str, Any] = {
     "name": True,
     "description": True,
