@@ -61,6 +61,8 @@ def audit(model: PopsimModel, months: int) -> tuple[dict, dict, dict]:
                 continue
             before = _state(model)
             n_persons, n_households = w.persons.n, w.households.n
+            w.persons.forget_views()  # a column an earlier step read is read afresh
+            w.households.forget_views()
             with recording_reads() as seen:
                 call()
             reads[step.name] |= {_label(t, c) for t, c in seen}

@@ -12,6 +12,9 @@ The batch folder ``DIR``::
     DIR/compare.ipynb          the executed comparison notebook, for working on in JupyterLab
     DIR/report.html            the report (popsim.analysis.document): findings, design,
                                effects, costs, side effects, methods; one self-contained file
+    DIR/.burn-in/KEY.burn-in   the states at month 0 the scenarios share (one per seed under
+                               the baseline burn-in policy; popsim.outputs.burn_in): computed
+                               by the first scenario that needs one, read by the others
 
 ``ensemble`` (``--ensemble``) runs every scenario also under each of a calibration's drawn
 near-best parameter sets, named ``NAME.set<trial>`` (:mod:`popsim.analysis.ensemble`).
@@ -33,6 +36,7 @@ nothing half-written that looks complete. One batch at a time writes into a fold
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 import time
@@ -51,7 +55,7 @@ from popsim.analysis.execution import (
     now,
 )
 from popsim.analysis.notebook import repo_root
-from popsim.outputs import guards, integrity, replicates
+from popsim.outputs import burn_in, guards, integrity, replicates
 from popsim.scenario.loading import ScenarioError
 from popsim.sweeps.executors import LocalExecutor
 
@@ -61,6 +65,7 @@ FAILED = "scenario.failed.ipynb"
 LOG = "log.txt"
 COMPARE = "compare.ipynb"
 REPORT = "report.html"
+BURN_INS = ".burn-in"  #: hidden, so that no scenario's name can take it
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 
@@ -242,7 +247,9 @@ def run_job(job: Job, notebooks: str) -> Outcome:
     return outcome
 
 
-def _run_in_worker(notebooks: str, job: Job) -> Outcome:
+def _run_in_worker(shared: tuple[str, str], job: Job) -> Outcome:
+    notebooks, burn_ins = shared
+    os.environ[burn_in.FOLDER_VARIABLE] = burn_ins  # for the kernels this worker starts
     return run_job(job, notebooks)
 
 
@@ -270,8 +277,13 @@ def run_batch(
     notebooks: Path,
     *,
     workers: int,
+    burn_ins: Path,
 ) -> list[Outcome]:
-    """Run every job not already done, ``workers`` at a time; one failure stops no other."""
+    """Run every job not already done, ``workers`` at a time; one failure stops no other.
+
+    The scenarios' notebooks keep the states at month 0 they compute in ``burn_ins``, and
+    start from those another scenario computed.
+    """
     from tqdm import tqdm
 
     outcomes: dict[str, Outcome] = {}
@@ -296,9 +308,11 @@ def run_batch(
             (job.out / replicates.MANIFEST).unlink(missing_ok=True)  # not this request's
         todo.append(job)
     if todo:  # the sweeps' process pool: spawned workers that end with this process
+        integrity.clean(burn_ins)  # a state's write cut short by a kill
         pool = LocalExecutor(min(workers, len(todo)))
         try:
-            for job, ok, value in pool.map(_run_in_worker, str(notebooks), todo):
+            shared = (str(notebooks), str(burn_ins))
+            for job, ok, value in pool.map(_run_in_worker, shared, todo):
                 outcome = (
                     value if ok else Outcome(job.name, "failed", 0.0, f"worker: {describe(value)}")
                 )
@@ -418,7 +432,9 @@ def main(
         seeds = f"{first_seed}-{first_seed + replicates_ - 1}"
         echo(f"popsim batch: {len(jobs)} scenarios, seeds {seeds}, {workers} jobs -> {out}")
         try:
-            outcomes = run_batch(jobs, requests, notebooks, workers=workers)
+            outcomes = run_batch(
+                jobs, requests, notebooks, workers=workers, burn_ins=out / BURN_INS
+            )
             if csv:
                 for job, outcome in zip(jobs, outcomes, strict=True):
                     if outcome.status != "failed":

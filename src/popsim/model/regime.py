@@ -15,19 +15,26 @@ import numpy as np
 from popsim.mechanisms.contraception import relative_failure, wives_of_reproductive_age
 from popsim.mechanisms.costs import book_costs
 from popsim.mechanisms.fees import lognormal_wealth
-from popsim.model.cadres import hire_cadres, replace_weakest, village_effort
+from popsim.model.cadres import Cadre, hire_cadres, replace_weakest, village_effort
 from popsim.scenario.couples import IS_LARC, METHODS
 from popsim.state.world import World
 
 
 class Regime:
-    """The regime's state within one run that is not a person column."""
+    """The regime's state within one run that is not a person column.
 
-    def __init__(self, model) -> None:
+    ``cadres``, (village, effectiveness) of each cadre, makes the cadres of a saved state
+    (:meth:`popsim.model.township.PopsimModel.start_state`) instead of hiring new ones.
+    """
+
+    def __init__(self, model, cadres: list[tuple[int, float]] | None = None) -> None:
         self.world = world = model.world
         self.policy = pol = model.params.policy
         self._rng = world.streams["cadres"]
-        self.cadres = hire_cadres(model, self._rng)
+        if cadres is None:
+            self.cadres = hire_cadres(model, self._rng)
+        else:
+            self.cadres = [Cadre(model, village, eff) for village, eff in cadres]
         self.adopt(pol)
 
     def adopt(self, policy) -> None:

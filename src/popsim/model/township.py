@@ -8,6 +8,8 @@ flows from arrays; exposures and year-end snapshots feed the annual indicators.
 
 from __future__ import annotations
 
+import copy
+import pickle
 import time
 
 import mesa
@@ -18,12 +20,13 @@ from popsim.model.cadres import Cadre
 from popsim.model.initial import populate
 from popsim.model.records import FLOWS
 from popsim.model.regime import Regime
+from popsim.model.start import Start, key
 from popsim.model.step import EVERY_MONTH, Step
 from popsim.model.steps import STEPS
 from popsim.scenario.demography import N_AGES, Scenario
 from popsim.scenario.timeline import schedule
 from popsim.state.events import EventLog
-from popsim.state.world import Month, Rates, World
+from popsim.state.world import Month, Rates, Timings, World
 
 
 class Village(mesa.Agent):
@@ -50,21 +53,28 @@ class PopsimModel(mesa.Model):
     Args:
         scenario: a validated scenario.
         seed: the run's seed; every random process draws from its own stream of it.
+        start: the state at month 0 of a run with the same burn-in (:meth:`start_state`,
+            :func:`popsim.model.start.key`): the run starts from a copy of it instead of
+            computing its own initial population and burn-in, with the same results.
     """
 
-    def __init__(self, scenario: Scenario, seed: int = 0) -> None:
+    def __init__(self, scenario: Scenario, seed: int = 0, start: Start | None = None) -> None:
         super().__init__(rng=seed)
         self.given = scenario
         (first, in_force), *later = schedule(scenario)
         #: the scenarios still to come, by the month from which each is in force
         self.changes: dict[int, Scenario] = dict(later)
         self.params = in_force
-        self.world = World(in_force, seed)
         self.months = 12 * scenario.township.years
-        self.world.t = first
-        populate(self.world)
+        saved = None if start is None else self._restore(start, seed)
+        if saved is None:
+            self.world = World(in_force, seed)
+            self.world.t = first
+            populate(self.world)
         #: the family-planning regime, or None when ``policy.enabled`` is off
-        self.regime: Regime | None = Regime(self) if scenario.policy.enabled else None
+        self.regime: Regime | None = None
+        if scenario.policy.enabled:
+            self.regime = Regime(self, None if saved is None else saved["cadres"])
         #: the steps of the month in force, in the table's order
         self.month_steps: tuple[Step, ...] = ()
         self._calls: list = []
@@ -75,7 +85,10 @@ class PopsimModel(mesa.Model):
         self.month_start_totals: dict[str, int] = {}
         self.exposure = np.zeros((scenario.township.years, 2, N_AGES))  # person-years
         self.snapshots: dict[str, list[np.ndarray]] = {"pyramid": [], "parity": []}
-        self.count_villages()
+        if saved is None:
+            self.count_villages()
+        else:
+            self.village_population = saved["village_population"]
         agent_reporters = {Village: {"population": "population"}}
         if self.regime is not None:
             agent_reporters[Cadre] = {"village": "village", "effectiveness": "effectiveness"}
@@ -92,7 +105,41 @@ class PopsimModel(mesa.Model):
             agenttype_reporters=agent_reporters,
         )
         self._bind_steps()
-        self._burn_in()
+        if saved is None:
+            self._burn_in()
+
+    def _restore(self, start: Start, seed: int) -> dict:
+        """Take the world from ``start`` (a copy); the rest of what it saved is returned.
+
+        ``start`` holds this run's state at month 0 exactly when its key is this run's. The
+        burn-in draws nothing from Mesa's own generators, and the cadres are made again in
+        the order they were hired (before the villages), so their agent ids are the same.
+        """
+        if start.key != key(self.given, seed):
+            raise ValueError("the start state is for another burn-in (its key differs)")
+        saved = pickle.loads(start.payload)
+        self.world = saved.pop("world")
+        self.world.scenario, self.world.rates = self.params, Rates.of(self.params)
+        return saved
+
+    def start_state(self) -> Start:
+        """The state at month 0, from which runs with the same burn-in can start.
+
+        Only before the first recorded month. The world is saved without what derives from
+        the scenario (each run sets its own) and with fresh timings (a run started from the
+        state times its own months).
+        """
+        if self.world.t != 0 or self.steps:
+            raise RuntimeError("the state at month 0 is only there before the first month")
+        world = copy.copy(self.world)
+        world.scenario = world.rates = None
+        world.timings = Timings()
+        cadres = None
+        if self.regime is not None:
+            cadres = [(c.village, c.effectiveness) for c in self.regime.cadres]
+        saved = {"world": world, "cadres": cadres, "village_population": self.village_population}
+        payload = pickle.dumps(saved, protocol=pickle.HIGHEST_PROTOCOL)
+        return Start(key(self.given, self.world.streams.seed), payload)
 
     def _bind_steps(self) -> None:
         """The steps the scenario in force has, bound to this run."""

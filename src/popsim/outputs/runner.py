@@ -12,7 +12,7 @@ import pandas as pd
 
 from popsim.model.cadres import Cadre
 from popsim.model.township import PopsimModel, Village
-from popsim.outputs import guards, indicators
+from popsim.outputs import burn_in, guards, indicators
 from popsim.outputs.kpis import annual_kpis
 from popsim.outputs.results import Result
 from popsim.scenario.demography import Scenario
@@ -54,6 +54,7 @@ def simulate(
     n_agents: int | None = None,
     years: int | None = None,
     check_memory: bool = True,
+    shared_burn_in: bool = True,
 ) -> Result:
     """Run ``scenario`` (a Scenario or a YAML path) and return its :class:`Result`.
 
@@ -65,6 +66,10 @@ def simulate(
         check_memory: refuse, before allocating, a run whose estimated peak memory exceeds
             the memory available (:func:`popsim.outputs.guards.check_memory`); the
             ``POPSIM_SKIP_MEMORY_CHECK=1`` environment variable also turns it off.
+        shared_burn_in: start from the state at month 0 of an earlier run with the same
+            burn-in, if this process has it (or the folder of
+            :data:`popsim.outputs.burn_in.FOLDER_VARIABLE`), and keep this run's for later
+            ones (:mod:`popsim.outputs.burn_in`); the tables are the same either way.
 
     Raises:
         ScenarioError: a bad scenario or seed, or a run too large for the memory available.
@@ -77,9 +82,23 @@ def simulate(
     if check_memory:
         guards.check_memory(scenario.township.n_persons, scenario.township.years)
     started = time.process_time()
-    model = PopsimModel(scenario, seed=int(seed)).run()
+    model = model_at_start(scenario, int(seed), burn_in.shared() if shared_burn_in else None)
+    model.run()
     cpu_seconds = time.process_time() - started
     return collect(model, cpu_seconds)
+
+
+def model_at_start(scenario: Scenario, seed: int, shared: burn_in.BurnIns | None) -> PopsimModel:
+    """A run at month 0: started from ``shared``'s state of its burn-in if it has it.
+
+    Otherwise the run computes its own, and its state goes to ``shared`` if kept there.
+    """
+    k = shared.wanted(scenario, seed) if shared is not None else None
+    start = shared.find(k) if k is not None else None
+    model = PopsimModel(scenario, seed=seed, start=start)
+    if k is not None and start is None:
+        shared.keep(model.start_state())
+    return model
 
 
 def collect(model: PopsimModel, cpu_seconds: float = float("nan")) -> Result:

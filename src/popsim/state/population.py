@@ -56,7 +56,12 @@ PERSON_COLUMNS: dict[str, tuple[type, object]] = {
 
 
 class Table:
-    """Struct-of-arrays with amortised growth; ``table.col`` is a view of the used rows."""
+    """Struct-of-arrays with amortised growth; ``table.col`` is a view of the used rows.
+
+    The views are kept in the instance's ``__dict__`` until the rows change (an append or
+    a compaction), so that reading a column, a few hundred times a month, is a plain
+    attribute lookup.
+    """
 
     def __init__(self, columns: dict[str, tuple[type, object]], capacity: int = 1024) -> None:
         self._spec = dict(columns)
@@ -67,7 +72,17 @@ class Table:
         cols = self.__dict__.get("_cols")
         if cols is None or name not in cols:
             raise AttributeError(name)
-        return cols[name][: self.n]
+        view = self.__dict__[name] = cols[name][: self.n]
+        return view
+
+    def __getstate__(self) -> dict:
+        """The table without its views (a pickled view would be a copy, not a view)."""
+        return {k: v for k, v in self.__dict__.items() if k not in self._cols}
+
+    def forget_views(self) -> None:
+        """Drop the kept views: the rows changed (or a test wants to see every read)."""
+        for name in self._cols:
+            self.__dict__.pop(name, None)
 
     def __setattr__(self, name: str, value: object) -> None:
         cols = self.__dict__.get("_cols")
@@ -99,6 +114,7 @@ class Table:
         for name, (_, fill) in self._spec.items():
             self._cols[name][rows] = values.get(name, fill)
         self.n += n
+        self.forget_views()
         return rows
 
     def keep(self, mask: np.ndarray) -> np.ndarray:
@@ -111,6 +127,7 @@ class Table:
             col[: kept.size] = col[kept]
             col[kept.size : self.n] = self._spec[name][1]
         self.n = kept.size
+        self.forget_views()
         return new_row
 
 

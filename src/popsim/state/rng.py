@@ -35,7 +35,11 @@ _S30, _S27, _S31, _S11 = (np.uint64(s) for s in (30, 27, 31, 11))
 
 def mix(z: np.ndarray) -> np.ndarray:
     """SplitMix64 finaliser: a bijection of uint64 with full avalanche."""
-    z = np.array(z, dtype=np.uint64, ndmin=1)  # arrays wrap around silently; scalars warn
+    return _mix_in_place(np.array(z, dtype=np.uint64, ndmin=1))  # arrays wrap; scalars warn
+
+
+def _mix_in_place(z: np.ndarray) -> np.ndarray:
+    """:func:`mix` of a uint64 array this caller owns, overwriting it (no copy)."""
     shifted = z >> _S30
     z ^= shifted
     z *= _M1
@@ -88,6 +92,6 @@ class Streams:
             salt = int(mix(self._seed_salt ^ _name_key(name))[0])
             self._salts[name] = salt
         counter = np.uint64((t * int(_GOLDEN) + salt) % (1 << 64))
-        z = mix(keys + counter)
+        z = _mix_in_place(np.add(keys, counter, dtype=np.uint64))
         z >>= _S11
         return z * _TO_UNIT

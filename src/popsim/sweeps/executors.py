@@ -18,10 +18,12 @@ Executors (:func:`open_executor`):
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import threading
 import time
 import traceback
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
@@ -33,6 +35,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from popsim.model.start import key
+from popsim.outputs import burn_in
 from popsim.outputs.results import TABLES, flat
 from popsim.outputs.statistics import dated, dated_name, statistics
 from popsim.scenario.demography import Scenario
@@ -148,22 +152,50 @@ class Task:
 
 @dataclass(frozen=True)
 class Job:
-    """What every run of a sweep shares: the run function, base scenario, size and outputs."""
+    """What every run of a sweep shares: the run function, base scenario, size and outputs.
+
+    ``burn_in_keys``: the burn-ins that more than one run shares (:func:`shared_burn_ins`),
+    kept in memory and in ``burn_in_folder`` by the workers; the others are not kept.
+    """
 
     model: str | RunFunction
     scenario: Scenario | None
     n_agents: int | None
     years: int | None
     outputs: tuple[str, ...]
+    burn_in_folder: str | None = None
+    burn_in_keys: frozenset[str] = frozenset()
+
+
+def shared_burn_ins(job: Job, tasks: Iterable[Task]) -> frozenset[str]:
+    """The keys of the burn-ins (:func:`popsim.model.start.key`) of more than one task.
+
+    Sweeps and calibrations burn in under each point's own values (``OWN_PAST``), so points
+    share a burn-in only where they differ in what comes after the start.
+    """
+    from popsim.outputs.runner import resize
+
+    if job.model != "popsim" or job.scenario is None:
+        return frozenset()
+    scenarios: dict[str, Scenario] = {}
+    counts: Counter[str] = Counter()
+    for task in tasks:
+        point = json.dumps(task.overrides, sort_keys=True, default=str)
+        if point not in scenarios:
+            scenario = apply_overrides(job.scenario, task.overrides)
+            scenarios[point] = resize(scenario, job.n_agents, job.years)
+        counts[key(scenarios[point], task.seed)] += 1
+    return frozenset(k for k, n in counts.items() if n > 1)
 
 
 def execute(job: Job, task: Task) -> tuple[bool, Any]:
     """Run one task: ``(True, outputs)``, or ``(False, traceback text)`` if the run raised."""
     try:
         fn = resolve(job.model) if isinstance(job.model, str) else job.model
-        out = fn(
-            job.scenario, task.seed, dict(task.overrides), job.n_agents, job.years, job.outputs
-        )
+        with burn_in.sharing(job.burn_in_folder, job.burn_in_keys):
+            out = fn(
+                job.scenario, task.seed, dict(task.overrides), job.n_agents, job.years, job.outputs
+            )
         return True, dict(out)
     except Exception:  # recorded by the sweep, which goes on
         return False, traceback.format_exc()

@@ -13,6 +13,8 @@
                                     replicate and seed columns
     OUT/failures/run=<i>.json       a run that raised: its parameters and the error
     OUT/checks/run=<i>.json         size and SHA-256 of the run's files, written last
+    OUT/burn_in/KEY.burn-in         a state at month 0 that several runs share
+                                    (popsim.outputs.burn_in); only where runs share one
 
 A run is done when its ``checks/`` file exists and every file it lists matches its size
 and hash: files are written to a hidden temporary name and renamed, so a sweep killed at
@@ -126,6 +128,7 @@ class Store:
         self.runs = self.out / "runs"
         self.failures = self.out / "failures"
         self.checks = self.out / "checks"
+        self.burn_ins = self.out / "burn_in"  #: states at month 0 shared by runs (outputs.burn_in)
         self.manifest: dict[str, Any] = {}
         self.notes: list[str] = []  # runs found corrupt, a stale lock taken over
 
@@ -172,7 +175,7 @@ class Store:
     def make_folders(self, tables: Sequence[str] = ()) -> None:
         """Create ``runs/``, ``failures/`` and the tables' folders; clear half-written files."""
         folders = [self.runs, self.failures, self.checks]
-        integrity.clean(self.out)  # a manifest or design write cut short by a kill
+        integrity.clean(self.out, self.burn_ins)  # a write cut short by a kill
         for folder in [*folders, *(self.out / "tables" / t for t in tables)]:
             folder.mkdir(parents=True, exist_ok=True)
             integrity.clean(folder)  # a run's write cut short by a kill

@@ -40,7 +40,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +49,15 @@ from popsim.scenario.loading import ScenarioError, load_scenario, read_yaml
 from popsim.scenario.timeline import OWN_PAST
 from popsim.sweeps import store as sweepstore
 from popsim.sweeps.design import Plan, check, confirm_runs, n_runs, plan, run_seed
-from popsim.sweeps.executors import DEFAULT_OUTPUTS, LOCAL_DASK, Job, cores, execute, open_executor
+from popsim.sweeps.executors import (
+    DEFAULT_OUTPUTS,
+    LOCAL_DASK,
+    Job,
+    cores,
+    execute,
+    open_executor,
+    shared_burn_ins,
+)
 from popsim.sweeps.spec import SweepError, SweepSpec, parse
 from popsim.sweeps.store import read_failures, read_manifest, read_runs, read_table  # noqa: F401
 from popsim.version import code_version
@@ -194,6 +202,9 @@ def run_sweep(
         todo = [t for t in the_plan.tasks if t.index not in done]
         outputs = tuple(spec.outputs)
         job = Job(sweep.model, sweep.scenario, spec.n_agents, spec.years, outputs)
+        job = replace(
+            job, burn_in_folder=str(store.burn_ins), burn_in_keys=shared_burn_ins(job, todo)
+        )
         failed: list[int] = []
         nothing = not todo  # no workers or cluster to start
         with open_executor(1 if nothing else workers, None if nothing else scheduler) as executor:
