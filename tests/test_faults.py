@@ -50,7 +50,10 @@ def flip(path: Path) -> None:
 
 
 def hidden(folder: Path) -> list[str]:
-    return sorted(str(p.relative_to(folder)) for p in folder.rglob(".*") if p.name != ".lock")
+    """Hidden files left in ``folder``: not the lock or the shared burn-in store (its own
+    temporaries, dot files inside it, do count)."""
+    kept = {".lock", batch.BURN_INS}
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob(".*") if p.name not in kept)
 
 
 def same_tables(a: Path, b: Path) -> None:
