@@ -445,7 +445,7 @@ def _dose_section(batch: Batch, tables, shown: Mapping) -> Html:
     return Html("".join(parts))
 
 
-def _appendix(batch: Batch, tables, shown: Mapping) -> Html:
+def _appendix(batch: Batch, summary: pd.DataFrame, tables, shown: Mapping) -> Html:
     parts = []
     for m in (*comparison.INDICATORS, "births_averted"):
         t = tables[m]
@@ -490,12 +490,11 @@ def _appendix(batch: Batch, tables, shown: Mapping) -> Html:
                 )
                 break
     pages = f"<h3>Each scenario's own page</h3><ul>{''.join(links)}</ul>" if links else ""
-    return Html(pages + "".join(parts) + _replicates(batch))
+    return Html(pages + "".join(parts) + _replicates(summary))
 
 
-def _replicates(batch: Batch) -> Html:
+def _replicates(summary: pd.DataFrame) -> Html:
     """Every replicate's run-level values, the numbers every table above is computed from."""
-    summary = comparison.summarise(batch.tables)
     measures = list(comparison.INDICATORS)
     header = ["Scenario (folder)", "Seed", *(label(m, unit=True) for m in measures)]
     rows = [
@@ -645,7 +644,7 @@ def build(batch: Batch) -> str:
     sections += [
         ("uncertainty", "Model uncertainty", _ensemble_section(batch, shown)),
         ("methods", "Methods", Html(METHODS.replace("{period}", str(SRB_PERIOD)))),
-        ("appendix", "Appendix: one table per indicator", _appendix(batch, tables, shown)),
+        ("appendix", "Appendix: one table per indicator", _appendix(batch, summary, tables, shown)),
     ]
     nav = "".join(f'<a href="#{key}">{_e(title)}</a>' for key, title, _ in sections)
     body = "".join(
