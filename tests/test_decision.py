@@ -143,12 +143,13 @@ def test_incentives_lower_eligible_couples_trying_by_the_elasticity_and_no_one_e
         prices[scale] = decision.birth_price(world, rows, out_plan)
         probs[scale] = decision.start_probability(world, rows, out_plan)
     dec = world.scenario.policy.decision
-    forfeit = prices[2.0] - prices[1.0]  # one more scale of the rewards
-    assert (forfeit[eligible] > 0.5).all(), (
+    forfeit = prices[2.0] - prices[1.0]  # one more scale of the rewards, as couples count it
+    assert (forfeit[eligible] > 0.5 * dec.reward_weight).all(), (
         f"every eligible couple, certified or not, would forfeit rewards: {forfeit}"
     )
     inc, income = world.scenario.policy.incentives, world.scenario.policy.budget.income
-    assert forfeit[0] - forfeit[1] == pytest.approx(inc.cable_tv_subsidy / income), (
+    cable = inc.cable_tv_subsidy * dec.reward_weight / income
+    assert forfeit[0] - forfeit[1] == pytest.approx(cable), (
         "an uncertified one-child couple forfeits the holder's package and the cable-TV "
         "subsidy it has not yet had"
     )
@@ -165,6 +166,32 @@ def test_incentives_lower_eligible_couples_trying_by_the_elasticity_and_no_one_e
         rtol=1e-9,
         err_msg="doubled rewards lower the annual probability by ((C+p2)/(C+p1))^eta",
     )
+
+
+def test_couples_count_the_rewards_at_their_weight():
+    """The price's reward part is reward_weight x the present value; at 0 rewards do not count."""
+    prices = {}
+    for weight in (0.0, 0.25, 1.0):
+        world = cohort({"policy.decision.reward_weight": weight}, 0)
+        p = world.persons
+        rows = p.add(
+            1,
+            key=np.uint64(p.n + 11),
+            sex=FEMALE,
+            birth_month=-(12 * AGE + 6),
+            marital=MARRIED,
+            parity=1,
+            sons=1,
+            daughters=0,
+            first_birth_month=-30,
+            last_birth_month=-30,
+            desired=4,
+        )
+        world.t = 0
+        prices[weight] = decision.birth_price(world, rows, np.zeros(1, dtype=bool))[0]
+    rewards = prices[1.0] - prices[0.0]
+    assert rewards > 0.5, "the one-child package is worth years of income at full value"
+    assert prices[0.25] - prices[0.0] == pytest.approx(0.25 * rewards)
 
 
 def test_forfeited_rewards_by_hand():

@@ -11,10 +11,12 @@ is a change in everyone's wishes, not only in those of couples yet to form.
 
 **Price.** The price of the next birth, in years of income, is the policy price
 (the expected fee, multiple x collection x the chance the birth becomes known,
-plus the rewards the birth would forfeit, :func:`forfeited_rewards`) less the
-value of a son to a son-preferring couple without one (times the chance the child
-is a son). Forfeited rewards count for every couple eligible to claim them, not
-only for those already holding a certificate (docs/regime.md §18, §23).
+plus the rewards the birth would forfeit, :func:`forfeited_rewards`, at the share
+``reward_weight`` of their present value that couples count) less the value of a son
+to a son-preferring couple without one (times the chance the child is a son).
+Forfeited rewards count for every couple eligible to claim them, not only for those
+already holding a certificate (docs/regime.md §18, §23). The weight is fitted to the
+one experiment that moved them: the rewards ended for new one-child couples in 2016.
 
 **Decision.** García (2022) measures the elasticity ε of the *annual probability of
 a birth* with respect to the *policy price*. A desiring couple not yet trying
@@ -240,6 +242,7 @@ def birth_price(
     ``after_a_girl``: the price of the birth after the current pregnancy, were it a girl.
     """
     p, pol = world.persons, world.scenario.policy
+    dec = pol.decision
     price = np.zeros(rows.size)
     if pol.fee.enabled:
         known = birth_known_probability(world, rows)
@@ -264,8 +267,7 @@ def birth_price(
             quota_due=second_child_allowed(world, rows, daughters),
             p_male=world.rates.p_male,
         )
-        price += forfeit * inc.scale / pol.budget.income
-    dec = pol.decision
+        price += forfeit * inc.scale * dec.reward_weight / pol.budget.income
     no_son = p.son_pref[rows] & (p.sons[rows] == 0)
     price -= no_son * dec.son_value_years * world.rates.p_male
     return price

@@ -117,8 +117,9 @@ class Decision(Section):
     try_rate) ** 12 and ``eta = elasticity * (C + reference) / reference``, so
     that the elasticity of P with respect to the policy price is ``elasticity``
     at the reference price; the monthly probability is ``1 - (1 - P) ** (1/12)``.
-    The price (years of income) is the expected fee plus the rewards the birth
-    would forfeit for every couple eligible to claim them, less the value of a son
+    The price (years of income) is the expected fee plus the share ``reward_weight`` of
+    the rewards the birth would forfeit for every couple eligible to claim them, less the
+    value of a son
     to a son-preferring couple without one. Desire fades: P falls linearly to zero
     from ``fade_from_age`` to ``max_try_age``, and a couple with children who wants
     another but is not trying gives the wish up with a half-life of
@@ -197,6 +198,19 @@ class Decision(Section):
         le=50,
         meaning="value of a first son to a son-preferring couple",
         source="[S] Ebenstein 2011: 1.42 years of income (docs/regime.md §18)",
+    )
+    reward_weight: float = lever(
+        0.125,
+        unit="share",
+        ge=0,
+        le=1,
+        meaning="share of the present value of the rewards a birth would forfeit that couples "
+        "count in its price (1: all of it; less: they doubt that local promises of land, "
+        "hiring and old-age rewards decades away will be kept); range 0-1",
+        source="[C] popsim calibrate params/calibration/rewards.yaml: 0.125, near-best 0-0.25, "
+        "fitted to the births rise of 2016-2017, when the rewards ended for new one-child "
+        "couples (1: the births index of 2017 reaches 127 against China's 104; "
+        "docs/validation.md)",
     )
     max_try_age: int = lever(
         44,
