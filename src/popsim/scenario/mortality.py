@@ -10,8 +10,15 @@ from pydantic import model_validator
 from popsim.scenario import tables
 from popsim.scenario.schema import DeathRates, Section, cross_field, lever, survivable_age0
 
-#: the default dated life tables: WPP 2019 periods (July to June) dated at their middles
-WPP_PERIODS = (("2000-2005", 2003.0), ("2005-2010", 2008.0), ("2010-2015", 2013.0))
+#: the default dated life tables: WPP 2019 periods (July to June) dated at their middles;
+#: 2015-2020 is an estimate, 2020-2025 the medium-variant projection of the same edition
+WPP_PERIODS = (
+    ("2000-2005", 2003.0),
+    ("2005-2010", 2008.0),
+    ("2010-2015", 2013.0),
+    ("2015-2020", 2018.0),
+    ("2020-2025", 2023.0),
+)
 
 
 class LifeTable(Section):
@@ -64,8 +71,9 @@ class Mortality(Section):
         unit="dated life tables",
         meaning="life tables by date, in increasing order; [] for one table for the whole run "
         "(mx_male, mx_female)",
-        source="[S] UN WPP2019 China 2000-2005, 2005-2010, 2010-2015, abridged, constant within "
-        "each age interval, dated at each period's middle",
+        source="[S] UN WPP2019 China 2000-2005, 2005-2010, 2010-2015, 2015-2020 (estimates) and "
+        "2020-2025 (medium-variant projection), abridged, constant within each age interval, "
+        "dated at each period's middle (2003.0 ... 2023.0); the last holds from 2023 on",
     )
     mx_male: DeathRates = lever(
         lambda: tuple(tables.mortality_mx("male")),
