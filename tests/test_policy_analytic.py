@@ -10,7 +10,7 @@ import pytest
 import popsim
 from conftest import PARAMS
 from popsim.mechanisms.checkups import attendance_probability, checkup_outcomes
-from popsim.mechanisms.sex_selection import selection_probability
+from popsim.mechanisms.sex_selection import reward_boost, selection_probability
 
 Z = 4  # tolerance in standard errors
 
@@ -230,3 +230,20 @@ def test_reward_boost_applies_after_one_daughter_and_is_capped_before_the_crackd
         parity, sons, daughters, pref, reward_boost=4.0, crackdown=0.25, **kw
     )
     np.testing.assert_allclose(capped, [1.0 * 0.75, 0.2 * 0.75, 0.5 * 0.75])
+
+
+def test_reward_boost_is_the_factor_times_the_reward_couples_count():
+    """factor x two-daughter reward x scale x reward_weight per 1000 yuan; 0 without incentives."""
+    pol = popsim.load_scenario(
+        PARAMS / "baseline.yaml",
+        {
+            "policy.sex_selection.daughter_reward_factor": 0.4,
+            "policy.incentives.two_daughter_reward": 2000.0,
+            "policy.incentives.scale": 1.5,
+            "policy.decision.reward_weight": 0.25,
+        },
+    ).policy
+    assert reward_boost(pol) == pytest.approx(0.4 * 2000.0 * 1.5 * 0.25 / 1000.0)
+    incentives_off = pol.incentives.model_copy(update={"enabled": False})
+    off = pol.model_copy(update={"incentives": incentives_off})
+    assert reward_boost(off) == 0.0

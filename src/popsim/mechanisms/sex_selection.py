@@ -14,8 +14,9 @@ fertility but raise the SRB (docs/regime.md §18).
 
 The two-daughter reward is paid only with a sterilised spouse, which makes the
 second birth a couple's last chance of a son; so at parity 1 after a girl the
-probability rises by ``daughter_reward_factor`` per 1000 yuan of reward (the
-perverse effect docs/regime.md §11 warns of).
+probability rises by ``daughter_reward_factor`` per 1000 yuan of reward as couples
+count it (``decision.reward_weight`` of its value, as in the price of a birth): the
+perverse effect docs/regime.md §11 warns of.
 
 Every probability is multiplied by ``decision.selection_trend``'s factor for the
 calendar year (:func:`popsim.mechanisms.decision.selection_factor`; 1 by default).
@@ -44,6 +45,15 @@ def selection_probability(
     return np.where(son_pref, np.minimum(prob, 1.0) * (1.0 - crackdown), 0.0)
 
 
+def reward_boost(policy) -> float:
+    """Relative rise in selection after one daughter from the two-daughter reward counted."""
+    inc = policy.incentives
+    if not inc.enabled:
+        return 0.0
+    counted = inc.two_daughter_reward * inc.scale * policy.decision.reward_weight
+    return policy.sex_selection.daughter_reward_factor * counted / 1000.0
+
+
 def _price_after(world, rows: np.ndarray) -> np.ndarray:
     """Price (years of income) of a birth after the current one: what a girl now would cost."""
     after_this = world.persons.parity[rows] + 1  # as if this pregnancy ended in a birth
@@ -56,10 +66,6 @@ def step_sex_selection(world) -> int:
     p, pol = world.persons, world.scenario.policy
     ss = pol.sex_selection
     seen = np.flatnonzero(p.alive & (p.preg_month == ss.detection_month) & ~p.fetus_male)
-    boost = 0.0
-    if pol.incentives.enabled:
-        boost = ss.daughter_reward_factor * pol.incentives.two_daughter_reward
-        boost *= pol.incentives.scale / 1000.0
     prob = selection_probability(
         p.parity[seen],
         p.sons[seen],
@@ -67,7 +73,7 @@ def step_sex_selection(world) -> int:
         p.son_pref[seen],
         prob_no_son=ss.prob_no_son,
         prob_with_son=ss.prob_with_son,
-        reward_boost=boost,
+        reward_boost=reward_boost(pol),
         crackdown=ss.crackdown,
     )
     if ss.price_response > 0 and seen.size:
