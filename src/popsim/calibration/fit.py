@@ -58,7 +58,7 @@ from popsim.calibration.report import Fit, read_fit, write
 from popsim.calibration.spec import Calibration, load_calibration
 from popsim.sweeps import store as sweepstore
 from popsim.sweeps.design import is_integer_field, run_seed
-from popsim.sweeps.executors import Job, Task, execute, open_executor
+from popsim.sweeps.executors import Job, Task, open_executor
 
 __all__ = ["Fit", "calibrate", "read_fit"]
 
@@ -175,11 +175,8 @@ class Runner:
 
     def run(self, tasks: list[Task], into: sweepstore.Store) -> None:
         """Run ``tasks``, writing each run (or its failure) into ``into``."""
-        for task, ok, value in self.executor.map(execute, self.job, tasks):
-            if ok and value[0]:
-                into.write_run(task, self.names, value[1])
-            else:
-                into.write_failure(task, value[1] if ok else repr(value))
+        for _, done in self.executor.run(self.job, tasks, into, self.names):
+            if not done:
                 self.failed += 1
             self.ran += 1
             self.progress.update()

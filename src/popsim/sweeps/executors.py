@@ -12,12 +12,16 @@ Executors (:func:`open_executor`):
 - ``workers=N`` (default: one per core): ``concurrent.futures.ProcessPoolExecutor`` with
   ``spawn``ed workers (no fork of a process with threads);
 - ``scheduler="tcp://host:port"``, a ``dask.distributed.Client``, or ``"local-dask"`` (a
-  ``LocalCluster`` of ``workers`` single-threaded processes started for the sweep).
+  ``LocalCluster`` of ``workers`` single-threaded processes started for the sweep): see
+  :mod:`popsim.sweeps.cluster`, where the workers write the runs into the output folder.
+
+:meth:`Executor.run` runs a sweep's or a calibration's tasks into its run store.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import json
 import os
 import threading
@@ -30,7 +34,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -41,6 +45,9 @@ from popsim.outputs.results import TABLES, flat
 from popsim.outputs.statistics import dated, dated_name, statistics
 from popsim.scenario.demography import Scenario
 from popsim.scenario.loading import OVERRIDE, ScenarioError, load_scenario, merge, nest, validate
+
+if TYPE_CHECKING:
+    from popsim.sweeps.store import Store
 
 #: the recorded outputs when none are named: every calibration figure and the annual table
 DEFAULT_OUTPUTS = ("statistics", "annual")
@@ -201,6 +208,11 @@ def execute(job: Job, task: Task) -> tuple[bool, Any]:
         return False, traceback.format_exc()
 
 
+def lost(exc: BaseException) -> str:
+    """The error recorded for a run that the executor lost (a worker died)."""
+    return f"{type(exc).__name__}: {exc}"
+
+
 # --- executors ----------------------------------------------------------------------------
 
 _shared: Any = None
@@ -239,6 +251,21 @@ class Executor:
                 yield item, True, fn(shared, item)
             except Exception as exc:
                 yield item, False, exc
+
+    def run(
+        self, job: Job, tasks: Iterable[Task], store: Store, names: Sequence[str]
+    ) -> Iterator[tuple[Task, bool]]:
+        """Run ``tasks`` into ``store``; yield ``(task, done)`` once each is written.
+
+        The outputs come back to this process, which writes them (``Store.record``); a
+        failed run is written as a failure, and ``done`` is False.
+        """
+        for task, ok, value in self.map(execute, job, tasks):
+            ran, result = value if ok else (False, lost(value))
+            yield task, store.record(task, names, ran, result)
+
+    def close(self) -> None:
+        """Stop the workers (none here)."""
 
 
 class LocalExecutor(Executor):
@@ -290,37 +317,6 @@ class LocalExecutor(Executor):
             self._pool = None
 
 
-class DaskExecutor(Executor):
-    """Runs on a ``dask.distributed`` cluster; ``shared`` is scattered to every worker once."""
-
-    def __init__(self, client: Any) -> None:
-        self.client = client
-        n = len(client.scheduler_info().get("workers", {}))
-        self.description = f"Dask scheduler {client.scheduler.address} ({n} workers)"
-
-    def map(self, fn: Callable, shared: Any, items: Iterable) -> Iterator[tuple[Any, bool, Any]]:
-        """Submit every item, then collect as they finish."""
-        from dask.distributed import as_completed as dask_completed
-
-        items = list(items)
-        if not items:
-            return
-        [remote] = self.client.scatter([shared], broadcast=True, hash=False)
-        futures = {
-            self.client.submit(fn, remote, item, pure=False): i for i, item in enumerate(items)
-        }
-        try:
-            for future in dask_completed(futures):
-                item = items[futures[future]]
-                try:
-                    yield item, True, future.result()
-                except Exception as exc:  # KilledWorker, lost connection, ...
-                    yield item, False, exc
-                future.release()
-        finally:
-            self.client.cancel(list(futures))
-
-
 @contextmanager
 def open_executor(workers: int | None = None, scheduler: Any = None) -> Iterator[Executor]:
     """The executor for ``workers`` and ``scheduler``, closed (cluster stopped) on exit.
@@ -347,33 +343,9 @@ def open_executor(workers: int | None = None, scheduler: Any = None) -> Iterator
         finally:
             local.close()
         return
-    try:
-        from dask.distributed import Client, LocalCluster
-    except ImportError:
-        raise ScenarioError(
-            "--scheduler needs dask.distributed: pip install 'dask[distributed]'."
-        ) from None
-    if isinstance(scheduler, Client):
-        yield DaskExecutor(scheduler)
-        return
-    if scheduler == LOCAL_DASK:
-        cluster = LocalCluster(
-            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
-        )
-        try:
-            with Client(cluster) as client:
-                yield DaskExecutor(client)
-        finally:
-            cluster.close()
-        return
-    try:
-        client = Client(str(scheduler), timeout="20s")
-    except (OSError, TimeoutError, ValueError) as exc:
-        raise ScenarioError(
-            f"--scheduler {scheduler}: cannot connect ({' '.join(str(exc).split())}); give a "
-            f"running scheduler's address such as tcp://host:8786, or {LOCAL_DASK!r}."
-        ) from None
-    try:
-        yield DaskExecutor(client)
-    finally:
-        client.close()
+    if importlib.util.find_spec("distributed") is None:
+        raise ScenarioError("--scheduler needs dask.distributed: pip install 'dask[distributed]'.")
+    from popsim.sweeps.cluster import open_dask
+
+    with open_dask(workers, scheduler) as executor:
+        yield executor

@@ -15,6 +15,8 @@
     OUT/checks/run=<i>.json         size and SHA-256 of the run's files, written last
     OUT/burn_in/KEY.burn-in         a state at month 0 that several runs share
                                     (popsim.outputs.burn_in); only where runs share one
+    OUT/.workers.<random>.tmp       while Dask workers run the runs: they write a run only
+                                    where they see this file (popsim.sweeps.cluster)
 
 A run is done when its ``checks/`` file exists and every file it lists matches its size
 and hash: files are written to a hidden temporary name and renamed, so a sweep killed at
@@ -201,17 +203,32 @@ class Store:
             if not (m := _RUN_FILE.fullmatch(path.name)):
                 continue
             index = int(m.group(1))
-            try:
-                files = json.loads((self.checks / f"run={index}.json").read_text())
-            except (OSError, ValueError):
-                problem = "it has no intact check file"
-            else:
-                problem = integrity.mismatch(self.out, files)
+            problem = self.problem(index)
             if problem is None:
                 done.add(index)
             else:
                 self.notes.append(f"recomputed run={index}: {problem}")
         return done
+
+    def problem(self, index: int) -> str | None:
+        """Why run ``index`` is not done (no check file, a file missing or changed), or None."""
+        try:
+            files = json.loads((self.checks / f"run={index}.json").read_text())
+        except (OSError, ValueError):
+            return "it has no intact check file"
+        return integrity.mismatch(self.out, files)
+
+    def record(self, task: Task, names: Sequence[str], ok: bool, value: Any) -> bool:
+        """Write a run's outputs (``ok``) or its failure (``value`` is the error); return ``ok``.
+
+        The one way a run reaches the folder, whether the sweep's process or a Dask worker
+        (:mod:`popsim.sweeps.cluster`) writes it.
+        """
+        if ok:
+            self.write_run(task, names, value)
+        else:
+            self.write_failure(task, value)
+        return ok
 
     def write_run(self, task: Task, names: Sequence[str], outputs: Mapping[str, Any]) -> None:
         """Write the run's tables, then its row (which marks it done)."""

@@ -54,7 +54,6 @@ from popsim.sweeps.executors import (
     LOCAL_DASK,
     Job,
     cores,
-    execute,
     open_executor,
     shared_burn_ins,
 )
@@ -222,12 +221,8 @@ def run_sweep(
                 disable=not progress,
             )
             try:
-                for task, ok, value in executor.map(execute, job, todo):
-                    if ok and value[0]:
-                        store.write_run(task, the_plan.names, value[1])
-                    else:
-                        error = value[1] if ok else f"{type(value).__name__}: {value}"
-                        store.write_failure(task, error)
+                for task, written in executor.run(job, todo, store, the_plan.names):
+                    if not written:
                         failed.append(task.index)
                     bar.update()
             finally:
