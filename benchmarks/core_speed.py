@@ -60,7 +60,7 @@ PROCESSES = (
     "indicators",
 )
 
-# The issue's targets (issue 5): medians on the 2-core development machines.
+# The speed targets: medians on the 2-core development machines.
 TARGET_AYPS = {50_000: 820_000, 10_000: 420_000}  # agent-years per CPU-second, recorded months
 TARGET_GROWTH = 0.10  # time per agent-year, 50k -> 1M
 TARGET_1M_CPU = 60.0  # CPU seconds for 1M persons x 30 years
@@ -307,7 +307,7 @@ def mechanism_table(by_size: dict[int, list[dict]]) -> list[str]:
 
 
 def targets(by_size: dict[int, list[dict]], imp: dict, years: int) -> list[str]:
-    """Each of the issue's targets: measured value, target, met or not."""
+    """Each speed target: measured value, target, met or not."""
     out = []
     ayps = {s: median_of(rows, "ayps_steps") for s, rows in by_size.items()}
     for size, goal in sorted(TARGET_AYPS.items()):
@@ -474,7 +474,7 @@ def main() -> int:
     print("Time per recorded month by mechanism, % of the step CPU time (medians):")
     print(*mechanism_table(by_size), sep="\n")
     print()
-    print("Targets (issue 5):")
+    print("Targets:")
     print(*targets(by_size, imp, args.years), sep="\n")
     print()
     rss0 = statistics.median(r["rss_import_mb"] for rows in by_size.values() for r in rows)

@@ -47,7 +47,7 @@ import core_speed as cs  # noqa: E402  (stdlib-only at import: fine in the FPsim
 VENV = HERE / ".fpsim-venv"
 VENV_PY = VENV / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
 START = 2000  # FPsim's Kenya calibration is fitted for a start in 2000
-TARGET_RATIO = 10.0  # issue 5: the full model at least ten times faster per agent-year
+TARGET_RATIO = 10.0  # the full model at least ten times faster per agent-year
 
 
 def fpsim_env() -> dict:
@@ -324,7 +324,7 @@ def main() -> int:
             f"popsim / FPsim = {pi['cpu'] / fi['cpu']:.2f}"
         )
     print()
-    print(f"Target (issue 5): popsim at least {TARGET_RATIO:.0f}x FPsim per agent-year")
+    print(f"Target: popsim at least {TARGET_RATIO:.0f}x FPsim per agent-year")
     for size in sizes:
         r = ratios[size]
         if r == r:
