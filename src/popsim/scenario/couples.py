@@ -119,8 +119,7 @@ class Decision(Section):
     at the reference price; the monthly probability is ``1 - (1 - P) ** (1/12)``.
     The price (years of income) is the expected fee plus the share ``reward_weight`` of
     the rewards the birth would forfeit for every couple eligible to claim them, less the
-    value of a son
-    to a son-preferring couple without one. Desire fades: P falls linearly to zero
+    value of a son to a son-preferring couple without one. Desire fades: P falls linearly to zero
     from ``fade_from_age`` to ``max_try_age``, and a couple with children who wants
     another but is not trying gives the wish up with a half-life of
     ``desire_half_life_years`` (``blocked_half_life_years`` while the rule forbids
@@ -207,10 +206,10 @@ class Decision(Section):
         meaning="share of the present value of the rewards a birth would forfeit that couples "
         "count in its price (1: all of it; less: they doubt that local promises of land, "
         "hiring and old-age rewards decades away will be kept); range 0-1",
-        source="[C] popsim calibrate params/calibration/rewards.yaml: 0.125, near-best 0-0.25, "
-        "fitted to the births rise of 2016-2017, when the rewards ended for new one-child "
-        "couples (1: the births index of 2017 reaches 127 against China's 104; "
-        "docs/validation.md)",
+        source="[C] popsim calibrate params/calibration/history.yaml (jointly with the "
+        "dynamics; near-best 0.001-0.16) and rewards.yaml (alone; 0-0.25): 0.125, fitted to "
+        "the births rise of 2016-2017, when the rewards ended for new one-child couples (at 1 "
+        "the births index of 2017 reaches 127 against China's 104; docs/calibration.md)",
     )
     max_try_age: int = lever(
         44,
