@@ -24,7 +24,7 @@ AGE = 28  #: the cohort's age at month 0 (years), below fade_from_age for the wh
 PIPELINE = {
     "demography.fertility.fecundability": [1.0] * N_REPRO,
     "demography.fertility.miscarriage_prob": 0.0,
-    "demography.fertility.abortion_prob": 0.0,
+    "demography.fertility.unintended_abortion": 0.0,
     "demography.migration.enabled": False,
     "policy.checkups.enabled": False,
     "policy.sex_selection.enabled": False,

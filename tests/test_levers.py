@@ -42,6 +42,16 @@ def test_method_failure_scales_fecundability():
     )
 
 
+def test_failure_scale_multiplies_the_methods_not_no_method():
+    failure = (1.0, 0.012, 0.006, 0.0007, 0.0001, 0.0001)
+    base = relative_failure(failure, peak_fecundability=0.2)
+    scaled = relative_failure(failure, peak_fecundability=0.2, scale=3.0)
+    assert scaled[0] == 1.0, "no method stays at the couple's fecundability"
+    assert scaled[1:] == pytest.approx(3.0 * base[1:])
+    capped = relative_failure(failure, peak_fecundability=0.2, scale=100.0)
+    assert capped[METHODS.index("condom")] == 1.0, "a method never fails more than no method"
+
+
 def test_annuity_value_discounts_the_wait():
     r = 0.05
     at_60 = annuity_value(np.array([60]), start_age=60, years=15, rate=r)[0]

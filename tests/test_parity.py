@@ -42,7 +42,7 @@ def fertile_closed_township():
             "demography.fertility.fecundability": [0.5] * 35,
             "demography.fertility.postpartum_months": 0,
             "demography.fertility.miscarriage_prob": 0.0,
-            "demography.fertility.abortion_prob": 0.0,
+            "demography.fertility.unintended_abortion": 0.0,
             "demography.fertility.parity_progression": list(PROGRESSION),
         },
     )

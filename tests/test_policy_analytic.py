@@ -48,7 +48,7 @@ ONE_ROUND = {
     "policy.checkups.room_effect": 0.0,
     # nothing else ends a pregnancy (sex-independent losses or not, they would blur the count)
     "demography.fertility.miscarriage_prob": 0.0,
-    "demography.fertility.abortion_prob": 0.0,
+    "demography.fertility.unintended_abortion": 0.0,
     "policy.sex_selection.enabled": False,
     "demography.migration.enabled": False,  # everyone is a resident
     # the one-child rule makes every 2nd pregnancy out of plan: a large sample

@@ -56,6 +56,7 @@ INDICATORS: dict[str, str] = {
         "spend_net_of_fees",
         "abortions_remedial",
         "abortions_sex_selective",
+        "abortions_unintended",
     )
 }
 
@@ -124,6 +125,7 @@ def per_seed(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
         "spend_net_of_fees": "spend_net_of_fees",
         "abortions_remedial": "abortions_remedial",
         "abortions_sex_selective": "abortions_sex_selective",
+        "abortions_unintended": "abortions_unintended",
     }
     if "births" in kpis.columns and not kpis.empty:
         k = kpis.groupby("seed")[

@@ -44,6 +44,7 @@ EFFECTS = ("births", "tfr", "cbr", "births_out_of_plan")
 SIDE_EFFECTS = (
     "abortions_remedial",
     "abortions_sex_selective",
+    "abortions_unintended",
     "srb",
     "compliance_true",
     "compliance_reported",

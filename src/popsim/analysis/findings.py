@@ -23,6 +23,7 @@ SIDE_EFFECTS = {
     "srb": ("the sex ratio at birth", " boys per 100 girls", 1, ("rises", "falls")),
     "abortions_remedial": ("remedial abortions", "", 0, ("rise", "fall")),
     "abortions_sex_selective": ("sex-selective abortions", "", 0, ("rise", "fall")),
+    "abortions_unintended": ("couples' own abortions", "", 0, ("rise", "fall")),
 }
 
 

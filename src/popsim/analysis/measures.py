@@ -104,6 +104,13 @@ MEASURES: dict[str, Measure] = {
         0,
         "count",
     ),
+    "abortions_unintended": Measure(
+        "Couples' own abortions",
+        "abortions over the run",
+        "abortions couples chose of unintended pregnancies (a method's failure), over the run",
+        0,
+        "count",
+    ),
     "population": Measure(
         "Population", "persons at year end", "registered residents at year end", 0, "count"
     ),

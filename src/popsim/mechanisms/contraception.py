@@ -34,9 +34,14 @@ from popsim.state.population import FEMALE, MARRIED
 from popsim.state.world import monthly_probability
 
 
-def relative_failure(failure: tuple[float, ...], peak_fecundability: float) -> np.ndarray:
-    """Conception probability of a non-trying couple by method, relative to fecundability."""
-    rel = np.asarray(failure, dtype=float) / max(peak_fecundability, 1e-12)
+def relative_failure(
+    failure: tuple[float, ...], peak_fecundability: float, scale: float = 1.0
+) -> np.ndarray:
+    """Conception probability of a non-trying couple by method, relative to fecundability.
+
+    ``scale`` multiplies the methods' failures (capped at no method's 1).
+    """
+    rel = np.minimum(1.0, scale * np.asarray(failure, dtype=float) / max(peak_fecundability, 1e-12))
     rel[0] = 1.0  # no method: the couple's own fecundability
     return rel
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from popsim.mechanisms.rules import update_only_children
+from popsim.state.events import REASONS
 from popsim.state.population import FEMALE, MALE, MARRIED, TAG_CHILD
 from popsim.state.rng import derive
 from popsim.state.world import World
@@ -19,23 +20,25 @@ from popsim.state.world import World
 TERM_MONTHS = 9
 LOSS_MONTHS = 3  #: spontaneous losses happen in the first trimester
 ABORTION_MONTH = 2
+UNINTENDED = REASONS.index("unintended")  #: the couple's own abortion of an unintended pregnancy
 
 
 def pregnancy_outcomes(
-    u_loss: np.ndarray, *, preg_month: np.ndarray, loss_month: float, abortion_prob: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """(ended without a birth, born) among pregnancies in their ``preg_month``.
+    u_loss: np.ndarray, *, preg_month: np.ndarray, loss_month: float, abortion_prob
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(lost, aborted, born) among pregnancies in their ``preg_month``.
 
     Spontaneous loss has a constant monthly hazard over the first trimester;
-    induced abortion happens in month 2 with ``abortion_prob``. One uniform
-    serves both: the loss branch uses the bottom of [0, 1), abortion the next slice.
+    induced abortion happens in month 2 with ``abortion_prob`` (a number, or one per
+    pregnancy). One uniform serves both: the loss branch uses the bottom of [0, 1),
+    abortion the next slice.
     """
     early = (preg_month >= 1) & (preg_month <= LOSS_MONTHS)
     lost = early & (u_loss < loss_month)
     at_abortion = preg_month == ABORTION_MONTH
     aborted = at_abortion & ~lost & (u_loss < loss_month + (1 - loss_month) * abortion_prob)
     born = (preg_month == TERM_MONTHS) & ~lost
-    return lost | aborted, born
+    return lost, aborted, born
 
 
 def conceptions(u: np.ndarray, *, eligible: np.ndarray, p_conceive: np.ndarray) -> np.ndarray:
@@ -69,13 +72,16 @@ def step_pregnancies(world: World) -> None:
         world.month.male = world.uniform("birth_sex", mothers) < rates.p_male
         return
     pregnant = np.flatnonzero(women & (p.preg_month > 0))
-    ended_mask, born_mask = pregnancy_outcomes(
+    intended = p.preg_intended[pregnant]
+    lost_mask, aborted_mask, born_mask = pregnancy_outcomes(
         world.uniform("pregnancy_loss", pregnant),
         preg_month=p.preg_month[pregnant],
         loss_month=rates.loss_month,
-        abortion_prob=fert.abortion_prob,
+        abortion_prob=np.where(intended, 0.0, fert.unintended_abortion),
     )
+    ended_mask = lost_mask | aborted_mask
     ended, born = pregnant[ended_mask], pregnant[born_mask]
+    log_abortions(world, pregnant[aborted_mask], UNINTENDED)
     p.preg_month[ended] = 0
     p.susceptible_from[ended] = t + 1
     p.out_of_plan[ended] = False
@@ -115,6 +121,10 @@ def step_conception(world: World) -> None:
         p_conceive = p_conceive * conception_factor(trying, method, method_failure)
     new = rows[conceptions(world.uniform("conception", rows), eligible=True, p_conceive=p_conceive)]
     p.preg_month[new] = 1
+    p.preg_intended[new] = p.wants_more[new]
+    if method_failure is not None:  # the regime's methods: some conceptions are unintended
+        world.ledger.count("conceptions", new.size)
+        world.ledger.count("conceptions_unintended", int((~p.preg_intended[new]).sum()))
     p.fetus_male[new] = world.uniform("fetal_sex", new) < rates.p_male
     world.month.conceived = new
 
@@ -169,11 +179,8 @@ def step_births(world: World) -> None:
     update_only_children(world, mothers, world.month.newborns)
 
 
-def induced_abortions(world: World, rows: np.ndarray, reason: int, *, stop_trying: bool) -> None:
-    """End ``rows``' pregnancies (remedial or sex-selective): logged; she may conceive again.
-
-    ``stop_trying``: the couple gives up the child (its desire falls to its parity).
-    """
+def log_abortions(world: World, rows: np.ndarray, reason: int) -> None:
+    """Log the induced abortions of ``rows``' pregnancies, before their state is cleared."""
     p = world.persons
     world.log.add(
         "abortion",
@@ -186,7 +193,17 @@ def induced_abortions(world: World, rows: np.ndarray, reason: int, *, stop_tryin
         reason=reason,
         out_of_plan=p.out_of_plan[rows].astype(np.int8),
         sons_before=p.sons[rows],
+        intended=p.preg_intended[rows].astype(np.int8),
     )
+
+
+def induced_abortions(world: World, rows: np.ndarray, reason: int, *, stop_trying: bool) -> None:
+    """End ``rows``' pregnancies (remedial or sex-selective): logged; she may conceive again.
+
+    ``stop_trying``: the couple gives up the child (its desire falls to its parity).
+    """
+    p = world.persons
+    log_abortions(world, rows, reason)
     p.preg_month[rows] = 0
     p.preg_known[rows] = False
     p.out_of_plan[rows] = False

@@ -169,11 +169,11 @@ def _simulate_histories(
             male = rng.random(k) < rates.p_male
         else:
             married = marriage_age <= m
-            ended, born = pregnancy_outcomes(
+            ended, _, born = pregnancy_outcomes(
                 rng.random(k),
                 preg_month=np.where(active, preg, 0),
                 loss_month=rates.loss_month,
-                abortion_prob=fert.abortion_prob,
+                abortion_prob=0.0,  # the history's conceptions are all intended
             )
             preg[ended] = 0
             susceptible[ended] = m + 1
@@ -199,6 +199,7 @@ def _simulate_histories(
     p.last_birth_month[women] = last_birth
     p.first_birth_month[women] = first_birth
     p.preg_month[women] = preg
+    p.preg_intended[women] = preg > 0  # conceived while trying (wants was true then)
     p.fetus_male[women] = fetus_male
     p.susceptible_from[women] = t0 + susceptible - age_now
     p.wants_more[women] = wants

@@ -43,7 +43,9 @@ class Regime:
         self.policy = policy
         if policy.contraception.enabled:  # couples not trying conceive at their method's failure
             peak = float(world.rates.fecundability.max())
-            world.method_failure = relative_failure(policy.contraception.failure, peak)
+            world.method_failure = relative_failure(
+                policy.contraception.failure, peak, policy.contraception.failure_scale
+            )
         else:
             world.method_failure = None
 

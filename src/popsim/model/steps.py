@@ -140,7 +140,7 @@ STEPS: tuple[Step, ...] = (
         "checkups",
         checkups.step_checkups,
         "world",
-        _cols("key pid month.wives effort away village fetus_male parity sons"),
+        _cols("key pid month.wives effort away village fetus_male preg_intended parity sons"),
         _cols(PREGNANCY + " wants_more desired son_pref method iud_missing log ledger"),
         "a check-up round: pregnancies found, remedial abortions (early or late), missing "
         "IUDs refitted",
@@ -152,7 +152,8 @@ STEPS: tuple[Step, ...] = (
         sex_selection.step_sex_selection,
         "world",
         _cols(
-            "key pid alive fetus_male daughters son_pref certificate rewarded away village " + RULE
+            "key pid alive fetus_male preg_intended daughters son_pref certificate rewarded away "
+            "village " + RULE
         ),
         _cols(PREGNANCY + " log"),
         "sex-selective abortions of female fetuses (the couple tries again)",
@@ -174,9 +175,10 @@ STEPS: tuple[Step, ...] = (
         "pregnancies",
         fertility.step_pregnancies,
         "world",
-        _cols("key alive sex fetus_male"),
-        _cols(PREGNANCY + " month.mothers month.male"),
-        "losses and terms of pregnancies (asfr mode: this month's births at the age rates)",
+        _cols("key pid alive sex fetus_male preg_intended village parity sons"),
+        _cols(PREGNANCY + " month.mothers month.male log"),
+        "losses, couples' own abortions of unintended pregnancies and terms of pregnancies "
+        "(asfr mode: this month's births at the age rates)",
         timer="fertility",
     ),
     Step(
@@ -186,8 +188,9 @@ STEPS: tuple[Step, ...] = (
         _cols(
             "key alive sex marital spouse away wants_more method susceptible_from method_failure"
         ),
-        _cols("preg_month fetus_male month.conceived"),
-        "new conceptions (couples not trying: their method's failure); the fetus's sex",
+        _cols("preg_month preg_intended fetus_male month.conceived ledger"),
+        "new conceptions (couples not trying: their method's failure, unintended); the "
+        "fetus's sex; conceptions counted (with the regime's methods)",
         present=CONCEPTIONS,
         timer="fertility",
     ),
@@ -327,7 +330,8 @@ SHARED: dict[str, str] = {
     "marital": "married by marriage, widowed by a death",
     "away": "labour migration; a bride takes her husband's place, home or away",
     "preg_month": "a pregnancy starts at conception, advances each month and ends in a birth, "
-    "a loss, an induced abortion (check-up or sex selection) or the woman's leaving",
+    "a loss, an induced abortion (the couple's own, check-up or sex selection) or the "
+    "woman's leaving",
     "out_of_plan": "set when a pregnancy is classified; cleared when it ends, however it ends",
     "preg_known": "set when a check-up finds a pregnancy; cleared when it ends",
     "susceptible_from": "every end of a pregnancy sets when she can conceive again",

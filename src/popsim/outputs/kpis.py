@@ -41,7 +41,12 @@ FLOWS = (
     "iud_removed",
     "sterilised_female",
     "sterilised_male",
+    "conceptions",
+    "conceptions_unintended",
 )
+
+#: why induced abortions happen: the regime's two, and the couple's own of an unintended pregnancy
+ABORTION_REASONS = ("remedial", "sex_selective", "unintended")
 
 #: the year-end stocks of the December records
 STOCKS = (
@@ -95,9 +100,9 @@ def annual_kpis(events: pd.DataFrame, records: pd.DataFrame, scenario) -> pd.Dat
     out["srb_order_3plus"] = _srb(births[births["order"] >= 3])
     abortions = events[events["event"] == "abortion"]
     counts = abortions.groupby(["year", "reason"], observed=True).size().unstack(fill_value=0)
-    for reason in ("remedial", "sex_selective"):
+    for reason in ABORTION_REASONS:
         out[f"abortions_{reason}"] = counts.get(reason, pd.Series(dtype=float))
-    out = out.fillna({"abortions_remedial": 0, "abortions_sex_selective": 0})
+    out = out.fillna({f"abortions_{reason}": 0 for reason in ABORTION_REASONS})
 
     flows = by_year[list(FLOWS)].sum()
     out = out.join(flows)

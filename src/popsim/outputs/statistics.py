@@ -42,6 +42,10 @@ STATISTICS = {
     "compliance_reported": "in-plan share of registered births",
     "compliance_true": "in-plan share of all births",
     "unreported_share": "share of births not registered",
+    "abortion_ratio": "induced abortions (every reason) per live birth",
+    "unintended_share": "unintended pregnancies (conceived while not trying), share of all",
+    "unintended_aborted": "share of unintended pregnancies ended by induced abortion",
+    "abortions_intended_share": "share of induced abortions that ended an intended pregnancy",
 }
 
 WINDOW_YEARS = 3  #: the targets describe 2009-2011: the first years of the baseline
@@ -185,6 +189,7 @@ def statistics(result: Result) -> dict[str, float]:
     )
     e, k = result.events, result.kpis
     births = e[e["event"] == "birth"]
+    abortions = e[e["event"] == "abortion"]
     second = births[births["order"] == 2]
     after_girl = second[second["sons_before"] == 0]
     brides = e[(e["event"] == "marriage") & (e["sex"] == 0)]
@@ -222,5 +227,13 @@ def statistics(result: Result) -> dict[str, float]:
                 total["births_out_of_plan_reported"], total["births_reported"]
             ),
             "compliance_true": compliance(total["births_out_of_plan"], total["births"]),
+            "abortion_ratio": ratio(len(abortions), len(births)),
+            "unintended_share": ratio(total["conceptions_unintended"], total["conceptions"]),
+            "unintended_aborted": ratio(
+                int((abortions["intended"] == 0).sum()), total["conceptions_unintended"]
+            ),
+            "abortions_intended_share": ratio(
+                int((abortions["intended"] == 1).sum()), len(abortions)
+            ),
         }
     return {name: float(stats[name]) for name in STATISTICS if name in stats}

@@ -35,6 +35,17 @@ class Contraception(Section):
         min_length=len(METHODS),
         max_length=len(METHODS),
     )
+    failure_scale: float = lever(
+        2.54,
+        unit="multiple",
+        ge=0,
+        le=10,
+        meaning="multiplier of every method's failure probability (not of no method): "
+        "how much more often methods fail here than the typical-use rates",
+        source="[C] fitted with the target unintended_share: 22.9 % of married women's "
+        "pregnancies in China 2010-2017 were unintended (Wang, Zou, Liu and Chen, China "
+        "Population and Development Studies 7(1), 2023, doi 10.1007/s42379-023-00126-3)",
+    )
     short_acting_pill_share: float = lever(
         0.1,
         unit="probability",
@@ -61,7 +72,7 @@ class Contraception(Section):
         source="[S] bulletin",
     )
     larc_rate: float = lever(
-        0.438,
+        0.441,
         unit="per month",
         ge=0,
         le=1,
@@ -69,7 +80,7 @@ class Contraception(Section):
         source="[C] popsim calibrate params/calibration/baseline.yaml (docs/calibration.md)",
     )
     sterilisation_rate: float = lever(
-        0.0235,
+        0.0149,
         unit="per month",
         ge=0,
         le=1,
@@ -77,7 +88,7 @@ class Contraception(Section):
         source="[C] popsim calibrate params/calibration/baseline.yaml (docs/calibration.md)",
     )
     refusal: float = lever(
-        0.1,
+        0.0808,
         unit="probability",
         ge=0,
         le=1,
@@ -138,7 +149,7 @@ class Decision(Section):
         meaning="distribution of desired family size 0, 1, 2, ... children, drawn at marriage",
     )
     son_preference: float = lever(
-        0.695,
+        0.696,
         unit="probability",
         ge=0,
         le=1,
@@ -153,7 +164,7 @@ class Decision(Section):
         meaning="parity after which even son-preferring couples stop",
     )
     try_rate: float = lever(
-        0.223,
+        0.372,
         unit="per month",
         ge=0,
         le=1,
@@ -163,7 +174,7 @@ class Decision(Section):
         source="[C] popsim calibrate params/calibration/baseline.yaml (docs/calibration.md)",
     )
     child_cost_years: float = lever(
-        5.07,
+        1.3,
         unit="years of income",
         gt=0,
         le=50,
@@ -327,7 +338,7 @@ class SexSelection(Section):
         meaning="month in which the fetus's sex can be seen",
     )
     price_response: float = lever(
-        0.0823,
+        0.0829,
         unit="per year of income",
         ge=0,
         le=10,

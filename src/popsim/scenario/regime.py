@@ -174,7 +174,7 @@ class Checkups(Section):
     enabled: bool = lever(True, unit="switch", meaning="hold check-up rounds")
     interval_months: int = lever(3, unit="months", ge=1, le=24, meaning="months between rounds")
     participation: float = lever(
-        0.785,
+        0.951,
         unit="probability",
         ge=0,
         le=1,
@@ -191,7 +191,7 @@ class Checkups(Section):
         0.8, unit="probability", ge=0, le=1, meaning="migrants' participation under the agreement"
     )
     detection: float = lever(
-        0.802,
+        0.789,
         unit="probability",
         ge=0,
         le=1,
@@ -199,7 +199,7 @@ class Checkups(Section):
         source="[C] popsim calibrate params/calibration/baseline.yaml (docs/calibration.md)",
     )
     remedial: float = lever(
-        0.822,
+        0.544,
         unit="probability",
         ge=0,
         le=1,
@@ -261,7 +261,7 @@ class Reporting(Section):
     """Birth registration and the reported layer of every KPI (docs/regime.md §14)."""
 
     in_plan: float = lever(
-        0.996,
+        0.999,
         unit="probability",
         ge=0,
         le=1,
@@ -269,7 +269,7 @@ class Reporting(Section):
         source="[C] popsim calibrate params/calibration/baseline.yaml (docs/calibration.md)",
     )
     out_of_plan: float = lever(
-        0.113,
+        0.0927,
         unit="probability",
         ge=0,
         le=1,
@@ -321,7 +321,7 @@ class Budget(Section):
         source="[S] bulletin",
     )
     wealth_years: float = lever(
-        52.9,
+        58.5,
         unit="years of income",
         gt=0,
         le=100,

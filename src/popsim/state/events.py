@@ -20,6 +20,7 @@ EVENT_COLUMNS = {
     "out_of_plan": np.int8,  # births and abortions under a birth rule: 1 out of plan, 0 in plan
     "reported": np.int8,  # births: 1 registered, 0 not; -1 where it does not apply
     "sons_before": np.int8,  # births and abortions: the mother's sons before it; else -1
+    "intended": np.int8,  # abortions: 1 conceived while trying, 0 not; else -1
 }
 REASONS = (
     "",
@@ -30,8 +31,9 @@ REASONS = (
     "immigration",
     "remedial",
     "sex_selective",
+    "unintended",
 )
-_FILL = {"other": -1, "out_of_plan": -1, "reported": -1, "sons_before": -1}
+_FILL = {"other": -1, "out_of_plan": -1, "reported": -1, "sons_before": -1, "intended": -1}
 
 
 def _column(chunks: list[tuple[int, dict]], name: str, dtype: type) -> np.ndarray:

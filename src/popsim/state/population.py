@@ -39,6 +39,7 @@ PERSON_COLUMNS: dict[str, tuple[type, object]] = {
     "first_birth_month": (np.int32, NEVER),
     "preg_month": (np.int8, 0),  # 0 not pregnant, else month of pregnancy 1..9
     "fetus_male": (np.bool_, False),
+    "preg_intended": (np.bool_, False),  # the current pregnancy was conceived while trying
     "susceptible_from": (np.int32, NEVER),  # first month a conception is possible again
     "wants_more": (np.bool_, False),  # trying for another child
     "away": (np.bool_, False),  # labour migrant: away but still registered

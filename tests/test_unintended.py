@@ -1,0 +1,74 @@
+"""Unintended pregnancies: who conceives them, how many couples end, and what the footprint counts.
+
+A pregnancy conceived while the couple was not trying (a method's failure) is unintended; the
+couple ends it in month 2 with ``demography.fertility.unintended_abortion``. The statistics
+the calibration fits (``abortion_ratio``, ``unintended_share``, ``unintended_aborted``,
+``abortions_intended_share``) are read from the events and the ledger's conception counts.
+"""
+
+import numpy as np
+import pytest
+
+import popsim
+from conftest import PARAMS
+from popsim.mechanisms.fertility import ABORTION_MONTH, pregnancy_outcomes
+from popsim.outputs.statistics import statistics
+
+
+def test_only_the_given_pregnancies_are_aborted_in_month_2():
+    n = 200_000
+    rng = np.random.default_rng(5)
+    intended = rng.random(n) < 0.5
+    preg_month = rng.integers(1, 10, n)
+    loss = 0.04
+    lost, aborted, born = pregnancy_outcomes(
+        rng.random(n),
+        preg_month=preg_month,
+        loss_month=loss,
+        abortion_prob=np.where(intended, 0.0, 0.6),
+    )
+    assert not (aborted & intended).any(), "an intended pregnancy is never ended this way"
+    assert not (aborted & (preg_month != ABORTION_MONTH)).any()
+    assert not (aborted & lost).any() and not (aborted & born).any()
+    at = ~intended & (preg_month == ABORTION_MONTH)
+    expected = (1 - loss) * 0.6  # not lost this month, then aborted
+    se = np.sqrt(expected * (1 - expected) / at.sum())
+    assert aborted[at].mean() == pytest.approx(expected, abs=4 * se)
+
+
+@pytest.fixture(scope="module")
+def footprint():
+    """The baseline with every unintended pregnancy ended, and with none ended."""
+
+    def run(q):
+        scenario = popsim.load_scenario(
+            PARAMS / "baseline.yaml", {"demography.fertility.unintended_abortion": q}
+        )
+        return popsim.simulate(scenario, seed=4, n_agents=8000, years=3)
+
+    return {q: run(q) for q in (0.0, 1.0)}
+
+
+def test_the_couples_own_abortions_end_unintended_pregnancies_only(footprint):
+    events = footprint[1.0].events
+    own = events[(events["event"] == "abortion") & (events["reason"] == "unintended")]
+    assert len(own) > 0
+    assert (own["intended"] == 0).all()
+    regime = events[(events["event"] == "abortion") & (events["reason"] != "unintended")]
+    assert set(regime["intended"].unique()) <= {0, 1}, "every abortion knows its intention"
+    none = footprint[0.0].events
+    assert not ((none["event"] == "abortion") & (none["reason"] == "unintended")).any()
+
+
+def test_footprint_statistics_count_what_they_say(footprint):
+    everything, nothing = statistics(footprint[1.0]), statistics(footprint[0.0])
+    # ended in month 2 unless lost before: of those that reach month 2, every one
+    assert everything["unintended_aborted"] > 0.8
+    assert nothing["unintended_aborted"] < everything["unintended_aborted"] - 0.5, (
+        "without the couples' own abortions only the regime ends unintended pregnancies"
+    )
+    for stats in (everything, nothing):
+        assert 0 < stats["unintended_share"] < 1
+        assert 0 <= stats["abortions_intended_share"] <= 1
+    assert everything["abortion_ratio"] > nothing["abortion_ratio"]
+    assert everything["abortions_intended_share"] < nothing["abortions_intended_share"]
