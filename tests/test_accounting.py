@@ -130,6 +130,7 @@ def expected_unit_costs(policy) -> dict[str, float]:
         "sterilised_male": c.vasectomy,
         "remedial_early": c.abortion_early,
         "remedial_late": c.abortion_late,
+        "unintended_abortions": c.abortion_early,
         "person_months": c.village_funds / 12,
         "regime_months": c.centre_upkeep * policy.budget.service_centre / 12,
     }
@@ -157,6 +158,11 @@ def test_each_cost_line_is_its_counts_times_their_unit_costs(baseline_run):
     remedial = (m["remedial_early"] + m["remedial_late"]).to_numpy()
     assert (remedial == per_month.to_numpy()).all(), "every remedial abortion is paid, once"
     assert (m["remedial_measures"] == remedial).all()
+    own = baseline_run.events.query("event == 'abortion' and reason == 'unintended'")
+    own = own.groupby("month").size().reindex(m["month"], fill_value=0)
+    assert (m["unintended_abortions"].to_numpy() == own.to_numpy()).all(), (
+        "every couple's own abortion is paid by the free services, once"
+    )
 
 
 def test_totals_add_up_and_the_kpi_table_equals_the_ledger(baseline_run):

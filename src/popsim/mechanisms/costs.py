@@ -2,7 +2,8 @@
 
 The mechanisms count what they do where they do it (``world.ledger.count``): check-ups
 attended and target women per round, IUDs inserted, re-inserted and removed,
-sterilisations, remedial abortions by stage; the regime counts its cadres and the
+sterilisations, remedial abortions by stage, the couples' own abortions of unintended
+pregnancies (free to married couples under the same programme); the regime counts its cadres and the
 registered persons each month. At the month's close :func:`book_costs` prices those counts
 with the unit costs of ``policy.costs`` and books one budget line each, so every cost
 line is, month by month, the sum of its counts times their unit costs
@@ -26,6 +27,7 @@ COST_LINES: dict[str, tuple[str, ...]] = {
     "surgery_iud_removal": ("iud_removed",),
     "surgery_sterilisation": ("sterilised_female", "sterilised_male"),
     "surgery_remedial": ("remedial_early", "remedial_late"),
+    "surgery_unintended": ("unintended_abortions",),
     "service_rooms_running": ("person_months",),
     "service_centre_running": ("regime_months",),
 }
@@ -51,6 +53,7 @@ def unit_costs(policy) -> dict[str, float]:
         "sterilised_male": c.vasectomy,
         "remedial_early": c.abortion_early,
         "remedial_late": c.abortion_late,
+        "unintended_abortions": c.abortion_early,  # all in month 2
         "person_months": c.village_funds / 12,
         "regime_months": c.centre_upkeep * policy.budget.service_centre / 12,
     }

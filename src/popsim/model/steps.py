@@ -175,8 +175,8 @@ STEPS: tuple[Step, ...] = (
         "pregnancies",
         fertility.step_pregnancies,
         "world",
-        _cols("key pid alive sex fetus_male preg_intended village parity sons"),
-        _cols(PREGNANCY + " month.mothers month.male log"),
+        _cols("key pid alive sex fetus_male preg_intended village parity sons method_failure"),
+        _cols(PREGNANCY + " month.mothers month.male log ledger"),
         "losses, couples' own abortions of unintended pregnancies and terms of pregnancies "
         "(asfr mode: this month's births at the age rates)",
         timer="fertility",

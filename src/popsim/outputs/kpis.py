@@ -36,6 +36,7 @@ FLOWS = (
     "remedial_measures",
     "remedial_early",
     "remedial_late",
+    "unintended_abortions",
     "iud_refitted",
     "iud_inserted",
     "iud_removed",
