@@ -210,7 +210,7 @@ class Decision(Section):
         source="[S] Ebenstein 2011: 1.42 years of income (docs/regime.md §18)",
     )
     reward_weight: float = lever(
-        0.125,
+        0.354,
         unit="share",
         ge=0,
         le=1,
@@ -218,9 +218,8 @@ class Decision(Section):
         "count in its price (1: all of it; less: they doubt that local promises of land, "
         "hiring and old-age rewards decades away will be kept); range 0-1",
         source="[C] popsim calibrate params/calibration/history.yaml (jointly with the "
-        "dynamics; near-best 0.001-0.16) and rewards.yaml (alone; 0-0.25): 0.125, fitted to "
-        "the births rise of 2016-2017, when the rewards ended for new one-child couples (at 1 "
-        "the births index of 2017 reaches 127 against China's 104; docs/calibration.md)",
+        "dynamics; near-best 0.15-0.50): 0.354, fitted to the births rise of 2016-2017, when "
+        "the rewards ended for new one-child couples (docs/calibration.md)",
     )
     max_try_age: int = lever(
         44,
