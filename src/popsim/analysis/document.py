@@ -526,8 +526,10 @@ set of behavioural parameters, those of the calibrated baseline. Parameters the 
 targets do not pin (the model uncertainty section, when the batch has an ensemble) and
 assumptions no data pins are not in them: several unit costs are assumptions
 (docs/regime.md §9), and the size of the check-ups' effect on births rests on participation,
-detection and remedial parameters fitted to 2009-2011 levels, not to an observed change in
-coverage (docs/validation.md).</p>
+detection and remedial parameters fitted to 2009-2011 levels and to the induced abortions of
+China's married women (how many pregnancies were unintended, how many of those were ended, and
+a share of abortions ending a wanted pregnancy widened for rural Anhui by judgement), not to an
+observed change in coverage (docs/regime.md §19, docs/validation.md).</p>
 <p><b>Indicators.</b> Totals are over the compared years; the TFR sums age-specific rates whose
 births and woman-years are totalled over those years; the SRB pools all births of the run
 (over time, {period}-year periods, since single years of a township are mostly noise).</p>
@@ -616,8 +618,9 @@ def build(batch: Batch) -> str:
             "Side effects",
             Html(
                 "<p>Beside the births averted: abortions (remedial, after a check-up finds an "
-                "out-of-plan pregnancy; sex-selective), the sex ratio at birth, and compliance "
-                "with the birth rule as it truly is and as the township reports it.</p>"
+                "out-of-plan pregnancy; sex-selective; the couples' own, of unintended "
+                "pregnancies), the sex ratio at birth, and compliance with the birth rule as "
+                "it truly is and as the township reports it.</p>"
                 + _differences(tables, ranked, ("births_averted", *SIDE_EFFECTS), shown)
             ),
         ),
