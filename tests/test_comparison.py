@@ -232,6 +232,7 @@ def tables_of(seed_births):
         spend_net_of_fees=80.0,
         abortions_remedial=3,
         abortions_sex_selective=1,
+        abortions_unintended=4,
     )
     return {"annual": annual, "asfr": asfr, "exposure": exposure, "kpis": kpis}
 
@@ -250,6 +251,15 @@ def test_per_seed_pools_over_years():
     assert row["spend_net_of_fees"] == 160
     assert row["abortions_remedial"] == 6
     assert row["abortions_sex_selective"] == 2
+    assert row["abortions_unintended"] == 8
+
+
+def test_per_seed_leaves_a_kpi_column_written_before_it_existed_empty():
+    tables = tables_of({0: (10, 30)})
+    tables["kpis"] = tables["kpis"].drop(columns="abortions_unintended")
+    row = comparison.per_seed(tables).loc[0]
+    assert np.isnan(row["abortions_unintended"])
+    assert row["abortions_remedial"] == 6, "the other indicators are still read"
 
 
 def test_summarise_and_tables_cover_every_scenario():

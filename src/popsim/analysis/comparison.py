@@ -128,10 +128,10 @@ def per_seed(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
         "abortions_unintended": "abortions_unintended",
     }
     if "births" in kpis.columns and not kpis.empty:
-        k = kpis.groupby("seed")[
-            ["births", "births_reported", "births_out_of_plan_reported"]
-            + list(dict.fromkeys(totals.values()))
-        ].sum()
+        columns = ["births", "births_reported", "births_out_of_plan_reported"]
+        columns += list(dict.fromkeys(totals.values()))
+        # a column the KPI table lacks (written before it existed) gives NaN, not an error
+        k = kpis.reindex(columns=["seed", *columns]).groupby("seed")[columns].sum(min_count=1)
         for name, column in totals.items():
             out[name] = k[column]
         out["compliance_true"] = statistics.compliance(k["births_out_of_plan"], k["births"])
