@@ -329,7 +329,7 @@ def _cli(args: list[str]) -> list[str]:
 def test_killed_calibration_resumes_without_rerunning_finished_runs(tmp_path):
     path = plane_calibration(tmp_path, model="test_calibration:slow_plane", trials=12, batch=4)
     out = tmp_path / "killed"
-    runs = out / "runs"
+    runs, checks = out / "runs", out / "checks"
     env = os.environ | {"PYTHONPATH": str(ROOT / "tests")}
     with open(tmp_path / "first.log", "w") as log:
         proc = subprocess.Popen(
@@ -342,12 +342,18 @@ def test_killed_calibration_resumes_without_rerunning_finished_runs(tmp_path):
         )
         deadline = time.monotonic() + 120
         while proc.poll() is None and time.monotonic() < deadline:
-            if runs.is_dir() and len(list(runs.glob("run=*.parquet"))) >= 10:
+            if checks.is_dir() and len(list(checks.glob("run=*.json"))) >= 10:
                 break
             time.sleep(0.02)
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
-    first = {p.name: p.stat().st_mtime_ns for p in runs.glob("run=*.parquet")}
+    # a run is done once its check is written: one killed between its file and its check is
+    # run again (the rerun says so), so only checked runs count as done
+    first = {
+        p.name: p.stat().st_mtime_ns
+        for p in runs.glob("run=*.parquet")
+        if (checks / f"{p.stem}.json").is_file()
+    }
     assert 10 <= len(first) < 24, f"the kill came when {len(first)} of 24 runs were done"
 
     again = subprocess.run(
