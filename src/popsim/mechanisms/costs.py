@@ -3,10 +3,10 @@
 The mechanisms count what they do where they do it (``world.ledger.count``): check-ups
 attended and target women per round, IUDs inserted, re-inserted and removed,
 sterilisations, remedial abortions by stage, the couples' own abortions of unintended
-pregnancies (free to married couples under the same programme); the regime counts its cadres and the
-registered persons each month. At the month's close :func:`book_costs` prices those counts
-with the unit costs of ``policy.costs`` and books one budget line each, so every cost
-line is, month by month, the sum of its counts times their unit costs
+pregnancies (free to married couples under the same programme); the regime counts its
+cadres and the registered persons each month. At the month's close :func:`book_costs`
+prices those counts with the unit costs of ``policy.costs`` and books one budget line each,
+so every cost line is, month by month, the sum of its counts times their unit costs
 (:data:`COST_LINES`). Pricing is bookkeeping only: it draws nothing and changes no one.
 
 The incentive lines (and the first month's investments) are booked by

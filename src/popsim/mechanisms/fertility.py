@@ -81,7 +81,8 @@ def step_pregnancies(world: World) -> None:
     )
     ended_mask = lost_mask | aborted_mask
     ended, born = pregnant[ended_mask], pregnant[born_mask]
-    log_abortions(world, pregnant[aborted_mask], UNINTENDED)
+    if aborted_mask.any():
+        log_abortions(world, pregnant[aborted_mask], UNINTENDED)
     if world.method_failure is not None:  # the regime's free services pay for them
         world.ledger.count("unintended_abortions", int(aborted_mask.sum()))
     p.preg_month[ended] = 0
