@@ -458,7 +458,8 @@ def test_zero_trends_leave_the_draws_alone():
 def test_a_wish_is_blocked_only_by_a_rule_that_waiting_cannot_satisfy():
     """Under the 1.5-child rule a first daughter's parents wait out the spacing; a son's are
     blocked. Under the two-child rule only a third child is."""
-    world = cohort({"policy.rules.regime": "one_and_half"}, 0)
+    waits = {"policy.rules.spacing_months": 48, "policy.rules.second_child_min_age": 24}
+    world = cohort({"policy.rules.regime": "one_and_half", **waits}, 0)
     p = world.persons
     for parity, sons in ((1, 0), (1, 1), (2, 0), (0, 0)):
         p.add(

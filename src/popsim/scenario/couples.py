@@ -36,7 +36,7 @@ class Contraception(Section):
         max_length=len(METHODS),
     )
     failure_scale: float = lever(
-        2.54,
+        2.77,
         unit="multiple",
         ge=0,
         le=10,
@@ -72,7 +72,7 @@ class Contraception(Section):
         source="[S] bulletin",
     )
     larc_rate: float = lever(
-        0.441,
+        0.418,
         unit="per month",
         ge=0,
         le=1,
@@ -80,7 +80,7 @@ class Contraception(Section):
         source="[C] popsim calibrate params/calibration/baseline.yaml (docs/calibration.md)",
     )
     sterilisation_rate: float = lever(
-        0.0149,
+        0.0147,
         unit="per month",
         ge=0,
         le=1,
@@ -88,7 +88,7 @@ class Contraception(Section):
         source="[C] popsim calibrate params/calibration/baseline.yaml (docs/calibration.md)",
     )
     refusal: float = lever(
-        0.0808,
+        0.0767,
         unit="probability",
         ge=0,
         le=1,
@@ -149,7 +149,7 @@ class Decision(Section):
         meaning="distribution of desired family size 0, 1, 2, ... children, drawn at marriage",
     )
     son_preference: float = lever(
-        0.696,
+        0.705,
         unit="probability",
         ge=0,
         le=1,
@@ -164,7 +164,7 @@ class Decision(Section):
         meaning="parity after which even son-preferring couples stop",
     )
     try_rate: float = lever(
-        0.372,
+        0.371,
         unit="per month",
         ge=0,
         le=1,
@@ -174,7 +174,7 @@ class Decision(Section):
         source="[C] popsim calibrate params/calibration/baseline.yaml (docs/calibration.md)",
     )
     child_cost_years: float = lever(
-        1.3,
+        2.76,
         unit="years of income",
         gt=0,
         le=50,
@@ -210,7 +210,7 @@ class Decision(Section):
         source="[S] Ebenstein 2011: 1.42 years of income (docs/regime.md §18)",
     )
     reward_weight: float = lever(
-        0.354,
+        0.434,
         unit="share",
         ge=0,
         le=1,
@@ -218,9 +218,9 @@ class Decision(Section):
         "count in its price (1: all of it; less: they doubt that local promises of land, "
         "hiring and old-age rewards decades away will be kept); range 0-1",
         source="[C] popsim calibrate params/calibration/history.yaml (jointly with the "
-        "dynamics; near-best 0.15-0.50; the profile in rewards.yaml 0-0.31): 0.354, fitted to "
-        "the births rise of 2016-2017, when the rewards ended for new one-child couples "
-        "(docs/calibration.md)",
+        "dynamics; near-best 0.43-0.50, 0.15-0.50 in the previous fit; the profile in "
+        "rewards.yaml 0-0.31): 0.434, fitted to the births rise of 2016-2017, when the rewards "
+        "ended for new one-child couples (docs/calibration.md)",
     )
     max_try_age: int = lever(
         44,
@@ -338,7 +338,7 @@ class SexSelection(Section):
         meaning="month in which the fetus's sex can be seen",
     )
     price_response: float = lever(
-        0.0829,
+        0.105,
         unit="per year of income",
         ge=0,
         le=10,

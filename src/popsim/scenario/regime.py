@@ -23,6 +23,16 @@ Regime = Literal[
 ]
 
 
+#: where the rural second child's waiting conditions come from (docs/regime.md §2)
+SECOND_CHILD_CONDITIONS = (
+    "[S] none in Anhui: Anhui is among the 19 provinces that had abolished the spacing "
+    "interval and the minimum age for a permitted second child before 2014 (Caixin, reported "
+    "by International Business Times, 19 Chinese provinces remove mandatory gap between a "
+    "woman's first-born and her second; Sina survey 79928: no baby boom in the provinces "
+    "that abolished it over the previous decade)"
+)
+
+
 class BirthRules(Section):
     """Which births are in plan (docs/regime.md §2, §4); changed over time by a timeline."""
 
@@ -36,18 +46,21 @@ class BirthRules(Section):
         source="[S] bulletin: rural 1.5-child rule",
     )
     spacing_months: int = lever(
-        48,
+        0,
         unit="months",
         ge=0,
         le=240,
         meaning="minimum interval after the 1st birth for an in-plan 2nd (one_and_half)",
+        source=SECOND_CHILD_CONDITIONS,
     )
     second_child_min_age: int = lever(
-        24,
+        20,
         unit="years",
         ge=15,
         le=49,
-        meaning="minimum age of the mother for an in-plan 2nd child (one_and_half)",
+        meaning="minimum age of the mother for an in-plan 2nd child (one_and_half); 20: the "
+        "legal age of marriage, no condition of its own",
+        source=SECOND_CHILD_CONDITIONS,
     )
 
 
@@ -174,7 +187,7 @@ class Checkups(Section):
     enabled: bool = lever(True, unit="switch", meaning="hold check-up rounds")
     interval_months: int = lever(3, unit="months", ge=1, le=24, meaning="months between rounds")
     participation: float = lever(
-        0.951,
+        0.763,
         unit="probability",
         ge=0,
         le=1,
@@ -191,7 +204,7 @@ class Checkups(Section):
         0.8, unit="probability", ge=0, le=1, meaning="migrants' participation under the agreement"
     )
     detection: float = lever(
-        0.789,
+        0.97,
         unit="probability",
         ge=0,
         le=1,
@@ -199,7 +212,7 @@ class Checkups(Section):
         source="[C] popsim calibrate params/calibration/baseline.yaml (docs/calibration.md)",
     )
     remedial: float = lever(
-        0.544,
+        0.525,
         unit="probability",
         ge=0,
         le=1,
@@ -261,7 +274,7 @@ class Reporting(Section):
     """Birth registration and the reported layer of every KPI (docs/regime.md §14)."""
 
     in_plan: float = lever(
-        0.999,
+        1.0,
         unit="probability",
         ge=0,
         le=1,
@@ -269,7 +282,7 @@ class Reporting(Section):
         source="[C] popsim calibrate params/calibration/baseline.yaml (docs/calibration.md)",
     )
     out_of_plan: float = lever(
-        0.0927,
+        0.111,
         unit="probability",
         ge=0,
         le=1,
@@ -321,7 +334,7 @@ class Budget(Section):
         source="[S] bulletin",
     )
     wealth_years: float = lever(
-        58.5,
+        53.3,
         unit="years of income",
         gt=0,
         le=100,
