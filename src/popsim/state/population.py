@@ -111,9 +111,11 @@ class Table:
                 grown = np.full(new_capacity, fill, dtype=dtype)
                 grown[: self.n] = self._cols[name][: self.n]
                 self._cols[name] = grown
+        # rows past ``n`` hold their column's fill value (from np.full, or refilled by
+        # keep), so only the named columns are written
+        for name, value in values.items():
+            self._cols[name][self.n : self.n + n] = value
         rows = np.arange(self.n, self.n + n)
-        for name, (_, fill) in self._spec.items():
-            self._cols[name][rows] = values.get(name, fill)
         self.n += n
         self.forget_views()
         return rows
