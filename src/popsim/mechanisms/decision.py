@@ -295,10 +295,10 @@ def _draw_preferences(world, new: np.ndarray) -> None:
     p, dec = world.persons, world.scenario.policy.decision
     years = years_from_reference(world)
     cum = np.cumsum(desired_distribution(dec.desired_size, dec.desired_size_trend * years))
-    u = world.uniform("desired_size", new)
-    p.desired[new] = np.minimum(np.searchsorted(cum, u, side="right"), len(cum) - 1)
+    u_size, u_son = world.uniforms(("desired_size", "son_preference"), new)
+    p.desired[new] = np.minimum(np.searchsorted(cum, u_size, side="right"), len(cum) - 1)
     share = son_preference_share(dec.son_preference, dec.son_preference_trend, years)
-    p.son_pref[new] = world.uniform("son_preference", new) < share
+    p.son_pref[new] = u_son < share
 
 
 def _revise_preferences(world, couples: np.ndarray, years: int) -> None:
@@ -354,13 +354,15 @@ def step_decision(world) -> None:
         fading_probability(dec.desire_half_life_years),
     )
     fade[p.parity[candidates] == 0] = 0.0
+    u_fade, u_start = world.uniforms(("desire_fading", "start_trying"), candidates)
     if fade.any():
-        gives_up = world.uniform("desire_fading", candidates) < fade
+        gives_up = u_fade < fade
         p.desired[candidates[gives_up]] = p.parity[candidates[gives_up]]
         p.son_pref[candidates[gives_up]] = False
         candidates, out_plan = candidates[~gives_up], out_plan[~gives_up]
+        u_start = u_start[~gives_up]
     prob = start_probability(world, candidates, out_plan)
-    starts = world.uniform("start_trying", candidates) < prob
+    starts = u_start < prob
     start = candidates[starts]
     p.wants_more[start] = True
     iud = p.method[start] == IUD

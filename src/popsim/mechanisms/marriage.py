@@ -116,11 +116,12 @@ def step_marriage(world: World) -> None:
     brides = women[
         choose_brides(world.uniform("marriage", women), age_years=age[women], p_month=p_month)
     ]
-    marry_out = world.uniform("marry_out", brides) < mar.marry_out_share
+    u_out, u_order = world.uniforms(("marry_out", "bride_order"), brides)
+    marry_out = u_out < mar.marry_out_share
     local = brides[~marry_out]
     men = np.flatnonzero(single & (p.sex == MALE))
     matched, grooms = match_by_age(
-        world.uniform("bride_order", local),
+        u_order[~marry_out],
         local,
         world.age_months[local],
         world.uniform("groom_choice", men),

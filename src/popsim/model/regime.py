@@ -90,10 +90,9 @@ class Regime:
         h = world.households
         new = np.flatnonzero(np.isnan(h.wealth))
         if new.size:
-            keys = h.key[new]
-            s = world.streams
+            u1, u2 = world.streams.keyed_many((("wealth_a", 0), ("wealth_b", 0)), h.key[new])
             h.wealth[new] = lognormal_wealth(
-                s.keyed("wealth_a", keys, 0),
-                s.keyed("wealth_b", keys, 0),
+                u1,
+                u2,
                 mean=self.policy.budget.wealth_years * self.policy.budget.income,
             )

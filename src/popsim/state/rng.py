@@ -85,13 +85,31 @@ class Streams:
             self._generators[name] = gen
         return gen
 
-    def keyed(self, name: str, keys: np.ndarray, t: int) -> np.ndarray:
-        """Uniforms in [0, 1) for ``keys`` from process ``name`` in month ``t``."""
+    def _counter(self, name: str, t: int) -> int:
+        """The value added to every key for process ``name`` in month ``t`` (mod 2**64)."""
         salt = self._salts.get(name)
         if salt is None:
             salt = int(mix(self._seed_salt ^ _name_key(name))[0])
             self._salts[name] = salt
-        counter = np.uint64((t * int(_GOLDEN) + salt) % (1 << 64))
-        z = _mix_in_place(np.add(keys, counter, dtype=np.uint64))
-        z >>= _S11
-        return z * _TO_UNIT
+        return (t * int(_GOLDEN) + salt) % (1 << 64)
+
+    def keyed(self, name: str, keys: np.ndarray, t: int) -> np.ndarray:
+        """Uniforms in [0, 1) for ``keys`` from process ``name`` in month ``t``."""
+        z = np.add(keys, np.uint64(self._counter(name, t)), dtype=np.uint64)
+        return _to_unit(_mix_in_place(z))
+
+    def keyed_many(self, draws: tuple[tuple[str, int], ...], keys: np.ndarray) -> np.ndarray:
+        """:meth:`keyed` of several (process, month) pairs for the same keys, one row each.
+
+        One pass over a (pairs x keys) array: each array operation has a fixed cost that
+        dominates for the few keys most draws have.
+        """
+        counters = np.array([self._counter(name, t) for name, t in draws], dtype=np.uint64)
+        z = np.add(keys, counters[:, None], dtype=np.uint64)
+        return _to_unit(_mix_in_place(z))
+
+
+def _to_unit(z: np.ndarray) -> np.ndarray:
+    """The uniforms of mixed keys ``z`` (overwritten): their top 53 bits over 2**53."""
+    z >>= _S11
+    return np.multiply(z.view(np.int64), _TO_UNIT)  # below 2**53: int64 converts exactly
