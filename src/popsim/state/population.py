@@ -64,6 +64,8 @@ class Table:
     attribute lookup.
     """
 
+    renumbered = 0  #: how many times :meth:`keep` has renumbered the rows
+
     def __init__(self, columns: dict[str, tuple[type, object]], capacity: int = 1024) -> None:
         self._spec = dict(columns)
         self._cols = {k: np.full(capacity, fill, dtype=dt) for k, (dt, fill) in columns.items()}
@@ -130,6 +132,7 @@ class Table:
             col[: kept.size] = col[kept]
             col[kept.size : self.n] = self._spec[name][1]
         self.n = kept.size
+        self.renumbered += 1
         self.forget_views()
         return new_row
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -85,6 +86,53 @@ class Timings:
 _NO_ROWS = np.zeros(0, dtype=np.int64)
 
 
+class MonthRows:
+    """A value of every person row for the current month, computed once per row.
+
+    Within a month rows are only appended (births, immigrants, brides), and what this
+    holds (ages) cannot change for a row, so an append computes the new rows only. A new
+    month or a compaction (rows renumbered) computes every row again into a new array:
+    arrays handed out earlier never change.
+    """
+
+    def __init__(self, compute: Callable[[World, int, int], np.ndarray]) -> None:
+        self._compute = compute  #: the values of rows ``start:stop``
+        self._stamp: tuple[int, int] | None = None  #: (month, renumbering) of the values
+        self._rows = 0
+        self._buffer = self._values = np.zeros(0)
+
+    def of(self, world: World) -> np.ndarray:
+        """The values of every row now."""
+        persons = world.persons
+        n, stamp = persons.n, (world.t, persons.renumbered)
+        if stamp != self._stamp or n < self._rows:
+            start, self._stamp = 0, stamp
+        elif n == self._rows:
+            return self._values
+        else:
+            start = self._rows
+        new = self._compute(world, start, n)
+        if start == 0 or n > self._buffer.size:
+            grown = np.empty(n + n // 4, dtype=new.dtype)  # room for the month's appends
+            grown[:start] = self._buffer[:start]
+            self._buffer = grown
+        self._buffer[start:n] = new
+        self._rows, self._values = n, self._buffer[:n]
+        return self._values
+
+
+def _age_months(world: World, start: int, stop: int) -> np.ndarray:
+    return world.t - world.persons.birth_month[start:stop]
+
+
+def _age_years(world: World, start: int, stop: int) -> np.ndarray:
+    return np.minimum(world.age_months[start:stop] // 12, MAX_AGE)
+
+
+def _age_cell(world: World, start: int, stop: int) -> np.ndarray:
+    return world.persons.sex[start:stop].astype(np.intp) * N_AGES + world.age_years[start:stop]
+
+
 @dataclass
 class Month:
     """What one step of the month hands to later steps of the same month; new each month."""
@@ -117,7 +165,7 @@ class World:
         #: None: couples not trying use perfect contraception (no contraception mechanism)
         self.method_failure: np.ndarray | None = None
         self.timings = Timings()
-        self._ages_key: tuple[int, int] | None = None
+        self._ages = {f: MonthRows(f) for f in (_age_months, _age_years, _age_cell)}
         self._q_year: int | None = None
 
     def forget_death_rates(self) -> None:
@@ -142,21 +190,17 @@ class World:
         """:meth:`uniform` of several streams for the same ``rows``, one row each, in one pass."""
         return self.streams.keyed_many(tuple((s, self.t) for s in streams), self.persons.key[rows])
 
-    def _refresh_ages(self) -> None:
-        key = (self.t, self.persons.n)
-        if key != self._ages_key:
-            self._age_months = self.t - self.persons.birth_month
-            self._age_years = np.minimum(self._age_months // 12, MAX_AGE)
-            self._ages_key = key
-
     @property
     def age_months(self) -> np.ndarray:
         """Completed months of age of every row, now."""
-        self._refresh_ages()
-        return self._age_months
+        return self._ages[_age_months].of(self)
 
     @property
     def age_years(self) -> np.ndarray:
         """Completed years of age of every row, capped at 100 (the open interval)."""
-        self._refresh_ages()
-        return self._age_years
+        return self._ages[_age_years].of(self)
+
+    @property
+    def age_cell(self) -> np.ndarray:
+        """Every row's cell of the [sex, age in years] tables: ``sex * N_AGES + age_years``."""
+        return self._ages[_age_cell].of(self)
