@@ -24,11 +24,11 @@ from popsim.mechanisms.rules import next_birth_out_of_plan
 from popsim.scenario.couples import (
     CONDOM,
     FEMALE_STERILISATION,
-    IS_LARC,
-    IS_STERILISATION,
     IUD,
     MALE_STERILISATION,
     PILL,
+    is_larc,
+    is_sterilisation,
 )
 from popsim.state.population import FEMALE, MARRIED
 from popsim.state.world import monthly_probability
@@ -88,8 +88,8 @@ def _campaign(world, wives: np.ndarray) -> None:
         & ~p.iud_missing
         & (t - p.last_birth_month >= c.larc_grace_months)
     )
-    sterilise = ready & (p.parity >= 2) & ~IS_STERILISATION[p.method]
-    iud = ready & (p.parity >= 1) & ~IS_LARC[p.method]
+    sterilise = ready & (p.parity >= 2) & ~is_sterilisation(p.method)
+    iud = ready & (p.parity >= 1) & ~is_larc(p.method)
     iud_rows = np.flatnonzero(iud)
     in_plan_try = p.wants_more[iud_rows] & ~next_birth_out_of_plan(world, iud_rows, 9)
     iud[iud_rows[in_plan_try]] = False

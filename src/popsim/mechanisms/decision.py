@@ -56,7 +56,7 @@ from popsim.mechanisms.rules import (
     next_birth_out_of_plan,
     second_child_allowed,
 )
-from popsim.scenario.couples import IS_STERILISATION, IUD
+from popsim.scenario.couples import IUD, is_sterilisation
 
 HIRING_YEARS = 5  #: years of hiring priority a couple counts on when it values the certificate
 LAND_YEARS = 20  #: years over which it expects a land requisition
@@ -335,7 +335,7 @@ def step_decision(world) -> None:
     new = np.flatnonzero(wives & (p.desired < 0))
     if new.size:
         _draw_preferences(world, new)
-    sterilised = IS_STERILISATION[p.method]
+    sterilised = is_sterilisation(p.method)
     desire = (
         wives
         & ~sterilised

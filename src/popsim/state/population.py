@@ -190,3 +190,12 @@ def retire(persons: Persons, rows: np.ndarray, *, widow_spouses: bool) -> None:
         persons.marital[spouses] = WIDOWED
     persons.spouse[rows] = -1
     persons.preg_month[rows] = 0
+
+
+def count_by(column: np.ndarray, mask: np.ndarray, n: int) -> np.ndarray:
+    """How many rows where ``mask`` have each value 0..n-1 of ``column`` (int64).
+
+    The mask serves as weights, cheaper than gathering the masked rows' values; the sums of
+    ones are exact.
+    """
+    return np.bincount(column, weights=mask, minlength=n).astype(np.int64)
