@@ -27,10 +27,12 @@ import zlib
 import numpy as np
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-_M1 = np.uint64(0xBF58476D1CE4E5B9)
-_M2 = np.uint64(0x94D049BB133111EB)
-_TO_UNIT = 1.0 / (1 << 53)
-_S30, _S27, _S31, _S11 = (np.uint64(s) for s in (30, 27, 31, 11))
+# the constants as 0-d arrays: an array operand skips the conversion a numpy scalar costs on
+# every call, a third of a small draw's time
+_M1 = np.array(0xBF58476D1CE4E5B9, dtype=np.uint64)
+_M2 = np.array(0x94D049BB133111EB, dtype=np.uint64)
+_TO_UNIT = np.array(1.0 / (1 << 53))
+_S30, _S27, _S31, _S11 = (np.array(s, dtype=np.uint64) for s in (30, 27, 31, 11))
 
 
 def mix(z: np.ndarray) -> np.ndarray:
@@ -95,7 +97,7 @@ class Streams:
 
     def keyed(self, name: str, keys: np.ndarray, t: int) -> np.ndarray:
         """Uniforms in [0, 1) for ``keys`` from process ``name`` in month ``t``."""
-        z = np.add(keys, np.uint64(self._counter(name, t)), dtype=np.uint64)
+        z = np.add(keys, np.array(self._counter(name, t), dtype=np.uint64), dtype=np.uint64)
         return _to_unit(_mix_in_place(z))
 
     def keyed_many(self, draws: tuple[tuple[str, int], ...], keys: np.ndarray) -> np.ndarray:
