@@ -87,14 +87,14 @@ def _wed(world: World, brides: np.ndarray, grooms: np.ndarray) -> None:
     p.spouse[brides] = grooms
     p.spouse[grooms] = brides
     p.village[brides] = village
-    joins = (
-        world.uniform("bride_joins", grooms) < world.scenario.demography.migration.couple_together
+    u_joins, u_wants = world.uniforms(
+        ("bride_joins", "wants_at_marriage"), np.stack((grooms, brides))
     )
+    joins = u_joins < world.scenario.demography.migration.couple_together
     p.away[brides] = p.away[grooms] & joins
     p.household[brides] = household
     p.household[grooms] = household
-    u = world.uniform("wants_at_marriage", brides)
-    p.wants_more[brides] = wants_another(u, p.parity[brides], world.rates.progression)
+    p.wants_more[brides] = wants_another(u_wants, p.parity[brides], world.rates.progression)
     world.log.add(
         "marriage",
         month=world.t,

@@ -101,7 +101,9 @@ class Streams:
         return _to_unit(_mix_in_place(z))
 
     def keyed_many(self, draws: tuple[tuple[str, int], ...], keys: np.ndarray) -> np.ndarray:
-        """:meth:`keyed` of several (process, month) pairs for the same keys, one row each.
+        """:meth:`keyed` of several (process, month) pairs, one row each.
+
+        ``keys``: the keys of every pair, or one row of keys per pair.
 
         One pass over a (pairs x keys) array: each array operation has a fixed cost that
         dominates for the few keys most draws have.

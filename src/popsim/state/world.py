@@ -187,7 +187,11 @@ class World:
         return self.streams.keyed(stream, keys, self.t)
 
     def uniforms(self, streams: tuple[str, ...], rows: np.ndarray) -> np.ndarray:
-        """:meth:`uniform` of several streams for the same ``rows``, one row each, in one pass."""
+        """:meth:`uniform` of several streams in one pass, one row each.
+
+        ``rows``: the rows every stream draws for, or one array of rows per stream (all of
+        the same length).
+        """
         return self.streams.keyed_many(tuple((s, self.t) for s in streams), self.persons.key[rows])
 
     @property
