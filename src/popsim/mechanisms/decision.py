@@ -48,6 +48,8 @@ birth is a removal by the service, counted for the cost lines).
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 from popsim.mechanisms.checkups import birth_known_probability
@@ -162,7 +164,7 @@ def years_from_reference(world) -> int:
 
 def son_preference_share(son_preference: float, trend: float, years: int) -> float:
     """Share of couples forming ``years`` after the reference year who want a son."""
-    return float(np.clip(son_preference + trend * years, 0.0, 1.0))
+    return min(max(son_preference + trend * years, 0.0), 1.0)
 
 
 def selection_factor(world) -> float:
@@ -176,6 +178,20 @@ def annuity_value(age_years, *, start_age, years, rate) -> np.ndarray:
     wait = np.maximum(start_age - age_years, 0)
     annuity = years if rate == 0 else (1 - (1 + rate) ** -np.asarray(years, dtype=float)) / rate
     return (1 + rate) ** -wait * annuity
+
+
+@lru_cache(maxsize=64)
+def _annuity_from_now(years: int, rate: float) -> float:
+    """:func:`annuity_value` of a term starting now: the same in every month of a run."""
+    return annuity_value(0, start_age=0, years=years, rate=rate)
+
+
+@lru_cache(maxsize=64)
+def _cumulative_desired(desired_size: tuple[float, ...], shift: float) -> np.ndarray:
+    """Cumulative :func:`desired_distribution`: the same in every month of a year."""
+    cum = np.cumsum(desired_distribution(desired_size, shift))
+    cum.flags.writeable = False
+    return cum
 
 
 def forfeited_rewards(
@@ -207,12 +223,8 @@ def forfeited_rewards(
     two_girls = (parity == 2) & (daughters == 2)
     years_left = np.maximum(inc.health_fee_age_limit * 12 - child_months, 0) / 12.0
     health = inc.health_fee_monthly * 12 * annuity_value(0, start_age=0, years=years_left, rate=r)
-    land = (
-        inc.land_requisition_rate
-        * inc.land_compensation
-        * annuity_value(0, start_age=0, years=LAND_YEARS, rate=r)
-    )
-    hiring = inc.hiring_income_gain * annuity_value(0, start_age=0, years=HIRING_YEARS, rate=r)
+    land = inc.land_requisition_rate * inc.land_compensation * _annuity_from_now(LAND_YEARS, r)
+    hiring = inc.hiring_income_gain * _annuity_from_now(HIRING_YEARS, r)
     old_age = (
         2
         * inc.old_age_reward
@@ -294,7 +306,7 @@ def start_probability(world, rows: np.ndarray, out_plan: np.ndarray) -> np.ndarr
 def _draw_preferences(world, new: np.ndarray) -> None:
     p, dec = world.persons, world.scenario.policy.decision
     years = years_from_reference(world)
-    cum = np.cumsum(desired_distribution(dec.desired_size, dec.desired_size_trend * years))
+    cum = _cumulative_desired(tuple(dec.desired_size), dec.desired_size_trend * years)
     u_size, u_son = world.uniforms(("desired_size", "son_preference"), new)
     p.desired[new] = np.minimum(np.searchsorted(cum, u_size, side="right"), len(cum) - 1)
     share = son_preference_share(dec.son_preference, dec.son_preference_trend, years)
