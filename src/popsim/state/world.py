@@ -95,11 +95,12 @@ class MonthRows:
     arrays handed out earlier never change.
     """
 
-    def __init__(self, compute: Callable[[World, int, int], np.ndarray]) -> None:
-        self._compute = compute  #: the values of rows ``start:stop``
+    def __init__(self, dtype: type, compute: Callable[[World, int, int, np.ndarray], None]):
+        self._dtype = dtype
+        self._compute = compute  #: writes the values of rows ``start:stop`` into ``out``
         self._stamp: tuple[int, int] | None = None  #: (month, renumbering) of the values
         self._rows = 0
-        self._buffer = self._values = np.zeros(0)
+        self._buffer = self._values = np.zeros(0, dtype=dtype)
 
     def of(self, world: World) -> np.ndarray:
         """The values of every row now."""
@@ -111,26 +112,27 @@ class MonthRows:
             return self._values
         else:
             start = self._rows
-        new = self._compute(world, start, n)
         if start == 0 or n > self._buffer.size:
-            grown = np.empty(n + n // 4, dtype=new.dtype)  # room for the month's appends
+            grown = np.empty(n + n // 4, dtype=self._dtype)  # room for the month's appends
             grown[:start] = self._buffer[:start]
             self._buffer = grown
-        self._buffer[start:n] = new
+        self._compute(world, start, n, self._buffer[start:n])
         self._rows, self._values = n, self._buffer[:n]
         return self._values
 
 
-def _age_months(world: World, start: int, stop: int) -> np.ndarray:
-    return world.t - world.persons.birth_month[start:stop]
+def _age_months(world: World, start: int, stop: int, out: np.ndarray) -> None:
+    np.subtract(world.t, world.persons.birth_month[start:stop], out=out)
 
 
-def _age_years(world: World, start: int, stop: int) -> np.ndarray:
-    return np.minimum(world.age_months[start:stop] // 12, MAX_AGE)
+def _age_years(world: World, start: int, stop: int, out: np.ndarray) -> None:
+    np.floor_divide(world.age_months[start:stop], 12, out=out)
+    np.minimum(out, MAX_AGE, out=out)
 
 
-def _age_cell(world: World, start: int, stop: int) -> np.ndarray:
-    return world.persons.sex[start:stop].astype(np.intp) * N_AGES + world.age_years[start:stop]
+def _age_cell(world: World, start: int, stop: int, out: np.ndarray) -> None:
+    np.multiply(world.persons.sex[start:stop], N_AGES, out=out, dtype=np.intp)
+    np.add(out, world.age_years[start:stop], out=out)
 
 
 @dataclass
@@ -165,7 +167,10 @@ class World:
         #: None: couples not trying use perfect contraception (no contraception mechanism)
         self.method_failure: np.ndarray | None = None
         self.timings = Timings()
-        self._ages = {f: MonthRows(f) for f in (_age_months, _age_years, _age_cell)}
+        self._ages = {
+            f: MonthRows(dtype, f)
+            for f, dtype in ((_age_months, np.int32), (_age_years, np.int32), (_age_cell, np.intp))
+        }
         self._q_year: int | None = None
 
     def forget_death_rates(self) -> None:
