@@ -113,7 +113,8 @@ class MonthRows:
         else:
             start = self._rows
         if start == 0 or n > self._buffer.size:
-            grown = np.empty(n + n // 4, dtype=self._dtype)  # room for the month's appends
+            # room for a month's appends, a few per mille of the rows (more: grown again)
+            grown = np.empty(n + n // 64 + 64, dtype=self._dtype)
             grown[:start] = self._buffer[:start]
             self._buffer = grown
         self._compute(world, start, n, self._buffer[start:n])
