@@ -56,10 +56,13 @@ def step_checkups(world) -> None:
         room_gain=1.0 + ch.room_effect * ch.room_quality,
     )
     pregnant = (p.preg_month[targets] > 0) & ~p.preg_known[targets]
+    u_attend, u_find, u_act, u_iud = world.uniforms(
+        ("checkup_attend", "checkup_find", "remedial", "iud_check"), targets
+    )
     attended, found, ended = checkup_outcomes(
-        world.uniform("checkup_attend", targets),
-        world.uniform("checkup_find", targets),
-        world.uniform("remedial", targets),
+        u_attend,
+        u_find,
+        u_act,
         p_attend=p_attend,
         pregnant=pregnant,
         out_of_plan=p.out_of_plan[targets],
@@ -71,7 +74,7 @@ def step_checkups(world) -> None:
     induced_abortions(world, targets[ended], REMEDIAL, stop_trying=not ch.reconceive)
 
     missing = attended & p.iud_missing[targets]
-    noticed = targets[missing & (world.uniform("iud_check", targets) < ch.detection)]
+    noticed = targets[missing & (u_iud < ch.detection)]
     p.iud_missing[noticed] = False
     refit = noticed[world.uniform("reinsertion", noticed) < ch.reinsertion]
     p.method[refit] = IUD

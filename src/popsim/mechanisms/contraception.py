@@ -24,11 +24,11 @@ from popsim.mechanisms.rules import next_birth_out_of_plan
 from popsim.scenario.couples import (
     CONDOM,
     FEMALE_STERILISATION,
-    IS_LARC,
-    IS_STERILISATION,
     IUD,
     MALE_STERILISATION,
     PILL,
+    is_larc,
+    is_sterilisation,
 )
 from popsim.state.population import FEMALE, MARRIED
 from popsim.state.world import monthly_probability
@@ -65,10 +65,11 @@ def step_contraception(world) -> None:
     u = world.uniform("iud_expulsion", iud_users)
     p.method[iud_users[u < monthly_probability(c.iud_expulsion_rate)]] = 0
 
-    idle = wives & ~p.wants_more & (p.preg_month == 0) & (p.method == 0)
-    adopters = np.flatnonzero(idle)
-    adopters = adopters[world.uniform("method_uptake", adopters) < c.uptake]
-    pill = world.uniform("method_choice", adopters) < c.short_acting_pill_share
+    idle = np.flatnonzero(wives & ~p.wants_more & (p.preg_month == 0) & (p.method == 0))
+    u_uptake, u_choice = world.uniforms(("method_uptake", "method_choice"), idle)
+    adopt = u_uptake < c.uptake
+    adopters = idle[adopt]
+    pill = u_choice[adopt] < c.short_acting_pill_share
     p.method[adopters] = np.where(pill, PILL, CONDOM)
 
     if c.larc:
@@ -87,24 +88,26 @@ def _campaign(world, wives: np.ndarray) -> None:
         & ~p.iud_missing
         & (t - p.last_birth_month >= c.larc_grace_months)
     )
-    sterilise = ready & (p.parity >= 2) & ~IS_STERILISATION[p.method]
-    iud = ready & (p.parity >= 1) & ~IS_LARC[p.method]
+    sterilise = ready & (p.parity >= 2) & ~is_sterilisation(p.method)
+    iud = ready & (p.parity >= 1) & ~is_larc(p.method)
     iud_rows = np.flatnonzero(iud)
     in_plan_try = p.wants_more[iud_rows] & ~next_birth_out_of_plan(world, iud_rows, 9)
     iud[iud_rows[in_plan_try]] = False
     targets = np.flatnonzero(sterilise | iud)
-    refuses = world.streams.keyed("larc_refusal", p.key[targets], 0) < c.refusal  # a trait
-    effort = world.effort[p.village[targets]]
-    to_sterilise = sterilise[targets] & (
-        world.uniform("sterilisation", targets) < c.sterilisation_rate * effort
+    u_refusal, u_sterilise, u_iud = world.streams.keyed_many(
+        (("larc_refusal", 0), ("sterilisation", t), ("larc", t)),  # refusal: a trait
+        p.key[targets],
     )
-    to_iud = iud[targets] & (world.uniform("larc", targets) < c.larc_rate * effort)
-    done_mask = ~refuses & (to_sterilise | to_iud)
+    effort = world.effort[p.village[targets]]
+    to_sterilise = sterilise[targets] & (u_sterilise < c.sterilisation_rate * effort)
+    to_iud = iud[targets] & (u_iud < c.larc_rate * effort)
+    done_mask = (u_refusal >= c.refusal) & (to_sterilise | to_iud)
     done, sterilised = targets[done_mask], to_sterilise[done_mask]
-    fake = p.away[done] & (world.uniform("fake_certificate", done) < c.fake_certificate_prob)
+    u_fake, u_side = world.uniforms(("fake_certificate", "sterilisation_side"), done)
+    fake = p.away[done] & (u_fake < c.fake_certificate_prob)
     p.larc_fake[done[fake]] = True
     real, sterilised = done[~fake], sterilised[~fake]
-    male = world.uniform("sterilisation_side", real) < c.male_sterilisation_share
+    male = u_side[~fake] < c.male_sterilisation_share
     p.method[real] = np.where(
         sterilised, np.where(male, MALE_STERILISATION, FEMALE_STERILISATION), IUD
     )

@@ -48,6 +48,8 @@ birth is a removal by the service, counted for the cost lines).
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 from popsim.mechanisms.checkups import birth_known_probability
@@ -56,7 +58,7 @@ from popsim.mechanisms.rules import (
     next_birth_out_of_plan,
     second_child_allowed,
 )
-from popsim.scenario.couples import IS_STERILISATION, IUD
+from popsim.scenario.couples import IUD, is_sterilisation
 
 HIRING_YEARS = 5  #: years of hiring priority a couple counts on when it values the certificate
 LAND_YEARS = 20  #: years over which it expects a land requisition
@@ -162,7 +164,7 @@ def years_from_reference(world) -> int:
 
 def son_preference_share(son_preference: float, trend: float, years: int) -> float:
     """Share of couples forming ``years`` after the reference year who want a son."""
-    return float(np.clip(son_preference + trend * years, 0.0, 1.0))
+    return min(max(son_preference + trend * years, 0.0), 1.0)
 
 
 def selection_factor(world) -> float:
@@ -176,6 +178,20 @@ def annuity_value(age_years, *, start_age, years, rate) -> np.ndarray:
     wait = np.maximum(start_age - age_years, 0)
     annuity = years if rate == 0 else (1 - (1 + rate) ** -np.asarray(years, dtype=float)) / rate
     return (1 + rate) ** -wait * annuity
+
+
+@lru_cache(maxsize=64)
+def _annuity_from_now(years: int, rate: float) -> float:
+    """:func:`annuity_value` of a term starting now: the same in every month of a run."""
+    return annuity_value(0, start_age=0, years=years, rate=rate)
+
+
+@lru_cache(maxsize=64)
+def _cumulative_desired(desired_size: tuple[float, ...], shift: float) -> np.ndarray:
+    """Cumulative :func:`desired_distribution`: the same in every month of a year."""
+    cum = np.cumsum(desired_distribution(desired_size, shift))
+    cum.flags.writeable = False
+    return cum
 
 
 def forfeited_rewards(
@@ -207,12 +223,8 @@ def forfeited_rewards(
     two_girls = (parity == 2) & (daughters == 2)
     years_left = np.maximum(inc.health_fee_age_limit * 12 - child_months, 0) / 12.0
     health = inc.health_fee_monthly * 12 * annuity_value(0, start_age=0, years=years_left, rate=r)
-    land = (
-        inc.land_requisition_rate
-        * inc.land_compensation
-        * annuity_value(0, start_age=0, years=LAND_YEARS, rate=r)
-    )
-    hiring = inc.hiring_income_gain * annuity_value(0, start_age=0, years=HIRING_YEARS, rate=r)
+    land = inc.land_requisition_rate * inc.land_compensation * _annuity_from_now(LAND_YEARS, r)
+    hiring = inc.hiring_income_gain * _annuity_from_now(HIRING_YEARS, r)
     old_age = (
         2
         * inc.old_age_reward
@@ -294,11 +306,11 @@ def start_probability(world, rows: np.ndarray, out_plan: np.ndarray) -> np.ndarr
 def _draw_preferences(world, new: np.ndarray) -> None:
     p, dec = world.persons, world.scenario.policy.decision
     years = years_from_reference(world)
-    cum = np.cumsum(desired_distribution(dec.desired_size, dec.desired_size_trend * years))
-    u = world.uniform("desired_size", new)
-    p.desired[new] = np.minimum(np.searchsorted(cum, u, side="right"), len(cum) - 1)
+    cum = _cumulative_desired(tuple(dec.desired_size), dec.desired_size_trend * years)
+    u_size, u_son = world.uniforms(("desired_size", "son_preference"), new)
+    p.desired[new] = np.minimum(np.searchsorted(cum, u_size, side="right"), len(cum) - 1)
     share = son_preference_share(dec.son_preference, dec.son_preference_trend, years)
-    p.son_pref[new] = world.uniform("son_preference", new) < share
+    p.son_pref[new] = u_son < share
 
 
 def _revise_preferences(world, couples: np.ndarray, years: int) -> None:
@@ -335,7 +347,7 @@ def step_decision(world) -> None:
     new = np.flatnonzero(wives & (p.desired < 0))
     if new.size:
         _draw_preferences(world, new)
-    sterilised = IS_STERILISATION[p.method]
+    sterilised = is_sterilisation(p.method)
     desire = (
         wives
         & ~sterilised
@@ -354,13 +366,15 @@ def step_decision(world) -> None:
         fading_probability(dec.desire_half_life_years),
     )
     fade[p.parity[candidates] == 0] = 0.0
+    u_fade, u_start = world.uniforms(("desire_fading", "start_trying"), candidates)
     if fade.any():
-        gives_up = world.uniform("desire_fading", candidates) < fade
+        gives_up = u_fade < fade
         p.desired[candidates[gives_up]] = p.parity[candidates[gives_up]]
         p.son_pref[candidates[gives_up]] = False
         candidates, out_plan = candidates[~gives_up], out_plan[~gives_up]
+        u_start = u_start[~gives_up]
     prob = start_probability(world, candidates, out_plan)
-    starts = world.uniform("start_trying", candidates) < prob
+    starts = u_start < prob
     start = candidates[starts]
     p.wants_more[start] = True
     iud = p.method[start] == IUD

@@ -22,7 +22,7 @@ import numpy as np
 
 from popsim.mechanisms.decision import desires_another
 from popsim.mechanisms.rules import second_child_allowed
-from popsim.scenario.couples import IS_STERILISATION
+from popsim.scenario.couples import is_sterilisation
 from popsim.state.population import FEMALE
 from popsim.state.world import monthly_probability
 
@@ -70,7 +70,7 @@ def step_incentives(world) -> None:
     pay("land_compensation", requisitioned.sum() * inc.land_compensation * scale)
     pay("hiring_income", holders.size * inc.hiring_income_gain * scale / 12)
 
-    sterilised = IS_STERILISATION[p.method]
+    sterilised = is_sterilisation(p.method)
     two_girls = np.flatnonzero(
         wives & (p.daughters == 2) & (p.sons == 0) & (p.parity == 2) & sterilised & ~p.rewarded
     )

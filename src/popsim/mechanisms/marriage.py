@@ -87,14 +87,14 @@ def _wed(world: World, brides: np.ndarray, grooms: np.ndarray) -> None:
     p.spouse[brides] = grooms
     p.spouse[grooms] = brides
     p.village[brides] = village
-    joins = (
-        world.uniform("bride_joins", grooms) < world.scenario.demography.migration.couple_together
+    u_joins, u_wants = world.uniforms(
+        ("bride_joins", "wants_at_marriage"), np.stack((grooms, brides))
     )
+    joins = u_joins < world.scenario.demography.migration.couple_together
     p.away[brides] = p.away[grooms] & joins
     p.household[brides] = household
     p.household[grooms] = household
-    u = world.uniform("wants_at_marriage", brides)
-    p.wants_more[brides] = wants_another(u, p.parity[brides], world.rates.progression)
+    p.wants_more[brides] = wants_another(u_wants, p.parity[brides], world.rates.progression)
     world.log.add(
         "marriage",
         month=world.t,
@@ -113,24 +113,30 @@ def step_marriage(world: World) -> None:
     single = p.alive & (p.marital == SINGLE)
     women = np.flatnonzero(single & (p.sex == FEMALE))
     p_month = scaled(rates.marriage_female, hazard_factor(world))
+    women = women[p_month[age[women]] > 0]  # no draw for those who cannot marry (children)
     brides = women[
         choose_brides(world.uniform("marriage", women), age_years=age[women], p_month=p_month)
     ]
-    marry_out = world.uniform("marry_out", brides) < mar.marry_out_share
+    u_out, u_order = world.uniforms(("marry_out", "bride_order"), brides)
+    marry_out = u_out < mar.marry_out_share
     local = brides[~marry_out]
     men = np.flatnonzero(single & (p.sex == MALE))
+    weights = rates.groom_weight[age[men]]
+    u_men = np.ones(men.size)  # a man of weight 0 is never chosen: no draw for him
+    courted = weights > 0
+    u_men[courted] = world.uniform("groom_choice", men[courted])
     matched, grooms = match_by_age(
-        world.uniform("bride_order", local),
+        u_order[~marry_out],
         local,
         world.age_months[local],
-        world.uniform("groom_choice", men),
+        u_men,
         men,
         world.age_months[men],
-        rates.groom_weight[age[men]],
+        weights,
     )
     _wed(world, matched, grooms)
 
-    out = np.union1d(brides[marry_out], np.setdiff1d(local, matched))
+    out = brides[p.marital[brides] == SINGLE]  # married out, or no local groom for them
     leaver = {
         "month": world.t,
         "pid": p.pid[out],
@@ -142,19 +148,16 @@ def step_marriage(world: World) -> None:
     world.log.add("out_migration", **leaver, reason=MARRIAGE)
     retire(p, out, widow_spouses=False)
 
-    _external_brides(world, single & (p.sex == MALE))
+    _external_brides(world, men)
 
 
-def _external_brides(world: World, single_men: np.ndarray) -> None:
-    """Never-married men who marry a bride from outside; she moves in."""
+def _external_brides(world: World, men: np.ndarray) -> None:
+    """Never-married men (of ``men``, the month's single men) who marry a bride from outside."""
     p, t, mar = world.persons, world.t, world.scenario.demography.marriage
-    age = world.age_years
-    eligible = np.flatnonzero(
-        single_men
-        & (p.marital == SINGLE)
-        & (age >= mar.min_age_male)
-        & (age <= EXTERNAL_BRIDE_MAX_AGE)
-    )
+    age = world.age_years[men]
+    eligible = men[
+        (p.marital[men] == SINGLE) & (age >= mar.min_age_male) & (age <= EXTERNAL_BRIDE_MAX_AGE)
+    ]
     p_month = scaled(world.rates.external_bride, hazard_factor(world))
     grooms = eligible[world.uniform("external_bride", eligible) < p_month]
     if grooms.size == 0:

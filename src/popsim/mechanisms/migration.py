@@ -29,7 +29,7 @@ def labour_moves(
     p_out: float,
     p_return: float,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(leaving for work, returning home) this month, among the living given."""
+    """(leaving for work, returning home) this month, among the persons given."""
     of_age = (age_years >= age_range[0]) & (age_years <= age_range[1])
     leave = ~away & of_age & (u < p_out)
     back = away & (u < p_return)
@@ -40,24 +40,28 @@ def leaving_households(
     u_household: np.ndarray, household: np.ndarray, alive: np.ndarray, p_leave: float
 ) -> np.ndarray:
     """Persons whose household emigrates this month (one draw per household)."""
-    return alive & (u_household[household] < p_leave)
+    return alive & (u_household < p_leave)[household]  # a gather of bytes, not floats
 
 
 def step_migration(world: World) -> None:
-    """Labour moves, then household emigration, then in-migrants."""
+    """Labour moves, then household emigration, then in-migrants.
+
+    The labour moves are drawn for every row of the table, the retired too, and then kept
+    for the living: cheaper than gathering the living's keys, ages and places.
+    """
     p, t, rates, mig = world.persons, world.t, world.rates, world.scenario.demography.migration
-    living = np.flatnonzero(p.alive)
     leave_mask, back_mask = labour_moves(
-        world.uniform("labour_migration", living),
-        away=p.away[living],
-        age_years=world.age_years[living],
+        world.uniform("labour_migration"),
+        away=p.away,
+        age_years=world.age_years,
         age_range=(mig.labour_age_min, mig.labour_age_max),
         p_out=rates.labour_out,
         p_return=rates.labour_return,
     )
-    leave = living[leave_mask]
+    leave = np.flatnonzero(leave_mask & p.alive)
+    back = np.flatnonzero(back_mask & p.alive)
     p.away[leave] = True
-    p.away[living[back_mask]] = False
+    p.away[back] = False
     spouse = p.spouse[leave]
     joins = world.uniform("couple_migration", leave) < mig.couple_together
     p.away[spouse[(spouse >= 0) & joins]] = True

@@ -14,32 +14,37 @@ from popsim.state.population import retire
 from popsim.state.world import World
 
 
-def deaths(
-    u: np.ndarray, *, sex: np.ndarray, age_years: np.ndarray, q_month: np.ndarray
-) -> np.ndarray:
-    """Who of the living dies this month; ``q_month[sex, age]`` is the monthly probability."""
-    return u < q_month[sex, age_years]
+def deaths(u: np.ndarray, *, cell: np.ndarray, q_month: np.ndarray) -> np.ndarray:
+    """Who dies this month; ``q_month[sex, age]`` is the monthly probability.
+
+    ``cell`` is ``sex * N_AGES + age`` (:attr:`~popsim.state.world.World.age_cell`): one
+    lookup in the flattened table is far cheaper than indexing it by two arrays.
+    """
+    return u < q_month.reshape(-1)[cell]
 
 
 def step_mortality(world: World) -> None:
-    """Deaths this month among those alive at its start; spouses of the dead are widowed."""
-    _deaths_among(world, np.flatnonzero(world.persons.alive))
+    """Deaths this month among those alive at its start; spouses of the dead are widowed.
+
+    Drawn for every row of the table, the retired too: cheaper than gathering the living's
+    keys and ages, and a keyed draw does not depend on who else is drawn.
+    """
+    p = world.persons
+    u = world.uniform("mortality")
+    dead = p.alive & deaths(u, cell=world.age_cell, q_month=world.death_probability())
+    _retire_dead(world, np.flatnonzero(dead))
 
 
 def step_newborn_mortality(world: World) -> None:
     """Deaths in their birth month among this month's newborns (``world.month.newborns``)."""
-    _deaths_among(world, world.month.newborns)
+    newborns = world.month.newborns
+    u = world.uniform("mortality", newborns)
+    dead = deaths(u, cell=world.age_cell[newborns], q_month=world.death_probability())
+    _retire_dead(world, newborns[dead])
 
 
-def _deaths_among(world: World, living: np.ndarray) -> None:
+def _retire_dead(world: World, rows: np.ndarray) -> None:
     p = world.persons
-    dead = deaths(
-        world.uniform("mortality", living),
-        sex=p.sex[living],
-        age_years=world.age_years[living],
-        q_month=world.death_probability(),
-    )
-    rows = living[dead]
     world.log.add(
         "death",
         month=world.t,

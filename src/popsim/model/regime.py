@@ -16,7 +16,8 @@ from popsim.mechanisms.contraception import relative_failure, wives_of_reproduct
 from popsim.mechanisms.costs import book_costs
 from popsim.mechanisms.fees import lognormal_wealth
 from popsim.model.cadres import Cadre, hire_cadres, replace_weakest, village_effort
-from popsim.scenario.couples import IS_LARC, METHODS
+from popsim.scenario.couples import METHODS, is_larc
+from popsim.state.population import count_by
 from popsim.state.world import World
 
 
@@ -58,7 +59,7 @@ class Regime:
         wives = wives_of_reproductive_age(world)  # no later step marries, kills or ages
         world.month.wives = wives
         self._draw_wealth(world)
-        targets = np.bincount(world.persons.village[wives], minlength=world.effort.size)
+        targets = count_by(world.persons.village, wives, world.effort.size)
         world.effort = village_effort(self.cadres, targets, pol.checkups.cadre_capacity)
 
     def close_month(self) -> None:
@@ -75,7 +76,7 @@ class Regime:
         for name, count in zip(METHODS, method_counts, strict=True):
             record[f"method_{name}"] = int(count)
         targets = wives & (p.parity >= 1)
-        larc = IS_LARC[p.method]
+        larc = is_larc(p.method)
         record["larc_targets"] = int(targets.sum())
         record["larc_true"] = int((targets & larc).sum())
         record["larc_reported"] = int((targets & (larc | p.larc_fake | p.iud_missing)).sum())
@@ -90,10 +91,9 @@ class Regime:
         h = world.households
         new = np.flatnonzero(np.isnan(h.wealth))
         if new.size:
-            keys = h.key[new]
-            s = world.streams
+            u1, u2 = world.streams.keyed_many((("wealth_a", 0), ("wealth_b", 0)), h.key[new])
             h.wealth[new] = lognormal_wealth(
-                s.keyed("wealth_a", keys, 0),
-                s.keyed("wealth_b", keys, 0),
+                u1,
+                u2,
                 mean=self.policy.budget.wealth_years * self.policy.budget.income,
             )

@@ -26,6 +26,7 @@ from popsim.model.steps import STEPS
 from popsim.scenario.demography import N_AGES, Scenario
 from popsim.scenario.timeline import schedule
 from popsim.state.events import EventLog
+from popsim.state.population import count_by
 from popsim.state.world import Month, Rates, Timings, World
 
 
@@ -179,9 +180,7 @@ class PopsimModel(mesa.Model):
     def count_villages(self) -> None:
         """Count the registered persons of every village (for the Village agents)."""
         p = self.world.persons
-        self.village_population = np.bincount(
-            p.village[p.alive], minlength=self.params.township.n_villages
-        )
+        self.village_population = count_by(p.village, p.alive, self.params.township.n_villages)
 
     def step(self) -> None:
         """One recorded month."""

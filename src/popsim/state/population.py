@@ -20,8 +20,10 @@ TAG_INITIAL, TAG_HOUSEHOLD, TAG_BRIDE, TAG_IMMIGRANT, TAG_CHILD = 1, 2, 3, 4, 1 
 SINGLE, MARRIED, WIDOWED = 0, 1, 2
 NEVER = np.iinfo(np.int32).min // 2  #: "no such month" for month columns
 
+# ids and rows are int32: a run creates far fewer than 2**31 persons (the event log's
+# columns stay int64)
 PERSON_COLUMNS: dict[str, tuple[type, object]] = {
-    "pid": (np.int64, -1),  # permanent person id
+    "pid": (np.int32, -1),  # permanent person id
     "key": (np.uint64, 0),  # random-number key (see popsim.state.rng)
     "alive": (np.bool_, False),  # in the registered population (not dead, not emigrated)
     "sex": (np.int8, FEMALE),  # FEMALE or MALE
@@ -30,7 +32,7 @@ PERSON_COLUMNS: dict[str, tuple[type, object]] = {
     "household": (np.int32, -1),
     "marital": (np.int8, SINGLE),  # SINGLE, MARRIED or WIDOWED
     "spouse": (np.int32, -1),  # row of the spouse; -1 none or living outside the township
-    "mother": (np.int64, -1),  # pid of the mother; -1 unknown (initial population)
+    "mother": (np.int32, -1),  # pid of the mother; -1 unknown (initial population)
     "only_child": (np.bool_, False),  # no sibling by the mother (drawn for those without one)
     "parity": (np.int8, 0),  # live births
     "sons": (np.int8, 0),
@@ -63,6 +65,8 @@ class Table:
     a compaction), so that reading a column, a few hundred times a month, is a plain
     attribute lookup.
     """
+
+    renumbered = 0  #: how many times :meth:`keep` has renumbered the rows
 
     def __init__(self, columns: dict[str, tuple[type, object]], capacity: int = 1024) -> None:
         self._spec = dict(columns)
@@ -111,16 +115,18 @@ class Table:
                 grown = np.full(new_capacity, fill, dtype=dtype)
                 grown[: self.n] = self._cols[name][: self.n]
                 self._cols[name] = grown
+        # rows past ``n`` hold their column's fill value (from np.full, or refilled by
+        # keep), so only the named columns are written
+        for name, value in values.items():
+            self._cols[name][self.n : self.n + n] = value
         rows = np.arange(self.n, self.n + n)
-        for name, (_, fill) in self._spec.items():
-            self._cols[name][rows] = values.get(name, fill)
         self.n += n
         self.forget_views()
         return rows
 
     def keep(self, mask: np.ndarray) -> np.ndarray:
         """Keep only rows where ``mask``; returns old row -> new row (-1 if dropped)."""
-        new_row = np.full(self.n, -1, dtype=np.int64)
+        new_row = np.full(self.n, -1, dtype=np.int32)
         kept = np.flatnonzero(mask)
         new_row[kept] = np.arange(kept.size)
         for name in self._cols:
@@ -128,6 +134,7 @@ class Table:
             col[: kept.size] = col[kept]
             col[kept.size : self.n] = self._spec[name][1]
         self.n = kept.size
+        self.renumbered += 1
         self.forget_views()
         return new_row
 
@@ -141,7 +148,7 @@ class Persons(Table):
 
     def add(self, n: int, **values: np.ndarray | object) -> np.ndarray:
         """Append ``n`` living persons with fresh pids; returns their rows."""
-        pids = np.arange(self.next_pid, self.next_pid + n, dtype=np.int64)
+        pids = np.arange(self.next_pid, self.next_pid + n, dtype=np.int32)
         self.next_pid += n
         return self.append(n, pid=pids, alive=True, **values)
 
@@ -185,3 +192,12 @@ def retire(persons: Persons, rows: np.ndarray, *, widow_spouses: bool) -> None:
         persons.marital[spouses] = WIDOWED
     persons.spouse[rows] = -1
     persons.preg_month[rows] = 0
+
+
+def count_by(column: np.ndarray, mask: np.ndarray, n: int) -> np.ndarray:
+    """How many rows where ``mask`` have each value 0..n-1 of ``column`` (int64).
+
+    The mask serves as weights, cheaper than gathering the masked rows' values; the sums of
+    ones are exact.
+    """
+    return np.bincount(column, weights=mask, minlength=n).astype(np.int64)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -85,6 +86,56 @@ class Timings:
 _NO_ROWS = np.zeros(0, dtype=np.int64)
 
 
+class MonthRows:
+    """A value of every person row for the current month, computed once per row.
+
+    Within a month rows are only appended (births, immigrants, brides), and what this
+    holds (ages) cannot change for a row, so an append computes the new rows only. A new
+    month or a compaction (rows renumbered) computes every row again into a new array:
+    arrays handed out earlier never change.
+    """
+
+    def __init__(self, dtype: type, compute: Callable[[World, int, int, np.ndarray], None]):
+        self._dtype = dtype
+        self._compute = compute  #: writes the values of rows ``start:stop`` into ``out``
+        self._stamp: tuple[int, int] | None = None  #: (month, renumbering) of the values
+        self._rows = 0
+        self._buffer = self._values = np.zeros(0, dtype=dtype)
+
+    def of(self, world: World) -> np.ndarray:
+        """The values of every row now."""
+        persons = world.persons
+        n, stamp = persons.n, (world.t, persons.renumbered)
+        if stamp != self._stamp or n < self._rows:
+            start, self._stamp = 0, stamp
+        elif n == self._rows:
+            return self._values
+        else:
+            start = self._rows
+        if start == 0 or n > self._buffer.size:
+            # room for a month's appends, a few per mille of the rows (more: grown again)
+            grown = np.empty(n + n // 64 + 64, dtype=self._dtype)
+            grown[:start] = self._buffer[:start]
+            self._buffer = grown
+        self._compute(world, start, n, self._buffer[start:n])
+        self._rows, self._values = n, self._buffer[:n]
+        return self._values
+
+
+def _age_months(world: World, start: int, stop: int, out: np.ndarray) -> None:
+    np.subtract(world.t, world.persons.birth_month[start:stop], out=out)
+
+
+def _age_years(world: World, start: int, stop: int, out: np.ndarray) -> None:
+    np.floor_divide(world.age_months[start:stop], 12, out=out)
+    np.minimum(out, MAX_AGE, out=out)
+
+
+def _age_cell(world: World, start: int, stop: int, out: np.ndarray) -> None:
+    np.multiply(world.persons.sex[start:stop], N_AGES, out=out, dtype=np.intp)
+    np.add(out, world.age_years[start:stop], out=out)
+
+
 @dataclass
 class Month:
     """What one step of the month hands to later steps of the same month; new each month."""
@@ -117,7 +168,10 @@ class World:
         #: None: couples not trying use perfect contraception (no contraception mechanism)
         self.method_failure: np.ndarray | None = None
         self.timings = Timings()
-        self._ages_key: tuple[int, int] | None = None
+        self._ages = {
+            f: MonthRows(dtype, f)
+            for f, dtype in ((_age_months, np.int32), (_age_years, np.int32), (_age_cell, np.intp))
+        }
         self._q_year: int | None = None
 
     def forget_death_rates(self) -> None:
@@ -138,21 +192,25 @@ class World:
         keys = self.persons.key if rows is None else self.persons.key[rows]
         return self.streams.keyed(stream, keys, self.t)
 
-    def _refresh_ages(self) -> None:
-        key = (self.t, self.persons.n)
-        if key != self._ages_key:
-            self._age_months = self.t - self.persons.birth_month
-            self._age_years = np.minimum(self._age_months // 12, MAX_AGE)
-            self._ages_key = key
+    def uniforms(self, streams: tuple[str, ...], rows: np.ndarray) -> np.ndarray:
+        """:meth:`uniform` of several streams in one pass, one row each.
+
+        ``rows``: the rows every stream draws for, or one array of rows per stream (all of
+        the same length).
+        """
+        return self.streams.keyed_many(tuple((s, self.t) for s in streams), self.persons.key[rows])
 
     @property
     def age_months(self) -> np.ndarray:
         """Completed months of age of every row, now."""
-        self._refresh_ages()
-        return self._age_months
+        return self._ages[_age_months].of(self)
 
     @property
     def age_years(self) -> np.ndarray:
         """Completed years of age of every row, capped at 100 (the open interval)."""
-        self._refresh_ages()
-        return self._age_years
+        return self._ages[_age_years].of(self)
+
+    @property
+    def age_cell(self) -> np.ndarray:
+        """Every row's cell of the [sex, age in years] tables: ``sex * N_AGES + age_years``."""
+        return self._ages[_age_cell].of(self)
