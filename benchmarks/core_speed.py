@@ -63,8 +63,8 @@ PROCESSES = (
 # The speed targets: medians on the 2-core development machines.
 TARGET_AYPS = {50_000: 820_000, 10_000: 420_000}  # agent-years per CPU-second, recorded months
 TARGET_GROWTH = 0.10  # time per agent-year, 50k -> 1M
-TARGET_1M_CPU = 60.0  # CPU seconds for 1M persons x 30 years
-TARGET_BYTES = 250  # bytes per person
+TARGET_1M_CPU = 45.0  # CPU seconds for 1M persons x 30 years
+TARGET_BYTES = 200  # bytes per person
 TARGET_IMPORT = 1.2  # CPU seconds for a cold `import popsim`
 
 
