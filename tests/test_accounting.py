@@ -222,7 +222,7 @@ def test_remedial_abortions_are_priced_late_when_rounds_are_rare():
         scenario = popsim.load_scenario(
             PARAMS / "baseline.yaml", {"policy.checkups.interval_months": interval}
         )
-        k = popsim.simulate(scenario, seed=2, n_agents=6_000, years=4).kpis
+        k = popsim.simulate(scenario, seed=2, n_agents=10_000, years=4).kpis
         early, late = k["remedial_early"].sum(), k["remedial_late"].sum()
         assert early + late == k["abortions_remedial"].sum() > 40
         return late / (early + late)

@@ -379,8 +379,19 @@ def test_killed_calibration_resumes_without_rerunning_finished_runs(tmp_path):
 
 
 def test_real_model_recovers_a_known_son_preference(tmp_path):
-    """Targets made by the model itself at son_preference 0.65 are fitted back to it."""
-    baseline = PARAMS / "baseline.yaml"
+    """Targets made by the model itself at son_preference 0.65 are fitted back to it from a
+    start far from it (0.85), so that adopting the start cannot pass."""
+    start = 0.85
+    baseline = write(
+        tmp_path,
+        "far.yaml",
+        yaml.safe_dump(
+            {
+                "extends": str(PARAMS / "baseline.yaml"),
+                "policy": {"decision": {"son_preference": start}},
+            }
+        ),
+    )
     size = {"n_agents": 4000, "years": 3}
     names = ["srb", "srb_order_2", "male_share_2nd_after_girl", "tfr_true"]
     from popsim.sweeps.design import run_seed
@@ -429,8 +440,7 @@ def test_real_model_recovers_a_known_son_preference(tmp_path):
     )
     fit = calibrate(path, tmp_path / "out", workers=2, progress=False, echo=None)
     assert fit.fitted["policy.decision.son_preference"] == pytest.approx(0.65, abs=0.05)
-    base = popsim.load_scenario(baseline).policy.decision.son_preference
-    assert fit.trials.loc[0, "policy.decision.son_preference"] == base, "trial 0: the base value"
+    assert fit.trials.loc[0, "policy.decision.son_preference"] == start, "trial 0: the base value"
     scenario = popsim.load_scenario(tmp_path / "out" / "fitted.yaml")
     assert scenario.policy.decision.son_preference == fit.fitted["policy.decision.son_preference"]
     assert scenario.policy.rules.regime == "one_and_half", "the fitted file extends the baseline"

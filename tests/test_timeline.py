@@ -19,7 +19,7 @@ import pytest
 
 import popsim
 from conftest import PARAMS
-from popsim.mechanisms.rules import only_child_couple, out_of_plan
+from popsim.mechanisms.rules import next_birth_out_of_plan, only_child_couple, out_of_plan
 from popsim.model import PopsimModel
 from popsim.outputs.runner import resize
 from popsim.scenario.tables import only_child_share
@@ -126,6 +126,70 @@ def test_a_new_rule_reclassifies_the_pregnancies_under_way():
     under_way = p.alive & (p.preg_month > 0) & (p.parity >= 1)
     assert under_way.sum() > 5
     assert p.out_of_plan[under_way].all(), "under the one-child rule no second child is in plan"
+
+
+def _announced(start: int) -> dict:
+    """The two-child rule from January of the run's third year, announced in May of its second."""
+    change = _change(f"{start + 2}-01", policy__rules__regime="two_child")
+    return {**change, "announced": f"{start + 1}-05"}
+
+
+def test_an_announced_rule_governs_births_due_once_it_holds_from_its_announcement():
+    """From the announcement (month 16) a son-first couple's second birth is in plan if it
+    is due from the rule's month (24) on, and still out of plan if due before; before the
+    announcement it is out of plan whenever it comes. Once the rule holds, nothing is
+    expected any more."""
+    start = popsim.load_scenario(PARAMS / "baseline.yaml").township.start_year
+    model = PopsimModel(_scenario(timeline=[_announced(start)]), seed=SEED)
+    told, in_force = month_of(f"{start + 1}-05", start), month_of(f"{start + 2}-01", start)
+    w, p = model.world, model.world.persons
+
+    def son_first():
+        rows = np.flatnonzero(
+            p.alive & (p.sex == FEMALE) & (p.marital == MARRIED) & (p.parity == 1) & (p.sons == 1)
+        )
+        return rows[w.age_years[rows] >= LEGAL + 1]
+
+    while w.t < told:
+        model.step()
+    rows = son_first()
+    assert rows.size > 20
+    assert w.expected_rules is None
+    assert next_birth_out_of_plan(w, rows, in_force - w.t + 12).all(), "nothing announced yet"
+    model.step()  # the announcement's month
+    assert w.expected_rules == (in_force, model.changes[in_force].policy.rules)
+    rows = son_first()
+    due_after = in_force - w.t
+    assert not next_birth_out_of_plan(w, rows, due_after).any(), "due once the rule holds"
+    assert next_birth_out_of_plan(w, rows, due_after - 1).all(), "due before it holds"
+    ahead = np.where(np.arange(rows.size) % 2 == 0, due_after, due_after - 1)
+    np.testing.assert_array_equal(next_birth_out_of_plan(w, rows, ahead), ahead < due_after)
+    while w.t <= in_force:
+        model.step()
+    assert w.expected_rules is None
+    assert model.params.policy.rules.regime == "two_child"
+
+
+def test_runs_agree_bit_for_bit_before_an_announcement_and_differ_after():
+    """The same change, announced early or not: identical until the announcement, and
+    couples act on it before the rule holds."""
+    start = popsim.load_scenario(PARAMS / "baseline.yaml").township.start_year
+    plain = _change(f"{start + 2}-01", policy__rules__regime="two_child")
+    quiet, told = _run(_scenario(timeline=[plain])), _run(_scenario(timeline=[_announced(start)]))
+    month, in_force = month_of(f"{start + 1}-05", start), month_of(f"{start + 2}-01", start)
+    for name in ("events", "policy_monthly", "monthly"):
+        a, b = getattr(quiet, name), getattr(told, name)
+        pd.testing.assert_frame_equal(
+            a[a["month"] < month].reset_index(drop=True),
+            b[b["month"] < month].reset_index(drop=True),
+            obj=name,
+        )
+    a, b = quiet.events, told.events
+    window = (a["month"] >= month) & (a["month"] < in_force + 9)
+    bw = (b["month"] >= month) & (b["month"] < in_force + 9)
+    assert not a[window].reset_index(drop=True).equals(b[bw].reset_index(drop=True)), (
+        "couples act on the announcement before the rule holds"
+    )
 
 
 # ---- the common burn-in --------------------------------------------------------------------
@@ -241,6 +305,18 @@ ENTRIES = """timeline:
         (
             "  - {date: 2016-01, set: {}, source: c}\n",
             ["timeline.2.set", "at least one field"],
+        ),
+        (
+            "  - {date: 2016-01, announced: 2016-03, set: {policy.fee.multiple: 5}, source: c}\n",
+            ["timeline.2.announced", "'2016-03'", "after its date (2016-01)"],
+        ),
+        (
+            "  - {date: 2016-01, announced: 2008-10, set: {policy.fee.multiple: 5}, source: c}\n",
+            ["timeline.2.announced", "before the run's start"],
+        ),
+        (
+            "  - {date: 2016-01, announced: 2015-13, set: {policy.fee.multiple: 5}, source: c}\n",
+            ["timeline.2.announced", "01..12"],
         ),
     ],
 )

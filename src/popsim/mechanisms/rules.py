@@ -11,7 +11,10 @@ regime's number are never in plan.
 
 The rule is the one in force in the current month (``world.scenario``, swapped by the
 timeline): a change of rule holds from its month, not before; when the rule changes, the
-model reclassifies the pregnancies under way.
+model reclassifies the pregnancies under way. A rule announced before its month
+(``world.expected_rules``) is the rule of any birth due once it holds: from the announcement
+couples plan, and pregnancies are classified, under it (and those under way are classified
+again then), while births before its month keep the rule in force.
 
 Only children: ``only_child`` is set for persons created without a mother in the run
 (the initial population and in-movers) from the cohort shares of
@@ -102,14 +105,28 @@ def second_child_allowed(
 def next_birth_out_of_plan(
     world, rows: np.ndarray, months_ahead: int | np.ndarray = 0, *, parity=None
 ) -> np.ndarray:
-    """:func:`out_of_plan` for ``rows`` of the person table, under the rule in force now.
+    """:func:`out_of_plan` for ``rows`` of the person table, under the rule of the birth.
 
-    ``months_ahead``: when the birth would come (for the mother's age and the spacing);
-    ``parity``: the women's parity by then, if not their parity now.
+    That is the rule in force now, or one announced (``world.expected_rules``) for a birth
+    that would come once it is in force. ``months_ahead``: when the birth would come (for
+    the mother's age, the spacing and the rule); ``parity``: the women's parity by then, if
+    not their parity now.
     """
+    parity = world.persons.parity[rows] if parity is None else parity
+    now = world.scenario.policy.rules
+    flags = _out_of_plan_under(world, now, rows, months_ahead, parity)
+    if world.expected_rules is not None:
+        in_force_from, later = world.expected_rules
+        after = world.t + np.asarray(months_ahead) >= in_force_from
+        if np.any(after):
+            flags = np.where(
+                after, _out_of_plan_under(world, later, rows, months_ahead, parity), flags
+            )
+    return flags
+
+
+def _out_of_plan_under(world, rules, rows, months_ahead, parity) -> np.ndarray:
     p, t = world.persons, world.t
-    rules = world.scenario.policy.rules
-    parity = p.parity[rows] if parity is None else parity
     return out_of_plan(
         rules.regime,
         parity=parity,
@@ -127,10 +144,10 @@ def next_birth_out_of_plan(
 
 
 def blocked_for_good(world, rows: np.ndarray) -> np.ndarray:
-    """Whether the rule in force forbids the next birth of ``rows`` however long they wait.
+    """Whether the rule forbids the next birth of ``rows`` however long they wait.
 
     Spacing and minimum ages count as passed: they only delay a birth, so this is the rule
-    for a birth :data:`FOREVER` months on.
+    for a birth :data:`FOREVER` months on (an announced rule, if there is one).
     """
     return next_birth_out_of_plan(world, rows, months_ahead=FOREVER)
 

@@ -24,7 +24,8 @@ from popsim.model.start import Start, key
 from popsim.model.step import EVERY_MONTH, Step
 from popsim.model.steps import STEPS
 from popsim.scenario.demography import N_AGES, Scenario
-from popsim.scenario.timeline import schedule
+from popsim.scenario.regime import BirthRules
+from popsim.scenario.timeline import announcements, schedule
 from popsim.state.events import EventLog
 from popsim.state.population import count_by
 from popsim.state.world import Month, Rates, Timings, World
@@ -36,6 +37,16 @@ class Village(mesa.Agent):
     def __init__(self, model: PopsimModel, index: int) -> None:
         super().__init__(model)
         self.index = index
+
+    def announce(self, in_force_from: int, rules: BirthRules) -> None:
+        """From this month births due from ``in_force_from`` on fall under ``rules``.
+
+        Couples plan under the announced rule, and the pregnancies under way are classified
+        again: those due once it holds fall under it.
+        """
+        self.world.expected_rules = (in_force_from, rules)
+        if self.regime is not None:
+            reclassify_pregnancies(self.world)
 
     @property
     def population(self) -> int:
@@ -65,6 +76,8 @@ class PopsimModel(mesa.Model):
         (first, in_force), *later = schedule(scenario)
         #: the scenarios still to come, by the month from which each is in force
         self.changes: dict[int, Scenario] = dict(later)
+        #: the birth rules announced before they hold: {month announced: (in force, rules)}
+        self.announcements = announcements(scenario)
         self.params = in_force
         self.months = 12 * scenario.township.years
         saved = None if start is None else self._restore(start, seed)
@@ -160,6 +173,8 @@ class PopsimModel(mesa.Model):
         under way are classified again under the new rule. The cadres stay.
         """
         old, w = self.params, self.world
+        if w.expected_rules is not None and w.t >= w.expected_rules[0]:
+            w.expected_rules = None  # the announced rule holds now
         if scenario == old:
             return
         self.params = w.scenario = scenario
@@ -171,6 +186,16 @@ class PopsimModel(mesa.Model):
             if scenario.policy.rules != old.policy.rules:
                 reclassify_pregnancies(w)
         self._bind_steps()
+
+    def announce(self, in_force_from: int, rules: BirthRules) -> None:
+        """From this month births due from ``in_force_from`` on fall under ``rules``.
+
+        Couples plan under the announced rule, and the pregnancies under way are classified
+        again: those due once it holds fall under it.
+        """
+        self.world.expected_rules = (in_force_from, rules)
+        if self.regime is not None:
+            reclassify_pregnancies(self.world)
 
     @property
     def population(self) -> int:
@@ -193,6 +218,8 @@ class PopsimModel(mesa.Model):
         w = self.world
         if w.t in self.changes:
             self.enter(self.changes.pop(w.t))
+        if w.t in self.announcements:
+            self.announce(*self.announcements.pop(w.t))
         w.month = Month()
         self.recording = record
         clock, seconds = time.process_time, w.timings.seconds

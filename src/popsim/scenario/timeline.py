@@ -5,6 +5,10 @@ setting dotted fields (``policy.rules.regime: two_child``). From the start of it
 change's scenario is the one before it with these fields replaced, validated like any
 scenario; before its month nothing of it applies. Each change carries its ``source``.
 
+A change may be ``announced`` before its date. From the announcement's month couples and the
+classification of pregnancies expect its birth rule for births from its date on
+(:func:`announcements`); every other field waits for the date.
+
 Only fields of ``policy`` and ``demography`` can change during a run, except the few that
 are fixed when the run starts (:data:`FIXED`). The burn-in before the start runs under
 the built-in baseline policy (``township.burn_in_policy: baseline``) or the scenario's own
@@ -21,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError, field_validator
 
-from popsim.scenario.regime import Policy
+from popsim.scenario.regime import BirthRules, Policy
 from popsim.scenario.schema import Section, cross_field, lever
 
 if TYPE_CHECKING:
@@ -68,10 +72,19 @@ class Change(Section):
     source: str = lever(
         ..., unit="text", meaning="where the date and the values come from", min_length=1
     )
+    announced: str | None = lever(
+        None,
+        unit="year-month",
+        meaning="the month the change became known, if before its date (YYYY-MM): from then "
+        "couples decide, and pregnancies are classified, under its birth rule for births "
+        "from its date on; its other fields wait for the date",
+    )
 
-    @field_validator("date", mode="before")
+    @field_validator("date", "announced", mode="before")
     @classmethod
     def _a_month(cls, value: Any) -> Any:
+        if value is None:
+            return value
         if isinstance(value, datetime.date):
             raise ValueError(
                 f"dates are months: write {value:%Y-%m}, without the day (a change holds "
@@ -174,6 +187,15 @@ def dated(scenario: Scenario) -> list[tuple[int, Scenario]]:
                 "increasing order, each month once (put a month's changes in one entry)",
             )
         previous = (month, change.date)
+        if change.announced is not None:
+            told = month_of(change.announced, start)
+            if not 0 <= told <= month:
+                where = "before the run's start" if told < 0 else f"after its date ({change.date})"
+                raise cross_field(
+                    f"timeline.{i}.announced",
+                    change.announced,
+                    f"is {where}: a change is announced within the run, by its date",
+                )
         for key, value in change.set.items():
             reason = _check_path(key, kind)
             if reason is not None:
@@ -219,4 +241,22 @@ def schedule(scenario: Scenario) -> list[tuple[int, Scenario]]:
             out[-1] = (month, later)
         else:
             out.append((month, later))
+    return out
+
+
+def announcements(scenario: Scenario) -> dict[int, tuple[int, BirthRules]]:
+    """{month announced: (month in force, birth rules)} of the changes announced early.
+
+    Only changes announced before their month whose birth rules differ from those in force
+    before them: an announcement is what couples expect of the birth rule, not of other
+    levers.
+    """
+    out: dict[int, tuple[int, BirthRules]] = {}
+    before = scenario.policy.rules
+    start = scenario.township.start_year
+    for change, (month, later) in zip(scenario.timeline, dated(scenario), strict=True):
+        told = None if change.announced is None else month_of(change.announced, start)
+        if told is not None and told < month and later.policy.rules != before:
+            out[told] = (month, later.policy.rules)
+        before = later.policy.rules
     return out

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from popsim.scenario.demography import N_AGES, REPRO_AGES, Scenario
+from popsim.scenario.regime import BirthRules
 from popsim.state.events import EventLog
 from popsim.state.ledger import Ledger
 from popsim.state.population import Households, Persons
@@ -167,6 +168,8 @@ class World:
         #: a non-trying couple's conception rate by method relative to its fecundability;
         #: None: couples not trying use perfect contraception (no contraception mechanism)
         self.method_failure: np.ndarray | None = None
+        #: (month in force, birth rules) of a rule announced and not yet in force, or None
+        self.expected_rules: tuple[int, BirthRules] | None = None
         self.timings = Timings()
         self._ages = {
             f: MonthRows(dtype, f)
