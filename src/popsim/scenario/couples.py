@@ -227,7 +227,7 @@ class Decision(Section):
         "count in its price (1: all of it; less: they doubt that local promises of land, "
         "hiring and old-age rewards decades away will be kept); range 0-1",
         source="[C] popsim calibrate params/calibration/history.yaml (jointly with the "
-        "dynamics; near-best 0.43-0.50, 0.15-0.50 in the previous fit; the profile in "
+        "dynamics; near-best 0.37-0.49, 0.15-0.50 in the previous fit; the profile in "
         "rewards.yaml 0-0.31): 0.434, fitted to the births rise of 2016-2017, when the rewards "
         "ended for new one-child couples (docs/calibration.md)",
     )
