@@ -318,6 +318,10 @@ ENTRIES = """timeline:
             "  - {date: 2016-01, announced: 2015-13, set: {policy.fee.multiple: 5}, source: c}\n",
             ["timeline.2.announced", "01..12"],
         ),
+        (
+            "  - {date: 2016-01, announced: 2013-11, set: {policy.fee.multiple: 5}, source: c}\n",
+            ["timeline.2.announced", "before timeline.1's date (2014-02)", "one change"],
+        ),
     ],
 )
 def test_a_bad_entry_is_refused_naming_file_and_entry(tmp_path, entry, expected):

@@ -38,16 +38,6 @@ class Village(mesa.Agent):
         super().__init__(model)
         self.index = index
 
-    def announce(self, in_force_from: int, rules: BirthRules) -> None:
-        """From this month births due from ``in_force_from`` on fall under ``rules``.
-
-        Couples plan under the announced rule, and the pregnancies under way are classified
-        again: those due once it holds fall under it.
-        """
-        self.world.expected_rules = (in_force_from, rules)
-        if self.regime is not None:
-            reclassify_pregnancies(self.world)
-
     @property
     def population(self) -> int:
         """Registered persons living in this village now."""

@@ -186,7 +186,6 @@ def dated(scenario: Scenario) -> list[tuple[int, Scenario]]:
                 f"must come after timeline.{i - 1}'s date ({previous[1]}): dates are in "
                 "increasing order, each month once (put a month's changes in one entry)",
             )
-        previous = (month, change.date)
         if change.announced is not None:
             told = month_of(change.announced, start)
             if not 0 <= told <= month:
@@ -196,6 +195,14 @@ def dated(scenario: Scenario) -> list[tuple[int, Scenario]]:
                     change.announced,
                     f"is {where}: a change is announced within the run, by its date",
                 )
+            if previous is not None and told < previous[0]:
+                raise cross_field(
+                    f"timeline.{i}.announced",
+                    change.announced,
+                    f"is before timeline.{i - 1}'s date ({previous[1]}): one change is awaited "
+                    "at a time, so a change is announced once the one before it holds",
+                )
+        previous = (month, change.date)
         for key, value in change.set.items():
             reason = _check_path(key, kind)
             if reason is not None:
