@@ -74,18 +74,23 @@ def test_a_change_takes_effect_exactly_in_its_month(baseline):
     assert new.loc[month:].notna().all(), "a round every month from the change on"
 
 
+def _assert_same_before(a, b, month: int) -> None:
+    """Two runs' monthly tables and events agree bit for bit before ``month``."""
+    for name in ("events", "policy_monthly", "monthly"):
+        x, y = getattr(a, name), getattr(b, name)
+        pd.testing.assert_frame_equal(
+            x[x["month"] < month].reset_index(drop=True),
+            y[y["month"] < month].reset_index(drop=True),
+            obj=name,
+        )
+
+
 def test_runs_agree_bit_for_bit_before_a_change_and_differ_after(baseline):
     start = baseline.manifest["start_year"]
     year = start + 2
     changed = _run(_scenario(timeline=[_change(f"{year}-01", policy__checkups__enabled=False)]))
     month = 12 * (year - start)
-    for name in ("events", "policy_monthly", "monthly"):
-        a, b = getattr(baseline, name), getattr(changed, name)
-        pd.testing.assert_frame_equal(
-            a[a["month"] < month].reset_index(drop=True),
-            b[b["month"] < month].reset_index(drop=True),
-            obj=name,
-        )
+    _assert_same_before(baseline, changed, month)
     pd.testing.assert_frame_equal(
         baseline.annual[baseline.annual["year"] < year].reset_index(drop=True),
         changed.annual[changed.annual["year"] < year].reset_index(drop=True),
@@ -177,13 +182,7 @@ def test_runs_agree_bit_for_bit_before_an_announcement_and_differ_after():
     plain = _change(f"{start + 2}-01", policy__rules__regime="two_child")
     quiet, told = _run(_scenario(timeline=[plain])), _run(_scenario(timeline=[_announced(start)]))
     month, in_force = month_of(f"{start + 1}-05", start), month_of(f"{start + 2}-01", start)
-    for name in ("events", "policy_monthly", "monthly"):
-        a, b = getattr(quiet, name), getattr(told, name)
-        pd.testing.assert_frame_equal(
-            a[a["month"] < month].reset_index(drop=True),
-            b[b["month"] < month].reset_index(drop=True),
-            obj=name,
-        )
+    _assert_same_before(quiet, told, month)
     a, b = quiet.events, told.events
     window = (a["month"] >= month) & (a["month"] < in_force + 9)
     bw = (b["month"] >= month) & (b["month"] < in_force + 9)
