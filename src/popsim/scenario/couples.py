@@ -228,8 +228,8 @@ class Decision(Section):
         "hiring and old-age rewards decades away will be kept); range 0-1",
         source="[C] popsim calibrate params/calibration/history.yaml (jointly with the "
         "dynamics; near-best 0.37-0.49, 0.15-0.50 in the previous fit; the profile in "
-        "rewards.yaml 0-0.31): 0.434, fitted to the births rise of 2016-2017, when the rewards "
-        "ended for new one-child couples (docs/calibration.md)",
+        "rewards.yaml is flat over 0-0.5): 0.434, fitted to the births rise of 2016-2017, "
+        "when the rewards ended for new one-child couples (docs/calibration.md)",
     )
     max_try_age: int = lever(
         44,
