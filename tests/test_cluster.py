@@ -115,13 +115,18 @@ def _echo(shared, item):
 
 
 def test_the_shared_job_reaches_each_worker_once(dask_client):
+    """Five batches of 10 tasks: once per batch would unpickle the job 5 times a worker, once
+    per task 25. Dask may copy a broadcast item to a worker a second time when it rebalances
+    under load (seen once in a full run on a busy machine), so a worker may count 2."""
     executor = DaskExecutor(dask_client)
     shared = Counted()
-    for batch in (range(12), range(12, 30)):  # a calibration maps batch after batch
+    for start in range(0, 50, 10):  # a calibration maps batch after batch
+        batch = range(start, start + 10)
         got = sorted(value for _, ok, value in executor.map(_echo, shared, batch) if ok)
         assert got == list(batch)
-    assert on_workers(dask_client, lambda: sys.modules["test_cluster"].UNPICKLED) == {1}, (
-        "each worker unpickled the job once, not once per task or batch"
+    counts = on_workers(dask_client, lambda: sys.modules["test_cluster"].UNPICKLED)
+    assert counts and counts <= {1, 2}, (
+        f"each worker unpickled the job {sorted(counts)} times: once, not once per batch or task"
     )
     executor.close()
 
