@@ -3,6 +3,7 @@
 * Runs started from a shared burn-in equal runs that compute their own, table for table, for
   scenarios that differ in policy (the baseline, no check-ups, a dated change) and seeds, with
   and without the regime, from memory and from a file.
+* The initial age structure is taken back from its date to the burn-in's start.
 * The key changes with everything the state at month 0 depends on, and not with what acts
   only after the start.
 * A state file that is broken, or is another burn-in's, is computed again and never used.
@@ -15,12 +16,14 @@ import pytest
 
 import popsim
 from conftest import PARAMS
+from popsim.model.initial import populate
 from popsim.model.start import Start, key
 from popsim.model.township import PopsimModel
 from popsim.outputs.burn_in import SUFFIX, BurnIns
 from popsim.outputs.results import TABLES, flat
 from popsim.outputs.runner import collect, model_at_start, resize
 from popsim.scenario.timeline import OWN_PAST
+from popsim.state.world import World
 from popsim.sweeps.executors import Job, Task, shared_burn_ins
 
 SMALL = {"township.burn_in_years": 3}
@@ -72,6 +75,34 @@ def test_a_state_read_from_a_file_gives_the_run_with_its_own(tmp_path, path, ove
     _assert_same(_tables(started), _tables(PopsimModel(scenario, 3)), path.stem)
 
 
+@pytest.mark.parametrize(
+    ("as_of_year", "burn_in", "youngest"),
+    [(2011, 0, 28), (2011, 3, 25), (2009, 0, 30), (1990, 3, 30)],
+)
+def test_the_age_structure_is_taken_back_from_its_date(as_of_year, burn_in, youngest):
+    """Persons aged a + k in a structure dated k years after the burn-in's start are drawn at
+    age a (a structure dated before that start holds as of it): with weights at ages 30-39
+    only, the ages drawn are 30-39 less k."""
+    weights = [1.0 if 30 <= a < 40 else 0.0 for a in range(101)]
+    scenario = popsim.load_scenario(
+        BASELINE,
+        {
+            "township.start_year": 2009,
+            "township.burn_in_years": burn_in,
+            "township.n_persons": 2000,
+            "initial.as_of_year": as_of_year,
+            "initial.female_by_age": weights,
+            "initial.male_by_age": weights,
+            "policy.enabled": False,
+        },
+    )
+    world = World(scenario, 1)
+    world.t = -12 * burn_in
+    populate(world)
+    ages = (world.t - world.persons.birth_month[: world.persons.n]) // 12
+    assert ages.min() == youngest and ages.max() == youngest + 9
+
+
 def test_a_start_of_another_burn_in_is_refused():
     start = PopsimModel(_scenario(), 1).start_state()
     with pytest.raises(ValueError, match="another burn-in"):
@@ -87,6 +118,7 @@ def test_the_key_follows_what_the_state_at_month_0_depends_on():
         "villages": _scenario(**{"township.n_villages": 13}),
         "demography": _scenario(**{"demography.srb": 1.07}),
         "initial": _scenario(**{"initial.male_by_age": [1.0] * 101}),
+        "the structure's date": _scenario(**{"initial.as_of_year": 2010}),
         "burn_in_years": _scenario(**{"township.burn_in_years": 4}),
         "start_year": _scenario(**{"township.start_year": 2010}),
         "own policy": _scenario(NO_CHECKUPS, **OWN_PAST),

@@ -480,3 +480,75 @@ def test_a_wish_is_blocked_only_by_a_rule_that_waiting_cannot_satisfy():
     two = cohort({"policy.rules.regime": "two_child"}, 0)
     two.persons, two.t = p, 0
     assert rules.blocked_for_good(two, rows).tolist() == [False, False, True, False]
+
+
+# ---- the initial wishes ---------------------------------------------------------------
+
+
+def _start(overrides, seed):
+    """A township at month 0 without burn-in: its initial histories and wishes."""
+    from popsim.model.township import PopsimModel
+
+    scenario = popsim.load_scenario(
+        PARAMS / "baseline.yaml",
+        {"township.burn_in_years": 0, "township.n_persons": 20_000, **overrides},
+    )
+    return PopsimModel(scenario, seed=seed).world
+
+
+def test_initial_wishes_agree_with_the_histories():
+    """Couples still trying want another child; couples who stopped keep a wish only where
+    the rule forbids the birth (the decision would otherwise have acted on it), with the
+    chance 2 ** (-t / blocked half-life) t years after their last birth."""
+    world = _start({}, seed=3)
+    p, dec = world.persons, world.scenario.policy.decision
+    wives = np.flatnonzero(p.alive & (p.sex == FEMALE) & (p.marital == MARRIED))
+
+    def desire(rows):
+        return decision.desires_another(
+            p.parity[rows],
+            p.sons[rows],
+            p.desired[rows],
+            p.son_pref[rows],
+            dec.son_seeking_max_parity,
+        )
+
+    assert (p.desired[wives] >= 0).all(), "every wife's wishes are drawn"
+    trying = p.wants_more[wives] | (p.preg_month[wives] > 0)
+    assert desire(wives[trying]).all()
+    stopped = wives[~trying & (p.parity[wives] > 0)]
+    kept = desire(stopped)
+    assert rules.blocked_for_good(world, stopped[kept]).all()
+    # the wishes drawn afresh (the same keyed draws), before they were made to agree
+    settled = p.desired.copy(), p.son_pref.copy()
+    decision._draw_preferences(world, stopped)
+    fresh = desire(stopped)
+    p.desired[:], p.son_pref[:] = settled
+    assert not kept[~fresh].any(), "no wish is made up"
+    blocked = fresh & rules.blocked_for_good(world, stopped)
+    assert not kept[fresh & ~blocked].any(), "a wish the rule allows has been acted on or given up"
+    years = (world.t - p.last_birth_month[stopped[blocked]]) / 12
+    chance = 2.0 ** (-years / dec.blocked_half_life_years)
+    sd = np.sqrt((chance * (1 - chance)).sum())
+    assert blocked.sum() > 300
+    assert abs(kept[blocked].sum() - chance.sum()) < Z * sd, (kept[blocked].sum(), chance.sum())
+
+
+def test_no_surge_of_pent_up_births_at_the_start():
+    """Without a burn-in, the first years' second births are those of later years: the
+    initial wishes do not release a pent-up demand (before they agreed with the histories,
+    the second year had 3.5 times as many)."""
+    scenario = popsim.load_scenario(
+        PARAMS / "baseline.yaml",
+        {"township.burn_in_years": 0, "demography.migration.enabled": False},
+    )
+    counts = []
+    for seed in (1, 2):
+        result = popsim.simulate(scenario, seed=seed, n_agents=20_000, years=6)
+        births = result.events[result.events["event"] == "birth"]
+        second = births[births["order"] == 2].groupby("year").size()
+        counts.append(second.reindex(range(2009, 2015), fill_value=0).to_numpy())
+    counts = np.sum(counts, axis=0)
+    early, late = counts[:2].mean(), counts[3:].mean()
+    # Poisson counts of about 150 a year: the ratio's sd is about 0.1
+    assert early / late < 1.4, counts

@@ -337,6 +337,44 @@ def _revise_preferences(world, couples: np.ndarray, years: int) -> None:
         p.son_pref[couples[move]] = trend > 0
 
 
+def settle_initial_wishes(world, wives: np.ndarray) -> None:
+    """Wishes of the initial ``wives`` that agree with the histories they were given.
+
+    The initial histories stop childbearing by parity progression ratios, not by this
+    decision. Wishes drawn afresh at the burn-in's start would leave most couples who
+    stopped still wanting a child, and those whose next birth is in plan would all start
+    trying in its first months: the second births of the burn-in's second year were 3.5
+    times its last years' (two seeds, no burn-in). So wishes are drawn now, as when a
+    couple forms, and made to agree with the history as this decision would have:
+    * a couple still trying wants at least one more child;
+    * a couple that stopped and could have its next birth in plan has given its wish
+      up (it would have tried otherwise);
+    * a couple that stopped because the rule forbids its next birth keeps the wish with
+      the probability the fading leaves it, 2 ** (-t / blocked half-life) after t years
+      since its last birth.
+    """
+    p, dec = world.persons, world.scenario.policy.decision
+    _draw_preferences(world, wives)
+    desire = desires_another(
+        p.parity[wives],
+        p.sons[wives],
+        p.desired[wives],
+        p.son_pref[wives],
+        dec.son_seeking_max_parity,
+    )
+    trying = p.wants_more[wives] | (p.preg_month[wives] > 0)
+    short = wives[trying & ~desire]
+    p.desired[short] = p.parity[short] + 1
+    stopped = wives[~trying & desire & (p.parity[wives] > 0)]
+    years = (world.t - p.last_birth_month[stopped]) / 12.0
+    half_life = dec.blocked_half_life_years or dec.desire_half_life_years
+    kept = np.exp2(-years / half_life) if half_life else np.ones(stopped.size)
+    kept = blocked_for_good(world, stopped) & (world.uniform("initial_wishes", stopped) < kept)
+    gave_up = stopped[~kept]
+    p.desired[gave_up] = p.parity[gave_up]
+    p.son_pref[gave_up] = False
+
+
 def step_decision(world) -> None:
     """The month's decisions of the wives: preferences drawn or revised, fading, trying."""
     p, dec = world.persons, world.scenario.policy.decision

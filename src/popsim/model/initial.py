@@ -2,7 +2,8 @@
 
 How the state at month 0 is made consistent with the rates:
 
-* Age and sex are drawn from the scenario's age-sex weights; the month of
+* Age and sex are drawn from the scenario's age-sex weights, taken back from their date
+  (``initial.as_of_year``: the 2010 census) to the burn-in's start; the month of
   birth is uniform within the year of age, except that nobody is 0 months old at
   a month's start (babies are born at its end). Villages are drawn uniformly.
 * Each person's age at first marriage is drawn from the first-marriage hazard
@@ -15,7 +16,9 @@ How the state at month 0 is made consistent with the rates:
   her current age with the same kernels and rates the run uses (period rates
   applied to past cohorts, no mortality or migration along the way), giving her
   parity, children's sexes, last and first birth, pregnancy and whether she
-  wants another child.
+  wants another child. Under the couple decision, wives' wishes are then drawn and made
+  to agree with their histories (:func:`popsim.mechanisms.decision.settle_initial_wishes`),
+  so that the burn-in does not start with a surge of pent-up births.
 * Never-married persons under 30 join the household of a random married woman
   18-45 years older in their village; other unpaired persons form their own
   households. Initial persons have no mother pid; whether they are only children is drawn
@@ -26,6 +29,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from popsim.mechanisms.decision import settle_initial_wishes
 from popsim.mechanisms.fertility import conceptions, pregnancy_outcomes, wants_another
 from popsim.mechanisms.rules import only_child_of
 from popsim.scenario.demography import N_AGES
@@ -53,8 +57,8 @@ def draw_marriage_age(u: np.ndarray, p_month: np.ndarray) -> np.ndarray:
 def back_project(weights: np.ndarray, mx_by_year: np.ndarray) -> np.ndarray:
     """Age weights ``len(mx_by_year)`` years earlier: those aged a + years now, before deaths.
 
-    Persons aged a at the start of a burn-in of ``years`` are those aged a + years at
-    ``start_year``, divided by their chance of surviving the interval: in its year k they
+    Persons aged a at the burn-in's start are those aged a + years at the structure's date
+    ``years`` later, divided by their chance of surviving the interval: in its year k they
     are a + k, under that year's death rates ``mx_by_year[k]``. Ages whose survivors would
     be beyond 100 get none.
     """
@@ -72,14 +76,15 @@ def back_project(weights: np.ndarray, mx_by_year: np.ndarray) -> np.ndarray:
 def populate(world: World) -> None:
     """Fill ``world`` with the scenario's initial township.
 
-    With a burn-in, the scenario's age structure (that of ``start_year``) is
-    back-projected to the burn-in's start, so that the burn-in ages it into place.
+    The scenario's age structure (that of ``initial.as_of_year``) is back-projected to the
+    burn-in's start, so that the burn-in ages it into place.
     """
     s, rng = world.scenario, world.streams["initial"]
     n = s.township.n_persons
-    back, start = s.township.burn_in_years, s.township.start_year
-    # [year of the burn-in, sex, age]: the death rates the burn-in will apply
-    mx = np.array([s.demography.mortality.rates_in(y) for y in range(start - back, start)])
+    back = s.back_projection_years()
+    first = s.township.start_year - s.township.burn_in_years
+    # [year, sex, age]: the death rates from the burn-in's start to the structure's date
+    mx = np.array([s.demography.mortality.rates_in(y) for y in range(first, first + back)])
     mx = mx.reshape(back, 2, N_AGES)
     weights = np.concatenate(
         [
@@ -120,6 +125,8 @@ def populate(world: World) -> None:
     else:
         marriage_age = np.full(n, np.iinfo(np.int32).max)
     _simulate_histories(world, rows[sex == FEMALE], marriage_age[sex == FEMALE], rates)
+    if s.policy.enabled and s.policy.decision.enabled and s.demography.fertility.mode == "marriage":
+        settle_initial_wishes(world, rows[(sex == FEMALE) & married])
     _assign_households(world, rng)
 
 

@@ -45,7 +45,7 @@ class Contraception(Section):
         max_length=len(METHODS),
     )
     failure_scale: float = lever(
-        2.77,
+        2.53,
         unit="multiple",
         ge=0,
         le=10,
@@ -81,7 +81,7 @@ class Contraception(Section):
         source="[S] bulletin",
     )
     larc_rate: float = lever(
-        0.418,
+        0.382,
         unit="per month",
         ge=0,
         le=1,
@@ -89,7 +89,7 @@ class Contraception(Section):
         source="[C] popsim calibrate params/calibration/baseline.yaml (docs/calibration.md)",
     )
     sterilisation_rate: float = lever(
-        0.0147,
+        0.0314,
         unit="per month",
         ge=0,
         le=1,
@@ -97,7 +97,7 @@ class Contraception(Section):
         source="[C] popsim calibrate params/calibration/baseline.yaml (docs/calibration.md)",
     )
     refusal: float = lever(
-        0.0767,
+        0.099,
         unit="probability",
         ge=0,
         le=1,
@@ -158,7 +158,7 @@ class Decision(Section):
         meaning="distribution of desired family size 0, 1, 2, ... children, drawn at marriage",
     )
     son_preference: float = lever(
-        0.705,
+        0.744,
         unit="probability",
         ge=0,
         le=1,
@@ -173,7 +173,7 @@ class Decision(Section):
         meaning="parity after which even son-preferring couples stop",
     )
     try_rate: float = lever(
-        0.371,
+        0.382,
         unit="per month",
         ge=0,
         le=1,
@@ -183,7 +183,7 @@ class Decision(Section):
         source="[C] popsim calibrate params/calibration/baseline.yaml (docs/calibration.md)",
     )
     child_cost_years: float = lever(
-        2.76,
+        2.49,
         unit="years of income",
         gt=0,
         le=50,
@@ -227,9 +227,10 @@ class Decision(Section):
         "count in its price (1: all of it; less: they doubt that local promises of land, "
         "hiring and old-age rewards decades away will be kept); range 0-1",
         source="[C] popsim calibrate params/calibration/history.yaml (jointly with the "
-        "dynamics; near-best 0.37-0.49, 0.15-0.50 in the previous fit; the profile in "
-        "rewards.yaml is flat over 0-0.5): 0.434, fitted to the births rise of 2016-2017, "
-        "when the rewards ended for new one-child couples (docs/calibration.md)",
+        "dynamics; near-best 0.37-0.49 when 0.434 was fitted, 0.34-0.50 in the latest fit, "
+        "which adopted 0.48; the profile in rewards.yaml is flat over 0-0.5): 0.434, fitted "
+        "to the births rise of 2016-2017, when the rewards ended for new one-child couples "
+        "(docs/calibration.md)",
     )
     max_try_age: int = lever(
         44,
@@ -347,7 +348,7 @@ class SexSelection(Section):
         meaning="month in which the fetus's sex can be seen",
     )
     price_response: float = lever(
-        0.105,
+        0.129,
         unit="per year of income",
         ge=0,
         le=10,

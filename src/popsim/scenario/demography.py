@@ -220,7 +220,7 @@ class Fertility(Section):
         source="[U] clinical range 10-15 %",
     )
     unintended_abortion: float = lever(
-        0.66,
+        0.71,
         unit="probability",
         ge=0,
         le=1,
@@ -259,7 +259,7 @@ class Migration(Section):
         meaning="chance that a married labour migrant's spouse (or a migrant's bride) goes too",
     )
     separated_contact: float = lever(
-        0.0799,
+        0.0568,
         unit="ratio",
         ge=0,
         le=1,
@@ -323,6 +323,16 @@ class InitialPopulation(Section):
         source="[D] Anhui 2010 census by age group, China 2010 single-year shape, with the "
         "15 % of registered persons living out of province put back at ages 15-44",
     )
+    as_of_year: int = lever(
+        2011,
+        unit="year",
+        ge=1800,
+        le=2200,
+        meaning="the year at whose start the age structure holds; the model draws the "
+        "burn-in's first population from it by going back the years between (a structure "
+        "dated before the burn-in's start is taken as of that start)",
+        source="[S] the 2010 census counted persons as of 1 November 2010, two months before 2011",
+    )
 
 
 class Scenario(Section):
@@ -354,9 +364,18 @@ class Scenario(Section):
             drawable_population(
                 {"female": i.female_by_age, "male": i.male_by_age},
                 {"female": mx_female, "male": mx_male},
-                self.township.burn_in_years,
+                self.back_projection_years(),
             )
         return self
+
+    def back_projection_years(self) -> int:
+        """Years from the burn-in's start to the date of the initial age structure (>= 0).
+
+        Persons aged a when the burn-in starts are those aged a + these years in the
+        structure (:func:`popsim.model.initial.back_project`).
+        """
+        first = self.township.start_year - self.township.burn_in_years
+        return max(0, self.initial.as_of_year - first)
 
     def digest(self) -> str:
         """SHA-256 of the canonical JSON of every model input (not the name or description)."""

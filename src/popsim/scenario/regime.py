@@ -187,7 +187,7 @@ class Checkups(Section):
     enabled: bool = lever(True, unit="switch", meaning="hold check-up rounds")
     interval_months: int = lever(3, unit="months", ge=1, le=24, meaning="months between rounds")
     participation: float = lever(
-        0.763,
+        0.61,
         unit="probability",
         ge=0,
         le=1,
@@ -204,7 +204,7 @@ class Checkups(Section):
         0.8, unit="probability", ge=0, le=1, meaning="migrants' participation under the agreement"
     )
     detection: float = lever(
-        0.97,
+        0.887,
         unit="probability",
         ge=0,
         le=1,
@@ -212,7 +212,7 @@ class Checkups(Section):
         source="[C] popsim calibrate params/calibration/baseline.yaml (docs/calibration.md)",
     )
     remedial: float = lever(
-        0.525,
+        0.584,
         unit="probability",
         ge=0,
         le=1,
@@ -282,7 +282,7 @@ class Reporting(Section):
         source="[C] popsim calibrate params/calibration/baseline.yaml (docs/calibration.md)",
     )
     out_of_plan: float = lever(
-        0.111,
+        0.0695,
         unit="probability",
         ge=0,
         le=1,
@@ -334,7 +334,7 @@ class Budget(Section):
         source="[S] bulletin",
     )
     wealth_years: float = lever(
-        53.3,
+        57.0,
         unit="years of income",
         gt=0,
         le=100,

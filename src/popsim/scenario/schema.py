@@ -162,11 +162,12 @@ def drawable_population(
 ) -> None:
     """Refuse initial weights from which no population can be drawn (a NaN crash at the start).
 
-    With a burn-in of ``burn_in`` years the model back-projects the weights: persons aged
-    ``a + burn_in`` at the start year are drawn at age ``a``, divided by their survival
+    The model back-projects the weights ``burn_in`` years, from the date of the age
+    structure to the burn-in's start (:meth:`Scenario.back_projection_years`): persons aged
+    ``a + burn_in`` in the structure are drawn at age ``a``, divided by their survival
     ``exp(-(mx[a] + ... + mx[a + burn_in - 1]))`` (as in :mod:`popsim.model.initial`). That
-    needs weights at some age, at ages the burn-in does not skip, and survivals that do not
-    round to zero.
+    needs weights at some age, at ages the projection does not skip, and survivals that do
+    not round to zero.
     """
     total = 0.0
     for sex in ("female", "male"):
@@ -184,10 +185,11 @@ def drawable_population(
             raise cross_field(
                 f"demography.mortality.mx_{sex}",
                 tuple(mx[sex]),
-                f"with these death rates nobody aged {a} at the start of the {burn_in}-year "
-                f"burn-in (township.burn_in_years) lives to age {a + burn_in}, yet "
-                f"initial.{sex}_by_age has persons of that age; lower the death rates at ages "
-                f"{a}..{a + burn_in - 1} or shorten the burn-in",
+                f"with these death rates nobody aged {a} at the burn-in's start lives to age "
+                f"{a + burn_in}, {burn_in} years later at the date of the initial structure "
+                f"(township.burn_in_years, initial.as_of_year), yet initial.{sex}_by_age has "
+                f"persons of that age; lower the death rates at ages {a}..{a + burn_in - 1} or "
+                "shorten the burn-in",
             )
         with np.errstate(over="ignore", invalid="ignore"):
             total += float(
@@ -208,8 +210,9 @@ def drawable_population(
         )
     else:
         reason = (
-            f"every positive weight is at ages below {burn_in}, but the {burn_in}-year burn-in "
-            f"(township.burn_in_years) starts from the persons aged {burn_in}..100 at the start "
-            "year; give weights at those ages or shorten the burn-in"
+            f"every positive weight is at ages below {burn_in}, but the burn-in starts "
+            f"{burn_in} years before the date of the initial structure (township.burn_in_years, "
+            f"initial.as_of_year), from the persons aged {burn_in}..100 in it; give weights at "
+            "those ages or shorten the burn-in"
         )
     raise cross_field("initial.female_by_age", tuple(weights["female"]), reason)
