@@ -324,7 +324,13 @@ BAD = [
             "initial.female_by_age": [1.0] * 5 + [0.0] * (N_AGES - 5),
             "initial.male_by_age": [0.0] * N_AGES,
         },
-        ["overrides", "'initial.female_by_age'", "ages below 12", "township.burn_in_years", "initial.as_of_year"],
+        [
+            "overrides",
+            "'initial.female_by_age'",
+            "ages below 12",
+            "township.burn_in_years",
+            "initial.as_of_year",
+        ],
     ),
     (
         "mortality-killing-every-newborn",
@@ -341,7 +347,13 @@ BAD = [
             "demography.mortality.mx_female": [0.01] * 50 + [300.0] * (N_AGES - 50),
             "demography.mortality.periods": [],
         },
-        ["overrides", "'demography.mortality.mx_female'", "nobody aged 41", "age 53", "initial.as_of_year"],
+        [
+            "overrides",
+            "'demography.mortality.mx_female'",
+            "nobody aged 41",
+            "age 53",
+            "initial.as_of_year",
+        ],
     ),
     # YAML that is not a scenario
     (
