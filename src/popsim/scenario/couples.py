@@ -180,7 +180,9 @@ class Decision(Section):
         meaning="monthly chance of starting to try for a wanted child at zero policy price "
         "(its annual equivalent 1 - (1 - try_rate)^12 is P0; first births in plan: 1); "
         "range 0.05-0.4",
-        source="[C] popsim calibrate params/calibration/baseline.yaml (docs/calibration.md)",
+        source="[C] popsim calibrate params/calibration/baseline.yaml, where it is unpinned "
+        "(near-best 0.06-0.40); the history pins it (params/calibration/history.yaml: "
+        "near-best 0.32-0.40, the start kept; docs/calibration.md)",
     )
     child_cost_years: float = lever(
         2.49,
