@@ -110,6 +110,11 @@ def fading_probability(half_life_years: float) -> float:
     return float(1.0 - 2.0 ** (-1.0 / (12.0 * half_life_years)))
 
 
+def blocked_half_life(dec) -> float:
+    """Half-life of a wish the rule forbids for good (0 in the field: the general one)."""
+    return dec.blocked_half_life_years or dec.desire_half_life_years
+
+
 def desired_distribution(desired_size, shift: float) -> np.ndarray:
     """The desired-size distribution with its mean moved by ``shift`` children.
 
@@ -366,9 +371,9 @@ def settle_initial_wishes(world, wives: np.ndarray) -> None:
     short = wives[trying & ~desire]
     p.desired[short] = p.parity[short] + 1
     stopped = wives[~trying & desire & (p.parity[wives] > 0)]
-    years = (world.t - p.last_birth_month[stopped]) / 12.0
-    half_life = dec.blocked_half_life_years or dec.desire_half_life_years
-    kept = np.exp2(-years / half_life) if half_life else np.ones(stopped.size)
+    # the chance that monthly fading has left the wish since the last birth
+    months = world.t - p.last_birth_month[stopped]
+    kept = (1.0 - fading_probability(blocked_half_life(dec))) ** months
     kept = blocked_for_good(world, stopped) & (world.uniform("initial_wishes", stopped) < kept)
     gave_up = stopped[~kept]
     p.desired[gave_up] = p.parity[gave_up]
@@ -397,10 +402,9 @@ def step_decision(world) -> None:
     if candidates.size == 0:
         return
     out_plan = next_birth_out_of_plan(world, candidates, months_ahead=9)
-    blocked = dec.blocked_half_life_years or dec.desire_half_life_years
     fade = np.where(
         blocked_for_good(world, candidates),
-        fading_probability(blocked),
+        fading_probability(blocked_half_life(dec)),
         fading_probability(dec.desire_half_life_years),
     )
     fade[p.parity[candidates] == 0] = 0.0
