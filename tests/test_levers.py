@@ -4,13 +4,15 @@ Kernel tests check a functional form against its definition; model tests change 
 with the same seeds (common random numbers) and name the mechanism in the message.
 """
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 
 import popsim
 from conftest import PARAMS
 from popsim.mechanisms.checkups import attendance_probability
-from popsim.mechanisms.contraception import relative_failure
+from popsim.mechanisms.contraception import _refusal, relative_failure
 from popsim.mechanisms.decision import annuity_value
 from popsim.mechanisms.fees import collectable, lognormal_wealth
 from popsim.mechanisms.fertility import conception_factor
@@ -50,6 +52,29 @@ def test_failure_scale_multiplies_the_methods_not_no_method():
     assert scaled[1:] == pytest.approx(3.0 * base[1:])
     capped = relative_failure(failure, peak_fecundability=0.2, scale=100.0)
     assert capped[METHODS.index("condom")] == 1.0, "a method never fails more than no method"
+
+
+def test_refusal_is_higher_while_the_couple_wants_another_child():
+    scenario = popsim.load_scenario(
+        PARAMS / "baseline.yaml",
+        {
+            "policy.contraception.refusal": 0.1,
+            "policy.contraception.refusal_desiring": 0.7,
+            "policy.decision.son_seeking_max_parity": 3,
+        },
+    )
+    persons = SimpleNamespace(
+        parity=np.array([2, 2, 2, 1, 2]),
+        sons=np.array([0, 0, 1, 1, 0]),
+        desired=np.array([2, 2, 2, 2, 3]),
+        son_pref=np.array([True, False, True, False, False]),
+    )
+    world = SimpleNamespace(persons=persons, scenario=scenario)
+    got = _refusal(world, np.arange(5))
+    assert got.tolist() == pytest.approx([0.7, 0.1, 0.1, 0.7, 0.7]), (
+        "two daughters and a son wanted, or a size not reached: the desiring share; "
+        "a son already, or no son wanted at the desired size: the others' share"
+    )
 
 
 def test_annuity_value_discounts_the_wait():
@@ -134,6 +159,21 @@ def test_larc_campaign_raises_iud_and_sterilisation():
     larc = ["share_iud", "share_female_sterilisation", "share_male_sterilisation"]
     assert on.kpis[larc].sum(axis=1).mean() > off.kpis[larc].sum(axis=1).mean() + 0.2, (
         "the campaign's targets are completed: long-acting methods replace short-acting ones"
+    )
+
+
+def test_evasion_by_desiring_couples_raises_third_births():
+    same = run({"policy.contraception.refusal_desiring": 0.099}, n=12000)
+    evading = run({"policy.contraception.refusal_desiring": 0.9}, n=12000)
+
+    def third_births(result):
+        births = result.events[result.events["event"] == "birth"]
+        return int((births["order"] >= 3).sum())
+
+    b0, b1 = third_births(same), third_births(evading)
+    # 3 Poisson standard errors of the difference, ignoring the pairing's positive correlation
+    assert b1 - b0 > 3 * np.sqrt(b0 + b1), (
+        f"couples who still want a child and refuse sterilisation have third births: {b0} -> {b1}"
     )
 
 
