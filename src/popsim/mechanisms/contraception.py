@@ -8,9 +8,10 @@ target, and every woman with two or more children as a sterilisation target
 (docs/regime.md §5); a listed target is completed with a monthly hazard scaled by
 the village cadres' effort, unless the woman refuses: a trait, whose share is
 higher among couples who still want another child (``refusal_desiring``). Women
-trying for an in-plan child are not listed for an IUD. An away woman completes her target with an out-of-area certificate,
-which is fake with some probability (the reported layer counts it, the true one
-does not) until a verification catches it.
+trying for an in-plan child are not listed for an IUD. An away woman completes
+her target with an out-of-area certificate, which is fake with some probability
+(the reported layer counts it, the true one does not) until a verification
+catches it.
 
 A couple not trying conceives with the method's monthly failure probability
 scaled by the woman's fecundability relative to its peak; without a method, at
