@@ -11,8 +11,8 @@ import pytest
 
 import popsim
 from conftest import PARAMS
-from popsim.mechanisms.checkups import attendance_probability
-from popsim.mechanisms.contraception import _refusal, relative_failure
+from popsim.mechanisms.checkups import attendance_probability, birth_known_probability
+from popsim.mechanisms.contraception import relative_failure
 from popsim.mechanisms.decision import annuity_value
 from popsim.mechanisms.fees import collectable, lognormal_wealth
 from popsim.mechanisms.fertility import conception_factor
@@ -54,29 +54,6 @@ def test_failure_scale_multiplies_the_methods_not_no_method():
     assert capped[METHODS.index("condom")] == 1.0, "a method never fails more than no method"
 
 
-def test_refusal_is_higher_while_the_couple_wants_another_child():
-    scenario = popsim.load_scenario(
-        PARAMS / "baseline.yaml",
-        {
-            "policy.contraception.refusal": 0.1,
-            "policy.contraception.refusal_desiring": 0.7,
-            "policy.decision.son_seeking_max_parity": 3,
-        },
-    )
-    persons = SimpleNamespace(
-        parity=np.array([2, 2, 2, 1, 2]),
-        sons=np.array([0, 0, 1, 1, 0]),
-        desired=np.array([2, 2, 2, 2, 3]),
-        son_pref=np.array([True, False, True, False, False]),
-    )
-    world = SimpleNamespace(persons=persons, scenario=scenario)
-    got = _refusal(world, np.arange(5))
-    assert got.tolist() == pytest.approx([0.7, 0.1, 0.1, 0.7, 0.7]), (
-        "two daughters and a son wanted, or a size not reached: the desiring share; "
-        "a son already, or no son wanted at the desired size: the others' share"
-    )
-
-
 def test_annuity_value_discounts_the_wait():
     r = 0.05
     at_60 = annuity_value(np.array([60]), start_age=60, years=15, rate=r)[0]
@@ -110,6 +87,26 @@ def test_attendance_uses_the_migrant_rate_for_away_women():
         np.array([False]), np.array([2.0]), resident=0.9, migrant=0.5, room_gain=1.0
     )
     assert capped[0] == 1.0
+
+
+def test_couples_who_hide_expect_only_the_other_channels_to_reveal_a_birth():
+    def known(evasion):
+        scenario = popsim.load_scenario(
+            PARAMS / "baseline.yaml",
+            {"policy.checkups.evasion": evasion, "policy.fee.detection": 0.2},
+        )
+        world = SimpleNamespace(
+            scenario=scenario, persons=SimpleNamespace(away=np.array([False, True]))
+        )
+        return birth_known_probability(world, np.arange(2)), scenario.policy.checkups
+
+    hidden, _ = known(1.0)
+    assert hidden == pytest.approx([0.2, 0.2]), "never at a round: only the fee's own detection"
+    half, ch = known(0.5)
+    rounds = int(np.ceil(9 / ch.interval_months))
+    for reach, got in zip((ch.participation, ch.migrant_participation), half, strict=True):
+        found = 1 - (1 - 0.5 * reach * ch.detection) ** rounds
+        assert got == pytest.approx(1 - 0.8 * (1 - found))
 
 
 def test_fee_collection_is_limited_by_wealth():
@@ -162,19 +159,23 @@ def test_larc_campaign_raises_iud_and_sterilisation():
     )
 
 
-def test_evasion_by_desiring_couples_raises_third_births():
-    same = run({"policy.contraception.refusal_desiring": 0.099}, n=12000)
-    evading = run({"policy.contraception.refusal_desiring": 0.9}, n=12000)
+def test_hidden_wanted_pregnancies_escape_the_remedial_measures():
+    seen = run({"policy.checkups.evasion": 0.0})
+    hidden = run({"policy.checkups.evasion": 1.0})
 
-    def third_births(result):
-        births = result.events[result.events["event"] == "birth"]
-        return int((births["order"] >= 3).sum())
+    def remedial(result, intended):
+        e = result.events
+        return int(
+            (
+                (e["event"] == "abortion")
+                & (e["reason"] == "remedial")
+                & (e["intended"] == intended)
+            ).sum()
+        )
 
-    b0, b1 = third_births(same), third_births(evading)
-    # 3 Poisson standard errors of the difference, ignoring the pairing's positive correlation
-    assert b1 - b0 > 3 * np.sqrt(b0 + b1), (
-        f"couples who still want a child and refuse sterilisation have third births: {b0} -> {b1}"
-    )
+    assert remedial(seen, 1) > 20, "the rounds find wanted out-of-plan pregnancies"
+    assert remedial(hidden, 1) == 0, "a woman who always keeps away is never found"
+    assert remedial(hidden, 0) > 20, "unwanted out-of-plan pregnancies are still found"
 
 
 def test_health_fee_stops_at_the_age_limit():

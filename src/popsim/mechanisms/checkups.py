@@ -11,8 +11,10 @@ migrant participation (raised under the inter-regional agreement) x effort.
 At a check-up a pregnancy not yet known is found with ``detection``; a found
 out-of-plan pregnancy is ended by a remedial measure with ``remedial``. A
 missing IUD is found with ``detection`` and re-inserted with ``reinsertion``.
-With one round per pregnancy, the share of out-of-plan pregnancies averted is
-participation x detection x remedial (docs/regime.md §21).
+A woman carrying a wanted out-of-plan pregnancy keeps away from a round with
+``evasion``. With one round per pregnancy, the share of out-of-plan pregnancies
+averted is participation x detection x remedial, times (1 - evasion) for wanted
+ones (docs/regime.md §21).
 """
 
 from __future__ import annotations
@@ -56,6 +58,8 @@ def step_checkups(world) -> None:
         room_gain=1.0 + ch.room_effect * ch.room_quality,
     )
     pregnant = (p.preg_month[targets] > 0) & ~p.preg_known[targets]
+    hiding = pregnant & p.out_of_plan[targets] & p.preg_intended[targets]
+    p_attend[hiding] *= 1.0 - ch.evasion
     u_attend, u_find, u_act, u_iud = world.uniforms(
         ("checkup_attend", "checkup_find", "remedial", "iud_check"), targets
     )
@@ -97,8 +101,9 @@ def step_checkups(world) -> None:
 def birth_known_probability(world, rows: np.ndarray) -> np.ndarray:
     """Chance the township learns of an out-of-plan birth of ``rows`` (found or detected).
 
-    What couples expect of the rounds during a pregnancy: base participation only; the
-    rounds themselves also apply the cadres' effort and the service rooms.
+    What couples expect of the rounds during a pregnancy they want: base participation,
+    less their evasion; the rounds themselves also apply the cadres' effort and the service
+    rooms.
     """
     pol, p = world.scenario.policy, world.persons
     p_report = pol.fee.detection
@@ -106,7 +111,7 @@ def birth_known_probability(world, rows: np.ndarray) -> np.ndarray:
         return np.full(rows.size, p_report)
     ch = pol.checkups
     migrant = ch.agreement_participation if ch.agreement else ch.migrant_participation
-    reach = np.where(p.away[rows], migrant, min(1.0, ch.participation))
+    reach = np.where(p.away[rows], migrant, min(1.0, ch.participation)) * (1.0 - ch.evasion)
     rounds = int(np.ceil(9 / ch.interval_months))
     found = 1 - (1 - reach * ch.detection) ** rounds
     return 1 - (1 - p_report) * (1 - found)

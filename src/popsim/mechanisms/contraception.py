@@ -6,12 +6,10 @@ one (IUD, female or male sterilisation) when the campaign reaches them. The
 campaign lists every woman with one child and no IUD or sterilisation as an IUD
 target, and every woman with two or more children as a sterilisation target
 (docs/regime.md §5); a listed target is completed with a monthly hazard scaled by
-the village cadres' effort, unless the woman refuses: a trait, whose share is
-higher among couples who still want another child (``refusal_desiring``). Women
-trying for an in-plan child are not listed for an IUD. An away woman completes
-her target with an out-of-area certificate, which is fake with some probability
-(the reported layer counts it, the true one does not) until a verification
-catches it.
+the village cadres' effort. Women trying for an in-plan child are not listed
+for an IUD. An away woman completes her target with an out-of-area certificate,
+which is fake with some probability (the reported layer counts it, the true one
+does not) until a verification catches it.
 
 A couple not trying conceives with the method's monthly failure probability
 scaled by the woman's fecundability relative to its peak; without a method, at
@@ -22,7 +20,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from popsim.mechanisms.decision import desires_another
 from popsim.mechanisms.rules import next_birth_out_of_plan
 from popsim.scenario.couples import (
     CONDOM,
@@ -104,7 +101,7 @@ def _campaign(world, wives: np.ndarray) -> None:
     effort = world.effort[p.village[targets]]
     to_sterilise = sterilise[targets] & (u_sterilise < c.sterilisation_rate * effort)
     to_iud = iud[targets] & (u_iud < c.larc_rate * effort)
-    done_mask = (u_refusal >= _refusal(world, targets)) & (to_sterilise | to_iud)
+    done_mask = (u_refusal >= c.refusal) & (to_sterilise | to_iud)
     done, sterilised = targets[done_mask], to_sterilise[done_mask]
     u_fake, u_side = world.uniforms(("fake_certificate", "sterilisation_side"), done)
     fake = p.away[done] & (u_fake < c.fake_certificate_prob)
@@ -119,17 +116,3 @@ def _campaign(world, wives: np.ndarray) -> None:
     world.ledger.count("iud_inserted", int((~sterilised).sum()))
     world.ledger.count("sterilised_female", int((sterilised & ~male).sum()))
     world.ledger.count("sterilised_male", int((sterilised & male).sum()))
-
-
-def _refusal(world, rows: np.ndarray) -> np.ndarray:
-    """Each target's chance of refusing: higher (or lower) while the couple wants another child.
-
-    One trait uniform against either share, so a woman who refuses without the wish also
-    refuses with it whenever ``refusal_desiring >= refusal``.
-    """
-    p, c = world.persons, world.scenario.policy.contraception
-    dec = world.scenario.policy.decision
-    desiring = desires_another(
-        p.parity[rows], p.sons[rows], p.desired[rows], p.son_pref[rows], dec.son_seeking_max_parity
-    )
-    return np.where(desiring, c.refusal_desiring, c.refusal)

@@ -129,7 +129,7 @@ STEPS: tuple[Step, ...] = (
         "world",
         _cols(
             "key alive month.wives effort away village preg_month iud_missing "
-            "last_birth_month desired son_pref " + RULE
+            "last_birth_month " + RULE
         ),
         _cols("method larc_fake wants_more ledger"),
         "IUD expulsion, short-acting uptake, LARC campaign (its surgeries counted), fake "

@@ -105,19 +105,6 @@ class Contraception(Section):
         "LARC targets",
         source="[C] popsim calibrate params/calibration/baseline.yaml (docs/calibration.md)",
     )
-    refusal_desiring: float = lever(
-        0.099,
-        unit="probability",
-        ge=0,
-        le=1,
-        meaning="the same share among women whose couple still wants another child (a son it "
-        "has not had, or a size not reached): evasion concentrated where the wish is",
-        source="[C] popsim calibrate params/calibration/baseline.yaml, pinned by the share of "
-        "3rd+ births and their SRB (rural Anhui 2010 census: 0.049 of births, SRB 264, so "
-        "third births come mostly to couples without a son); resistance of sonless couples "
-        "to sterilisation: Greenhalgh, Zhu and Li, Population and Development Review 20(2), "
-        "1994 (docs/regime.md §5)",
-    )
     larc_grace_months: int = lever(
         3, unit="months", ge=0, le=60, meaning="months after a birth before the target is listed"
     )

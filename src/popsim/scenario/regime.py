@@ -219,6 +219,19 @@ class Checkups(Section):
         meaning="chance a detected out-of-plan pregnancy is ended",
         source="[C] popsim calibrate params/calibration/baseline.yaml (docs/calibration.md)",
     )
+    evasion: float = lever(
+        0.0,
+        unit="probability",
+        ge=0,
+        le=1,
+        meaning="chance a woman carrying a wanted out-of-plan pregnancy keeps away from a "
+        "round (hides with relatives, stays away): the rounds reach her at (1 - evasion) "
+        "x her participation, and couples weighing such a birth expect it",
+        source="[C] popsim calibrate params/calibration/baseline.yaml: 0, near-best 0-0.25 "
+        "(hiding lowers the share of abortions ending an intended pregnancy but raises the "
+        "unregistered births); hiding from the cadres: Greenhalgh, Zhu and Li, Population "
+        "and Development Review 20(2), 1994 (docs/regime.md §6)",
+    )
     reinsertion: float = lever(
         0.9,
         unit="probability",
