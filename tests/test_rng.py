@@ -97,3 +97,21 @@ def test_mix_is_splitmix64():
         z = z ^ (z >> np.uint64(31))
     assert np.array_equal(mix(keys), z)
     assert int(mix(0)[0]) == 0 and int(mix(2**64 - 1)[0]) == int(z[len(EDGE_KEYS) - 1])
+
+
+@pytest.mark.parametrize("seed", [0, 5])
+def test_keyed_below_is_the_draw_compared_with_the_cell_probability(seed):
+    streams, keys = Streams(seed), random_keys(30_000, seed=seed)
+    rs = np.random.default_rng(seed)
+    p = rs.random((2, 101))  # large probabilities: many keys on each side
+    cell = rs.integers(0, p.size, keys.size)
+    where = rs.random(keys.size) < 0.7
+    u = splitmix_unit(keys, streams._counter("mortality", 9))
+    want = where & (u < p.reshape(-1)[cell])
+    got = streams.keyed_below("mortality", keys, 9, p=p, cell=cell, where=where)
+    assert got.dtype == np.bool_ and np.array_equal(got, want)
+    # a probability equal to the uniform is not below it
+    at = streams.keyed_below(
+        "mortality", keys[:50], 9, p=u[:50], cell=np.arange(50), where=np.ones(50, dtype=bool)
+    )
+    assert not at.any()

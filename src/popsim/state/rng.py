@@ -108,6 +108,31 @@ class Streams:
         keys = np.ascontiguousarray(keys, dtype=np.uint64)
         return self.keyed(name, keys.reshape(-1), t).reshape(keys.shape)
 
+    def keyed_below(
+        self,
+        name: str,
+        keys: np.ndarray,
+        t: int,
+        *,
+        p: np.ndarray,
+        cell: np.ndarray,
+        where: np.ndarray,
+    ) -> np.ndarray:
+        """``where & (keyed(name, keys, t) < p[cell])`` in one pass, the same bits.
+
+        ``p``: a table of probabilities; ``cell``: each key's index into it; ``where``: which
+        keys count (False for the rest). One pass instead of five: it pays for draws over the
+        whole person table.
+        """
+        c = np.ascontiguousarray
+        return _kernels().keyed_below(
+            c(keys, dtype=np.uint64),
+            self._counter(name, t),
+            c(p, dtype=np.float64).reshape(-1),
+            c(cell, dtype=np.intp),
+            c(where, dtype=np.bool_),
+        )
+
     def keyed_many(self, draws: tuple[tuple[str, int], ...], keys: np.ndarray) -> np.ndarray:
         """:meth:`keyed` of several (process, month) pairs, one row each.
 

@@ -77,3 +77,14 @@ def keyed_unit_rows(keys: np.ndarray, counters: np.ndarray) -> np.ndarray:
         for i in range(n):
             out[j, i] = _unit(row[i] + c)
     return out
+
+
+@_kernel("boolean[::1](uint64[::1], uint64, float64[::1], intp[::1], boolean[::1])")
+def keyed_below(
+    keys: np.ndarray, counter: int, p: np.ndarray, cell: np.ndarray, where: np.ndarray
+) -> np.ndarray:
+    """``where & (uniforms of keys + counter < p[cell])``, without storing the uniforms."""
+    out = np.empty(keys.shape[0], dtype=np.bool_)
+    for i in range(keys.shape[0]):
+        out[i] = where[i] & (_unit(keys[i] + counter) < p[cell[i]])
+    return out
