@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from popsim.state.rng import Streams, mix
+from popsim.state.rng import Streams, derive, mix
 
 EDGE_KEYS = np.array(
     [0, 1, 2, 2**32 - 1, 2**32, 2**53 - 1, 2**53, 2**63 - 1, 2**63, 2**64 - 2, 2**64 - 1],
@@ -88,15 +88,34 @@ def test_keyed_many_takes_one_row_of_keys_per_draw(seed):
         streams.keyed_many(draws, keys[:2])
 
 
-def test_mix_is_splitmix64():
-    keys = random_keys(10_000)
+def splitmix_mix(z: np.ndarray) -> np.ndarray:
+    """Reference: SplitMix64's finaliser (wrapping uint64 arithmetic)."""
     with np.errstate(over="ignore"):
-        z = keys.copy()
+        z = np.asarray(z, dtype=np.uint64)
         z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
         z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        z = z ^ (z >> np.uint64(31))
+        return z ^ (z >> np.uint64(31))
+
+
+def test_mix_is_splitmix64():
+    keys = random_keys(10_000)
+    z = splitmix_mix(keys)
     assert np.array_equal(mix(keys), z)
     assert int(mix(0)[0]) == 0 and int(mix(2**64 - 1)[0]) == int(z[len(EDGE_KEYS) - 1])
+
+
+def test_derive_is_mix_of_key_plus_mixed_tag():
+    keys = random_keys(10_000)
+    tags = np.random.default_rng(2).integers(0, 2**64 - 1, keys.size, dtype=np.uint64)
+    tags[: EDGE_KEYS.size] = EDGE_KEYS[::-1]
+    with np.errstate(over="ignore"):
+        for tag in (1, 2**32 + 3, 2**64 - 1):
+            want = splitmix_mix(keys + splitmix_mix(np.uint64(tag)))
+            assert np.array_equal(derive(keys, tag), want), tag
+        assert np.array_equal(derive(keys, tags), splitmix_mix(keys + splitmix_mix(tags)))
+    assert derive(keys[:0], 4).shape == (0,)
+    with pytest.raises(ValueError, match="tags"):
+        derive(keys, tags[:2])
 
 
 @pytest.mark.parametrize("seed", [0, 5])

@@ -18,8 +18,8 @@ Two kinds of randomness, both derived from the run's seed and a process name
 
 The hash is the SplitMix64 finaliser (Steele, Lea & Flood 2014), applied to
 ``key + t * golden + stream salt``; its 53 top bits make the uniform. The draws run in
-compiled kernels (:mod:`popsim.state.splitmix`, imported at the first draw); :func:`mix` is
-the same hash in numpy, for deriving keys.
+compiled kernels (:mod:`popsim.state.splitmix`, imported at the first draw), and so does
+:func:`derive`; :func:`mix` is the same hash in numpy, for the streams' salts.
 """
 
 from __future__ import annotations
@@ -55,8 +55,15 @@ def _mix_in_place(z: np.ndarray) -> np.ndarray:
 
 
 def derive(keys: np.ndarray, tag: int | np.ndarray) -> np.ndarray:
-    """New keys from parent keys and a tag (birth order, a role): distinct tags, distinct keys."""
-    return mix(np.asarray(keys, dtype=np.uint64) + mix(tag))
+    """New keys from parent keys and a tag (birth order, a role): distinct tags, distinct keys.
+
+    ``mix(keys + mix(tag))``, in one compiled pass; ``tag``: one for all keys, or one per key.
+    """
+    keys = np.ascontiguousarray(keys, dtype=np.uint64).reshape(-1)
+    tags = np.ascontiguousarray(tag, dtype=np.uint64).reshape(-1)
+    if tags.size not in (1, keys.size):
+        raise ValueError(f"derive: {tags.size} tags for {keys.size} keys; give one, or one each")
+    return _kernels().derive(keys, tags)
 
 
 def _name_key(name: str) -> int:

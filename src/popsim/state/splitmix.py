@@ -1,4 +1,4 @@
-"""Compiled kernels of the keyed draws: key + counter, SplitMix64, top 53 bits / 2**53.
+"""Compiled kernels of the keyed draws (key + counter, SplitMix64, top 53 bits / 2**53) and keys.
 
 Each kernel is one loop over the keys. In numpy the same draw takes about a dozen whole-array
 passes, each with a fixed cost that dominates for the few keys most draws have. The results
@@ -45,13 +45,18 @@ def _kernel(signature: str) -> Callable[[Callable], Callable]:
     return compile_
 
 
-@_kernel("float64(uint64)")
-def _unit(z: int) -> float:
-    """The uniform of one pre-mixed value: SplitMix64's finaliser, then 53 bits over 2**53."""
+@_kernel("uint64(uint64)")
+def _mix(z: int) -> int:
+    """SplitMix64's finaliser of one value (:func:`popsim.state.rng.mix`)."""
     z = (z ^ (z >> _S30)) * _M1
     z = (z ^ (z >> _S27)) * _M2
-    z ^= z >> _S31
-    return nb.float64(z >> _S11) * _TO_UNIT
+    return z ^ (z >> _S31)
+
+
+@_kernel("float64(uint64)")
+def _unit(z: int) -> float:
+    """The uniform of one pre-mixed value: its hash's top 53 bits over 2**53."""
+    return nb.float64(_mix(z) >> _S11) * _TO_UNIT
 
 
 # The keys must be C-contiguous (the callers make them so): the loops then vectorise, twice as
@@ -87,4 +92,18 @@ def keyed_below(
     out = np.empty(keys.shape[0], dtype=np.bool_)
     for i in range(keys.shape[0]):
         out[i] = where[i] & (_unit(keys[i] + counter) < p[cell[i]])
+    return out
+
+
+@_kernel("uint64[::1](uint64[::1], uint64[::1])")
+def derive(keys: np.ndarray, tags: np.ndarray) -> np.ndarray:
+    """``mix(keys + mix(tags))``; one tag for all the keys, or one per key."""
+    out = np.empty(keys.shape[0], dtype=np.uint64)
+    if tags.shape[0] == 1:
+        tag = _mix(tags[0])
+        for i in range(keys.shape[0]):
+            out[i] = _mix(keys[i] + tag)
+    else:
+        for i in range(keys.shape[0]):
+            out[i] = _mix(keys[i] + _mix(tags[i]))
     return out
