@@ -127,10 +127,12 @@ class Streams:
     ) -> np.ndarray:
         """``where & (keyed(name, keys, t) < p[cell])`` in one pass, the same bits.
 
-        ``p``: a table of probabilities; ``cell``: each key's index into it; ``where``: which
-        keys count (False for the rest). One pass instead of five: it pays for draws over the
-        whole person table.
+        ``p``: a table of probabilities; ``cell``: each key's index into it (not checked);
+        ``where``: which keys count (False for the rest). One pass instead of five: it pays
+        for draws over the whole person table.
         """
+        if not np.shape(keys) == np.shape(cell) == np.shape(where) or np.ndim(keys) != 1:
+            raise ValueError("keyed_below: keys, cell and where must be 1-d, of one length")
         c = np.ascontiguousarray
         return _kernels().keyed_below(
             c(keys, dtype=np.uint64),

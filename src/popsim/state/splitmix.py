@@ -1,16 +1,18 @@
-"""Compiled kernels of the keyed draws (key + counter, SplitMix64, top 53 bits / 2**53) and keys.
+"""Compiled kernels of the keyed draws and of derived keys: one loop over the keys each.
 
-Each kernel is one loop over the keys. In numpy the same draw takes about a dozen whole-array
-passes, each with a fixed cost that dominates for the few keys most draws have. The results
-are bit-identical to :func:`popsim.state.rng.mix` followed by the 53-bit conversion: uint64
-arithmetic wraps the same in both, and a value below 2**53 converts to float64 exactly.
+A draw is key + counter, SplitMix64's finaliser, its top 53 bits over 2**53. In numpy that
+takes about a dozen whole-array passes, each with a fixed cost that dominates for the few keys
+most draws have. The results are bit-identical to the numpy version (:func:`popsim.state.rng.mix`
+then the 53-bit conversion): uint64 arithmetic wraps the same in both, and a value below 2**53
+converts to float64 exactly. The kernels do not check bounds: the wrappers in
+:mod:`popsim.state.rng` check the shapes.
 
 Importing this module imports numba and loads (or, the first time, compiles and stores) the
 kernels; :mod:`popsim.state.rng` imports it at the first draw, so ``import popsim`` stays
-light. The compiled code is cached on disk, so only the first process compiles (about 1.4 CPU-s) and
-later ones load it (about 0.4 CPU-s, plus 0.3 for importing numba): in ``__pycache__`` next to
-this file, or in the user's cache folder (``~/.cache/numba``) when the package folder is
-read-only, or in ``NUMBA_CACHE_DIR`` if that is set.
+light. The compiled code is cached on disk, so only the first process compiles (about 1.4
+CPU-s) and later ones load it (about 0.4 CPU-s, plus 0.3 for importing numba): in
+``__pycache__`` next to this file, or in the user's cache folder (``~/.cache/numba``) when the
+package folder is read-only, or in ``NUMBA_CACHE_DIR`` if that is set.
 """
 
 from __future__ import annotations
