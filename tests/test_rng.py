@@ -7,6 +7,10 @@ algorithm, independently of ``popsim.state.rng``.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -134,3 +138,24 @@ def test_keyed_below_is_the_draw_compared_with_the_cell_probability(seed):
         "mortality", keys[:50], 9, p=u[:50], cell=np.arange(50), where=np.ones(50, dtype=bool)
     )
     assert not at.any()
+
+
+def test_a_fresh_process_loads_the_kernels_from_the_disk_cache(tmp_path):
+    # Dask workers, papermill kernels and batch runs each import popsim afresh: only the
+    # first process may compile the kernels (over a second), the others load them
+    code = (
+        "import numba.core.dispatcher as d, popsim.state.splitmix as s; "
+        "ks = [v for v in vars(s).values() if isinstance(v, d.Dispatcher)]; "
+        "print(len(ks), sum(sum(k.stats.cache_hits.values()) for k in ks), "
+        "sum(sum(k.stats.cache_misses.values()) for k in ks))"
+    )
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+    runs = []
+    for _ in range(2):
+        done = subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+        )
+        runs.append(tuple(int(x) for x in done.stdout.split()))
+    (n, hits, misses), (n2, hits2, misses2) = runs
+    assert n == n2 >= 4 and hits == 0 and misses == n, "the first process compiles every kernel"
+    assert hits2 == n and misses2 == 0, "a second process must load every kernel from the cache"
