@@ -20,9 +20,9 @@ Throughput ("agent-years per CPU-second"):
   construction (initial population), its burn-in and the recorded months.
 
 Memory: peak RSS (``VmHWM``) of the run's process up to the end of the recorded months, and
-bytes per person = (peak RSS - RSS after the imports) / the largest registered population seen
-in any month (burn-in included). The peak including ``runner.collect()`` (building the
-result tables) is shown as well.
+bytes per person = (peak RSS - RSS after the imports, numba and the draw kernels included) / the
+largest registered population seen in any month (burn-in included). The peak including
+``runner.collect()`` (building the result tables) is shown as well.
 
 Split by mechanism: ``model.world.timings.seconds`` over the recorded months, as a percentage
 of the CPU time of ``model.run()``; "other" is what no named process covers (the month's
@@ -93,6 +93,12 @@ def measure_run(size: int, years: int, seed: int, *, tables: bool = True) -> dic
     from popsim.outputs.runner import collect, package_version, resize
 
     t_import = time.process_time() - t_import
+    # numba and the draw kernels, which the first draw would load: a fixed cost per process
+    # (the cold-import lines show it), kept out of the construction's time
+    t_kernels = time.process_time()
+    import popsim.state.splitmix  # noqa: F401
+
+    t_kernels = time.process_time() - t_kernels
     scenario = resize(popsim.load_scenario(None), size, years)
     rss_import = proc_status_mb("VmRSS")
     load_before = os.getloadavg()[0]
@@ -134,6 +140,7 @@ def measure_run(size: int, years: int, seed: int, *, tables: bool = True) -> dic
         "seed": seed,
         "months": model.months,
         "import_in_process": t_import,
+        "kernels_in_process": t_kernels,
         "construct": t1 - t0,
         "burn_in": t2 - t1,
         "steps": steps,
@@ -445,6 +452,14 @@ def main() -> int:
         f"bare interpreter {imp['bare']:.3f}, so the import itself {imp['own']:.3f})",
         flush=True,
     )
+    kern = cold_import("popsim.state.splitmix", args.imports)
+    if "error" not in kern:
+        print(
+            f"first draw's one-off (numba, the kernels from the on-disk cache): "
+            f"{kern['cpu'] - imp['cpu']:.3f} CPU-s more (`import popsim.state.splitmix`: "
+            f"{kern['cpu']:.3f}, median of {kern['n']})",
+            flush=True,
+        )
     by_size: dict[int, list[dict]] = {s: [] for s in sizes}
     for rep in range(max(reps.values())):
         for size in sizes:

@@ -17,7 +17,9 @@ Two kinds of randomness, both derived from the run's seed and a process name
   in-migrants, their attributes.
 
 The hash is the SplitMix64 finaliser (Steele, Lea & Flood 2014), applied to
-``key + t * golden + stream salt``; its 53 top bits make the uniform.
+``key + t * golden + stream salt``; its 53 top bits make the uniform. The draws run in
+compiled kernels (:mod:`popsim.state.splitmix`, imported at the first draw), and so does
+:func:`derive`; :func:`mix` is the same hash in numpy, for the streams' salts.
 """
 
 from __future__ import annotations
@@ -28,11 +30,10 @@ import numpy as np
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 # the constants as 0-d arrays: an array operand skips the conversion a numpy scalar costs on
-# every call, a third of a small draw's time
+# every call
 _M1 = np.array(0xBF58476D1CE4E5B9, dtype=np.uint64)
 _M2 = np.array(0x94D049BB133111EB, dtype=np.uint64)
-_TO_UNIT = np.array(1.0 / (1 << 53))
-_S30, _S27, _S31, _S11 = (np.array(s, dtype=np.uint64) for s in (30, 27, 31, 11))
+_S30, _S27, _S31 = (np.array(s, dtype=np.uint64) for s in (30, 27, 31))
 
 
 def mix(z: np.ndarray) -> np.ndarray:
@@ -54,8 +55,15 @@ def _mix_in_place(z: np.ndarray) -> np.ndarray:
 
 
 def derive(keys: np.ndarray, tag: int | np.ndarray) -> np.ndarray:
-    """New keys from parent keys and a tag (birth order, a role): distinct tags, distinct keys."""
-    return mix(np.asarray(keys, dtype=np.uint64) + mix(tag))
+    """New keys from parent keys and a tag (birth order, a role): distinct tags, distinct keys.
+
+    ``mix(keys + mix(tag))``, in one compiled pass; ``tag``: one for all keys, or one per key.
+    """
+    keys = np.ascontiguousarray(keys, dtype=np.uint64).reshape(-1)
+    tags = np.ascontiguousarray(tag, dtype=np.uint64).reshape(-1)
+    if tags.size not in (1, keys.size):
+        raise ValueError(f"derive: {tags.size} tags for {keys.size} keys; give one, or one each")
+    return _kernels().derive(keys, tags)
 
 
 def _name_key(name: str) -> int:
@@ -97,23 +105,71 @@ class Streams:
 
     def keyed(self, name: str, keys: np.ndarray, t: int) -> np.ndarray:
         """Uniforms in [0, 1) for ``keys`` from process ``name`` in month ``t``."""
-        z = np.add(keys, np.array(self._counter(name, t), dtype=np.uint64), dtype=np.uint64)
-        return _to_unit(_mix_in_place(z))
+        if (
+            type(keys) is np.ndarray
+            and keys.dtype == np.uint64
+            and keys.ndim == 1
+            and keys.flags.c_contiguous
+        ):
+            return _kernels().keyed_unit(keys, self._counter(name, t))
+        keys = np.ascontiguousarray(keys, dtype=np.uint64)
+        return self.keyed(name, keys.reshape(-1), t).reshape(keys.shape)
+
+    def keyed_below(
+        self,
+        name: str,
+        keys: np.ndarray,
+        t: int,
+        *,
+        p: np.ndarray,
+        cell: np.ndarray,
+        where: np.ndarray,
+    ) -> np.ndarray:
+        """``where & (keyed(name, keys, t) < p[cell])`` in one pass, the same bits.
+
+        ``p``: a table of probabilities; ``cell``: each key's index into it (not checked);
+        ``where``: which keys count (False for the rest). One pass instead of five: it pays
+        for draws over the whole person table.
+        """
+        if not np.shape(keys) == np.shape(cell) == np.shape(where) or np.ndim(keys) != 1:
+            raise ValueError("keyed_below: keys, cell and where must be 1-d, of one length")
+        c = np.ascontiguousarray
+        return _kernels().keyed_below(
+            c(keys, dtype=np.uint64),
+            self._counter(name, t),
+            c(p, dtype=np.float64).reshape(-1),
+            c(cell, dtype=np.intp),
+            c(where, dtype=np.bool_),
+        )
 
     def keyed_many(self, draws: tuple[tuple[str, int], ...], keys: np.ndarray) -> np.ndarray:
         """:meth:`keyed` of several (process, month) pairs, one row each.
 
         ``keys``: the keys of every pair, or one row of keys per pair.
 
-        One pass over a (pairs x keys) array: each array operation has a fixed cost that
-        dominates for the few keys most draws have.
+        One call for all the pairs: a call's fixed cost dominates for the few keys most
+        draws have.
         """
         counters = np.array([self._counter(name, t) for name, t in draws], dtype=np.uint64)
-        z = np.add(keys, counters[:, None], dtype=np.uint64)
-        return _to_unit(_mix_in_place(z))
+        keys = np.ascontiguousarray(keys, dtype=np.uint64)
+        if keys.ndim == 1:
+            keys = keys[None, :]
+        elif keys.ndim != 2 or keys.shape[0] not in (1, len(draws)):
+            raise ValueError(
+                f"keyed_many: keys of shape {keys.shape} for {len(draws)} draws; give one row "
+                "of keys for all, or one row per draw"
+            )
+        return _kernels().keyed_unit_rows(keys, counters)
 
 
-def _to_unit(z: np.ndarray) -> np.ndarray:
-    """The uniforms of mixed keys ``z`` (overwritten): their top 53 bits over 2**53."""
-    z >>= _S11
-    return np.multiply(z.view(np.int64), _TO_UNIT)  # below 2**53: int64 converts exactly
+_KERNELS = None
+
+
+def _kernels():
+    """:mod:`popsim.state.splitmix`, imported at the first draw (numba costs ~0.3 CPU-s)."""
+    global _KERNELS
+    if _KERNELS is None:
+        from popsim.state import splitmix
+
+        _KERNELS = splitmix
+    return _KERNELS

@@ -195,6 +195,17 @@ class World:
         keys = self.persons.key if rows is None else self.persons.key[rows]
         return self.streams.keyed(stream, keys, self.t)
 
+    def uniform_below(
+        self, stream: str, p: np.ndarray, *, cell: np.ndarray, where: np.ndarray
+    ) -> np.ndarray:
+        """Every row's ``where & (uniform(stream) < p[cell])``, without the uniforms.
+
+        ``p``: a probability table (flattened); ``cell``: every row's index into it.
+        """
+        return self.streams.keyed_below(
+            stream, self.persons.key, self.t, p=p, cell=cell, where=where
+        )
+
     def uniforms(self, streams: tuple[str, ...], rows: np.ndarray) -> np.ndarray:
         """:meth:`uniform` of several streams in one pass, one row each.
 
