@@ -29,28 +29,20 @@ import zlib
 import numpy as np
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-# the constants as 0-d arrays: an array operand skips the conversion a numpy scalar costs on
-# every call
-_M1 = np.array(0xBF58476D1CE4E5B9, dtype=np.uint64)
-_M2 = np.array(0x94D049BB133111EB, dtype=np.uint64)
-_S30, _S27, _S31 = (np.array(s, dtype=np.uint64) for s in (30, 27, 31))
 
 
 def mix(z: np.ndarray) -> np.ndarray:
-    """SplitMix64 finaliser: a bijection of uint64 with full avalanche."""
-    return _mix_in_place(np.array(z, dtype=np.uint64, ndmin=1))  # arrays wrap; scalars warn
+    """SplitMix64 finaliser: a bijection of uint64 with full avalanche.
 
-
-def _mix_in_place(z: np.ndarray) -> np.ndarray:
-    """:func:`mix` of a uint64 array this caller owns, overwriting it (no copy)."""
-    shifted = z >> _S30
-    z ^= shifted
-    z *= _M1
-    np.right_shift(z, _S27, out=shifted)
-    z ^= shifted
-    z *= _M2
-    np.right_shift(z, _S31, out=shifted)
-    z ^= shifted
+    In numpy, for the streams' salts (a few values per run); the draws use the compiled
+    kernels of :mod:`popsim.state.splitmix`.
+    """
+    z = np.array(z, dtype=np.uint64, ndmin=1)  # arrays wrap; scalars would warn
+    z ^= z >> np.uint64(30)
+    z *= np.uint64(0xBF58476D1CE4E5B9)
+    z ^= z >> np.uint64(27)
+    z *= np.uint64(0x94D049BB133111EB)
+    z ^= z >> np.uint64(31)
     return z
 
 
