@@ -339,6 +339,41 @@ def test_relaxation_births_decay_with_the_implied_half_life(regime, desire, bloc
     )
 
 
+@pytest.mark.parametrize("wait", [0, 36])
+def test_couples_wait_their_own_interval_after_a_birth_before_trying(wait):
+    """Couples whose child was born at month -24, free to have a second (two-child rule).
+
+    None starts before month s = max(wait - 24, 0), so no birth comes before month s + 9,
+    and no wish fades while the couple spaces its births; from then a couple still waiting
+    at the month's start gives its wish up with a (fading) and starts with h: it starts in
+    month t >= s with probability (1 - a)^(t - s + 1) (1 - h)^(t - s) h.
+    """
+    n, months = 20_000, 12
+    world = cohort(
+        {
+            "policy.rules.regime": "two_child",
+            "policy.incentives.enabled": False,
+            "policy.fee.enabled": False,
+            "policy.decision.try_rate": 0.1,
+            "policy.decision.desire_half_life_years": 1.0,  # fading during the wait would show
+            "policy.decision.wait_after_birth_months": wait,
+        },
+        n,
+    )
+    s = max(wait - 24, 0)
+    births = run_months(world, s + 9 + months)
+    assert births[: s + 9].sum() == 0, f"no birth before month {s + 9}"
+    dec = world.scenario.policy.decision
+    a, h = decision.fading_probability(dec.desire_half_life_years), dec.try_rate
+    t = np.arange(s, s + months)
+    expected = n * (1 - a) ** (t - s + 1) * (1 - h) ** (t - s) * h
+    se = np.sqrt(expected * (1 - expected / n))
+    got = births[s + 9 :]
+    assert (np.abs(got - expected) < Z * se).all(), (
+        f"births by month from {s + 9}: {got}, expected {np.round(expected)}"
+    )
+
+
 # ---- (d) trends in desired size, son preference and sex selection ---------------------------
 
 

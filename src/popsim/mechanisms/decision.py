@@ -32,11 +32,17 @@ conception and pregnancy, whose timing does not depend on the price, so the
 annual probability of a birth responds to the price as P does (the tests measure
 it on births). First children in plan are tried for at once.
 
+**Spacing.** A couple with children does not start before ``wait_after_birth_months``
+have passed since its last birth, whatever the rule allows: couples space their
+births of their own accord. Without it, a relaxation's pent-up births would come all
+within a year or two of it, those of couples with a young child included. A wish
+fades only once this spacing is over: waiting by choice is not pent-up demand.
+
 **Fading.** P falls linearly from 1 x P at ``fade_from_age`` to zero after
 ``max_try_age``. A couple with children who wants another but is not trying
 gives the wish up (its desired size falls to its parity, its son preference
 ends) with the monthly probability 1 - 2 ** (-1 / (12 x half-life)): the wish
-outlives the last birth by t years with probability 2 ** (-t / half-life), so
+outlives the couple's own spacing by t years with probability 2 ** (-t / half-life), so
 pent-up demand fades. The half-life is ``blocked_half_life_years`` while the
 rule in force forbids the next birth however long the couple waits (couples
 adapt their wishes to a rule that binds), ``desire_half_life_years`` otherwise
@@ -371,8 +377,8 @@ def settle_initial_wishes(world, wives: np.ndarray) -> None:
     short = wives[trying & ~desire]
     p.desired[short] = p.parity[short] + 1
     stopped = wives[~trying & desire & (p.parity[wives] > 0)]
-    # the chance that monthly fading has left the wish since the last birth
-    months = world.t - p.last_birth_month[stopped]
+    # the chance that monthly fading has left the wish since the couple's own spacing ended
+    months = np.maximum(world.t - p.last_birth_month[stopped] - dec.wait_after_birth_months, 0)
     kept = (1.0 - fading_probability(blocked_half_life(dec))) ** months
     kept = blocked_for_good(world, stopped) & (world.uniform("initial_wishes", stopped) < kept)
     gave_up = stopped[~kept]
@@ -407,15 +413,19 @@ def step_decision(world) -> None:
         fading_probability(blocked_half_life(dec)),
         fading_probability(dec.desire_half_life_years),
     )
-    fade[p.parity[candidates] == 0] = 0.0
+    spacing = (p.parity[candidates] > 0) & (
+        world.t - p.last_birth_month[candidates] < dec.wait_after_birth_months
+    )
+    fade[(p.parity[candidates] == 0) | spacing] = 0.0
     u_fade, u_start = world.uniforms(("desire_fading", "start_trying"), candidates)
     if fade.any():
         gives_up = u_fade < fade
         p.desired[candidates[gives_up]] = p.parity[candidates[gives_up]]
         p.son_pref[candidates[gives_up]] = False
         candidates, out_plan = candidates[~gives_up], out_plan[~gives_up]
-        u_start = u_start[~gives_up]
+        u_start, spacing = u_start[~gives_up], spacing[~gives_up]
     prob = start_probability(world, candidates, out_plan)
+    prob[spacing] = 0.0
     starts = u_start < prob
     start = candidates[starts]
     p.wants_more[start] = True

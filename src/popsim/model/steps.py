@@ -116,10 +116,13 @@ STEPS: tuple[Step, ...] = (
         "decision",
         decision.step_decision,
         "world",
-        _cols("key month.wives away certificate rewarded daughters preg_month " + RULE),
+        _cols(
+            "key month.wives away certificate rewarded daughters preg_month last_birth_month "
+            + RULE
+        ),
         _cols("desired son_pref wants_more method iud_missing ledger"),
         "couples' desired size and son preference (by calendar year); waiting wishes fade; "
-        "start trying (by the price of the next birth) or stop; IUDs removed by the service "
+        "start trying (by the price of the next birth, after their own spacing) or stop; IUDs removed by the service "
         "for an in-plan birth counted",
         present=lever("decision"),
     ),

@@ -137,6 +137,7 @@ class Decision(Section):
     try_rate) ** 12 and ``eta = elasticity * (C + reference) / reference``, so
     that the elasticity of P with respect to the policy price is ``elasticity``
     at the reference price; the monthly probability is ``1 - (1 - P) ** (1/12)``.
+    A couple with children starts only ``wait_after_birth_months`` after its last birth.
     The price (years of income) is the expected fee plus the share ``reward_weight`` of
     the rewards the birth would forfeit for every couple eligible to claim them, less the
     value of a son to a son-preferring couple without one. Desire fades: P falls linearly to zero
@@ -233,6 +234,19 @@ class Decision(Section):
         "which adopted 0.48; the profile in rewards.yaml is flat over 0-0.5): 0.434, fitted "
         "to the births rise of 2016-2017, when the rewards ended for new one-child couples "
         "(docs/calibration.md)",
+    )
+    wait_after_birth_months: int = lever(
+        0,
+        unit="months",
+        ge=0,
+        le=60,
+        meaning="months after its last birth before a couple that wants another child starts "
+        "trying: its own spacing, apart from any rule's (the months after the birth included; "
+        "0: at once); range 0-36",
+        source="[U] 0 until fitted; a couple's natural interval between births is at least "
+        "about 2 years on average (Liu Shuang and Zou Mingru, Population Research 35(2): "
+        "83-93, 2011), the shortest mean second-birth interval 1.2-1.7 years by age (Huang "
+        "Kuangshi and Liu Hongyan, Population Research 42(2), 2018)",
     )
     max_try_age: int = lever(
         44,
