@@ -174,16 +174,16 @@ class Decision(Section):
         meaning="parity after which even son-preferring couples stop",
     )
     try_rate: float = lever(
-        0.382,
+        0.13,
         unit="per month",
         ge=0,
         le=1,
         meaning="monthly chance of starting to try for a wanted child at zero policy price "
         "(its annual equivalent 1 - (1 - try_rate)^12 is P0; first births in plan: 1); "
         "range 0.05-0.4",
-        source="[C] popsim calibrate params/calibration/baseline.yaml, where it is unpinned "
-        "(near-best 0.06-0.40); the history pins it (params/calibration/history.yaml: "
-        "near-best 0.32-0.40, the start kept; docs/calibration.md)",
+        source="[C] popsim calibrate params/calibration/pace.yaml: the pace of the births "
+        "after the two-child rule of 2016 (near-best 0.09-0.38); the baseline leaves it "
+        "unpinned (near-best 0.06-0.40; docs/calibration.md)",
     )
     child_cost_years: float = lever(
         2.49,
@@ -236,17 +236,18 @@ class Decision(Section):
         "(docs/calibration.md)",
     )
     wait_after_birth_months: int = lever(
-        0,
+        6,
         unit="months",
         ge=0,
         le=60,
         meaning="months after its last birth before a couple that wants another child starts "
         "trying: its own spacing, apart from any rule's (the months after the birth included; "
         "0: at once); range 0-36",
-        source="[U] 0 until fitted; a couple's natural interval between births is at least "
-        "about 2 years on average (Liu Shuang and Zou Mingru, Population Research 35(2): "
-        "83-93, 2011), the shortest mean second-birth interval 1.2-1.7 years by age (Huang "
-        "Kuangshi and Liu Hongyan, Population Research 42(2), 2018)",
+        source="[C] popsim calibrate params/calibration/pace.yaml: 6, unpinned (near-best "
+        "0-34; alone, 0-6). Sources give the floor: a couple's natural interval between "
+        "births is at least about 2 years on average (Liu Shuang and Zou Mingru, Population "
+        "Research 35(2): 83-93, 2011), the shortest mean second-birth interval 1.2-1.7 years "
+        "by age (Huang Kuangshi and Liu Hongyan, Population Research 42(2), 2018)",
     )
     max_try_age: int = lever(
         44,
