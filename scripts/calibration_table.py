@@ -62,8 +62,8 @@ def main() -> int:
     shown = out.drop(columns=["meaning", "source"])
     print(shown.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     print(
-        f"{args.replicates} replicates, {wall:.0f} s on {args.workers} processes; {int(out['within'].sum())} of "
-        f"{len(out)} targets within range"
+        f"{args.replicates} replicates, {wall:.0f} s on {args.workers} processes; "
+        f"{int(out['within'].sum())} of {len(out)} targets within range"
     )
     if args.write:
         md = out.assign(

@@ -122,8 +122,8 @@ STEPS: tuple[Step, ...] = (
         ),
         _cols("desired son_pref wants_more method iud_missing ledger"),
         "couples' desired size and son preference (by calendar year); waiting wishes fade; "
-        "start trying (by the price of the next birth, after their own spacing) or stop; IUDs removed by the service "
-        "for an in-plan birth counted",
+        "start trying (by the price of the next birth, after their own spacing) or stop; "
+        "IUDs removed by the service for an in-plan birth counted",
         present=lever("decision"),
     ),
     Step(
