@@ -34,9 +34,9 @@ it on births). First children in plan are tried for at once.
 
 **Spacing.** A couple with children does not start before ``wait_after_birth_months``
 have passed since its last birth, whatever the rule allows: couples space their
-births of their own accord. Without it, a relaxation's pent-up births would come all
-within a year or two of it, those of couples with a young child included. A wish
-fades only once this spacing is over: waiting by choice is not pent-up demand.
+births of their own accord (sources give its floor; the dated births leave its length
+unpinned, docs/calibration.md). A wish fades only once this spacing is over: waiting by
+choice is not pent-up demand.
 
 **Fading.** P falls linearly from 1 x P at ``fade_from_age`` to zero after
 ``max_try_age``. A couple with children who wants another but is not trying
