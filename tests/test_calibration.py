@@ -18,6 +18,7 @@ from pandas.testing import assert_frame_equal
 import popsim
 from conftest import PARAMS, ROOT
 from popsim.calibration.fit import calibrate, read_fit
+from popsim.calibration.report import Fit, fitted_yaml
 from popsim.calibration.spec import load_calibration
 from popsim.calibration.targets import (
     CalibrationError,
@@ -460,6 +461,52 @@ def test_real_model_recovers_a_known_failure_scale(tmp_path):
     assert scenario.policy.rules.regime == "one_and_half", "the fitted file extends the baseline"
     report = (tmp_path / "out" / "report.md").read_text()
     assert "policy.contraception.failure_scale" in report and "| unintended_share |" in report
+
+
+def test_an_entry_of_a_table_is_fitted_and_written_as_the_whole_table(tmp_path):
+    """A calibration may fit entry N of a table (``prob_no_son.2``): trial 0 starts from the
+    scenario's entry, and ``fitted.yaml`` writes the whole table with that entry replaced."""
+    name = "policy.sex_selection.prob_no_son.2"
+    path = write(
+        tmp_path,
+        "c.yaml",
+        yaml.safe_dump(
+            {
+                "scenario": str(PARAMS / "baseline.yaml"),
+                "targets": str(TARGETS),
+                "parameters": {name: {"low": 0.1, "high": 0.95}},
+                "trials": 8,
+                "seed": 1,
+            }
+        ),
+    )
+    calibration = load_calibration(path)
+    table = calibration.scenario.policy.sex_selection.prob_no_son
+    assert calibration.base_values() == {name: table[2]}
+    adopted = pd.DataFrame(
+        {"candidate": ["raced"], "trial": [1], "fresh_loss": [1.0], "adopted": [True]}
+    )
+    fit = Fit(
+        tmp_path,
+        pd.DataFrame(),
+        pd.DataFrame(),
+        pd.DataFrame({"within": [True]}),
+        {name: 0.66},
+        1,
+        adopted,
+    )
+    written = write(tmp_path, "fitted.yaml", fitted_yaml(fit, calibration))
+    assert yaml.safe_load(written.read_text())["policy"]["sex_selection"]["prob_no_son"] == [
+        *table[:2],
+        0.66,
+        *table[3:],
+    ]
+    fitted = popsim.load_scenario(written)
+    assert fitted.policy.sex_selection.prob_no_son == (*table[:2], 0.66, *table[3:])
+    with pytest.raises(CalibrationError, match="prob_no_son.9"):
+        load_calibration(
+            write(tmp_path, "c9.yaml", path.read_text().replace("prob_no_son.2", "prob_no_son.9"))
+        )
 
 
 # --- failures and bad input ----------------------------------------------------------------

@@ -717,3 +717,35 @@ def test_every_schema_leaf_has_unit_and_source() -> None:
             leaves += 1
             assert prop.get("unit") and prop.get("source"), f"{section}.{name}"
     assert leaves > 30
+
+
+def test_one_entry_of_a_table_is_set_alone(tmp_path: Path) -> None:
+    """An override or a file may set entry N of a table (what a calibration fits); the other
+    entries keep the file's or the schema's values."""
+    default = Scenario().policy.sex_selection.prob_no_son
+    write(
+        tmp_path,
+        {
+            "parent.yaml": "policy:\n  sex_selection:\n    prob_no_son: [0.1, 0.2, 0.3, 0.4]\n",
+            "child.yaml": "extends: parent.yaml\npolicy:\n  sex_selection:\n"
+            "    prob_no_son: {1: 0.25}\n",
+            "alone.yaml": "policy:\n  sex_selection:\n    prob_no_son: {3: 0.9}\n",
+        },
+    )
+    child = load_scenario(tmp_path / "child.yaml", {"policy.sex_selection.prob_no_son.2": 0.7})
+    assert child.policy.sex_selection.prob_no_son == (0.1, 0.25, 0.7, 0.4)
+    alone = load_scenario(tmp_path / "alone.yaml").policy.sex_selection.prob_no_son
+    assert alone == (*default[:3], 0.9), "no file sets the table: the schema's default"
+    first = load_scenario(None, {"policy.sex_selection.prob_no_son.0": 0.5})
+    assert first.policy.sex_selection.prob_no_son == (0.5, *default[1:])
+
+
+def test_a_bad_entry_of_a_table_names_the_entry(tmp_path: Path) -> None:
+    beyond = error_of(tmp_path, {}, None, {"policy.sex_selection.prob_no_son.7": 0.5})
+    assert "overrides: field 'policy.sex_selection.prob_no_son.7'" in beyond
+    assert "4 entries, numbered 0 to 3" in beyond
+    above_one = error_of(tmp_path, {}, None, {"policy.sex_selection.prob_no_son.2": 1.5})
+    assert "field 'policy.sex_selection.prob_no_son.2' = 1.5" in above_one
+    assert "less than or equal to 1" in above_one
+    not_a_table = error_of(tmp_path, {}, None, {"policy.sex_selection.crackdown.2": 0.5})
+    assert "overrides: field 'policy.sex_selection.crackdown'" in not_a_table

@@ -97,13 +97,18 @@ def write(fit: Fit, calibration: Calibration) -> None:
 
 def fitted_yaml(fit: Fit, calibration: Calibration) -> str:
     """A scenario file extending the base scenario with the fitted values."""
+    base = calibration.scenario.model_dump() if calibration.scenario is not None else {}
     nested: dict[str, Any] = {}
     for name, value in fit.fitted.items():
-        node = nested
         *parents, leaf = name.split(".")
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[leaf] = value
+        if leaf.isdigit() and base:  # an entry of a table: write the whole table
+            *parents, table = parents
+            node = _section(nested, parents)
+            if table not in node:
+                node[table] = list(_section(base, parents)[table])
+            node[table][int(leaf)] = value
+        else:
+            _section(nested, parents)[leaf] = value
     within = int(fit.fit["within"].sum())
     header = [
         f"# Fitted by `popsim calibrate {calibration.path.name}` ({len(fit.trials)} trials): "
@@ -121,6 +126,13 @@ def fitted_yaml(fit: Fit, calibration: Calibration) -> str:
     # fitted under its own past (popsim.scenario.timeline.OWN_PAST): run it the same way
     body["township"] = {**body.get("township", {}), "burn_in_policy": "own"}
     return "\n".join(header) + "\n" + yaml.safe_dump(body, sort_keys=False, width=88)
+
+
+def _section(tree: dict, parts: list[str]) -> dict:
+    """The mapping at ``parts`` in ``tree``, made where missing."""
+    for part in parts:
+        tree = tree.setdefault(part, {})
+    return tree
 
 
 def _markdown(frame: pd.DataFrame, digits: int = 3) -> str:

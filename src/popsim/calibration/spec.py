@@ -176,7 +176,7 @@ class Calibration:
         for name, param in self.spec.parameters.items():
             value = data
             for part in name.split("."):
-                value = value[part]
+                value = value[int(part)] if isinstance(value, list | tuple) else value[part]
             if not param.low <= value <= param.high:
                 return None
             values[name] = value

@@ -157,16 +157,62 @@ def _mark(mark: Any) -> str:
 
 
 def merge(base: dict, top: Mapping, origins: dict, source: str, prefix: tuple = ()) -> dict:
-    """Deep-merge ``top`` into ``base``; record which source set each leaf."""
+    """Deep-merge ``top`` into ``base``; record which source set each leaf.
+
+    A mapping of indices set on a table (``prob_no_son: {2: 0.6}``, or the override
+    ``policy.sex_selection.prob_no_son.2``) replaces those entries of the table below it, or of
+    the schema's default, so that a calibration or a sweep can vary one entry of a table.
+    """
     out = dict(base)
     for key, value in top.items():
         path = (*prefix, key)
-        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
-            out[key] = merge(out[key], value, origins, source, path)
+        if _indices(value) and isinstance(table := out.get(key, _default(path)), list | tuple):
+            out[key] = _with_entries(table, value, source, path)
+            origins[path] = source
+        elif isinstance(value, Mapping) and isinstance(out.get(key, {}), Mapping):
+            if key not in out:
+                origins[path] = source
+            out[key] = merge(out.get(key, {}), value, origins, source, path)
         else:
             out[key] = value
             origins[path] = source
     return out
+
+
+def _indices(value: Any) -> bool:
+    """Whether ``value`` is a mapping of entry indices (0, 1, ... or '0', '1', ...)."""
+    return (
+        isinstance(value, Mapping)
+        and bool(value)
+        and all(
+            (isinstance(k, int) and not isinstance(k, bool)) or (isinstance(k, str) and k.isdigit())
+            for k in value
+        )
+    )
+
+
+def _default(path: tuple) -> Any:
+    """The schema's default at ``path``, or None where the path leaves the schema."""
+    model: Any = Scenario
+    for part in path:
+        field = model.model_fields.get(part) if isinstance(part, str) else None
+        if field is None:
+            return None
+        model = field.annotation
+    return field.get_default(call_default_factory=True)
+
+
+def _with_entries(table: list | tuple, entries: Mapping, source: str, path: tuple) -> tuple:
+    values = list(table)
+    for key, value in entries.items():
+        index = int(key)
+        if index >= len(values):
+            raise ScenarioError(
+                f"{source}: field '{'.'.join(map(str, (*path, key)))}': the table has "
+                f"{len(values)} entries, numbered 0 to {len(values) - 1}."
+            )
+        values[index] = value
+    return tuple(values)
 
 
 def _read_tree(path: Path, chain: tuple[Path, ...], origins: dict) -> dict:

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 from pydantic import BaseModel
+from pydantic.fields import FieldInfo
 
 from popsim.outputs.results import TABLES
 from popsim.outputs.statistics import STATISTICS, is_figure
@@ -33,10 +34,18 @@ from popsim.sweeps.spec import (
 
 
 def scenario_field(dotted: str) -> tuple[Any, str | None]:
-    """The schema field at a dotted path, or (None, why not)."""
+    """The schema field at a dotted path, or (None, why not); ``table.N`` is entry N of a table."""
     from popsim.scenario.demography import Scenario
 
     parts = dotted.split(".")
+    if len(parts) > 1 and parts[-1].isdigit():  # one entry of a table: 'prob_no_son.2'
+        table, problem = scenario_field(".".join(parts[:-1]))
+        if problem or typing.get_origin(table.annotation) is not tuple:
+            return None, problem or f"'{dotted}': '{'.'.join(parts[:-1])}' is not a table."
+        (entry, *_) = typing.get_args(table.annotation)
+        if typing.get_origin(entry) is typing.Annotated:
+            entry = typing.get_args(entry)[0]
+        return FieldInfo(annotation=entry), None
     model: type[BaseModel] = Scenario
     for i, part in enumerate(parts):
         fields = model.model_fields
