@@ -342,9 +342,18 @@ def calibration_search_figure(trials: pd.DataFrame, fitted: Mapping[str, float],
         ax.scatter(trials[name], trials["loss"], s=8, color="grey")
         ax.scatter(best[name], best["loss"], s=14, color="tab:blue", label="near-best")
         ax.axvline(value, color="tab:red", lw=1)
-        where, _, short = name.rpartition(".")
+        where, short = _split(name)
         ax.set(yscale="log", xlabel=short, title=where, ylabel="loss")
     return fig
+
+
+def _split(name: str) -> tuple[str, str]:
+    """A dotted parameter as (its section, its field), an entry of a table as ``field[N]``."""
+    where, _, short = name.rpartition(".")
+    if short.isdigit():
+        where, _, table = where.rpartition(".")
+        short = f"{table}[{short}]"
+    return where, short
 
 
 def calibration_tradeoff_figure(
@@ -361,7 +370,7 @@ def calibration_tradeoff_figure(
         colour = np.log10(trials["loss"])
         points = ax.scatter(trials[parameter], trials[name], c=colour, s=10, cmap="viridis_r")
         ax.axvline(fitted, color="tab:red", lw=1)
-        ax.set(xlabel=parameter.rpartition(".")[2], title=name)
+        ax.set(xlabel=_split(parameter)[1], title=name)
     fig.colorbar(points, ax=axes, label="log10 loss")
     return fig
 

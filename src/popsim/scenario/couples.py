@@ -45,7 +45,7 @@ class Contraception(Section):
         max_length=len(METHODS),
     )
     failure_scale: float = lever(
-        2.53,
+        2.72,
         unit="multiple",
         ge=0,
         le=10,
@@ -81,7 +81,7 @@ class Contraception(Section):
         source="[S] bulletin",
     )
     larc_rate: float = lever(
-        0.382,
+        0.37,
         unit="per month",
         ge=0,
         le=1,
@@ -89,7 +89,7 @@ class Contraception(Section):
         source="[C] popsim calibrate params/calibration/baseline.yaml (docs/calibration.md)",
     )
     sterilisation_rate: float = lever(
-        0.0314,
+        0.034,
         unit="per month",
         ge=0,
         le=1,
@@ -97,7 +97,7 @@ class Contraception(Section):
         source="[C] popsim calibrate params/calibration/baseline.yaml (docs/calibration.md)",
     )
     refusal: float = lever(
-        0.099,
+        0.0846,
         unit="probability",
         ge=0,
         le=1,
@@ -159,7 +159,7 @@ class Decision(Section):
         meaning="distribution of desired family size 0, 1, 2, ... children, drawn at marriage",
     )
     son_preference: float = lever(
-        0.744,
+        0.75,
         unit="probability",
         ge=0,
         le=1,
@@ -182,11 +182,12 @@ class Decision(Section):
         "(its annual equivalent 1 - (1 - try_rate)^12 is P0; first births in plan: 1); "
         "range 0.05-0.4",
         source="[C] popsim calibrate params/calibration/pace.yaml: the pace of the births "
-        "after the two-child rule of 2016 (near-best 0.09-0.38); the baseline leaves it "
-        "unpinned (near-best 0.06-0.40; docs/calibration.md)",
+        "after the two-child rule of 2016 (near-best 0.09-0.38); the baseline's targets leave "
+        "it unpinned (near-best 0.06-0.40 when they fitted it) and their fit holds it here "
+        "(docs/calibration.md)",
     )
     child_cost_years: float = lever(
-        2.49,
+        1.73,
         unit="years of income",
         gt=0,
         le=50,
@@ -332,12 +333,16 @@ class SexSelection(Section):
 
     enabled: bool = lever(True, unit="switch", meaning="allow sex-selective abortion")
     prob_no_son: tuple[Prob, ...] = lever(
-        (0.12, 0.23, 0.5, 0.6),
+        (0.12, 0.202, 0.495, 0.6),
         unit="probability",
         min_length=1,
         max_length=10,
         meaning="chance a son-preferring couple without a son "
         "aborts a female fetus, by parity 0, 1, 2, 3+",
+        source="[C] parities 1 and 2: popsim calibrate params/calibration/baseline.yaml "
+        "(near-best 0.085-0.32 and 0.22-0.76: the SRB of second births and the male share "
+        "after a girl pin the first, the few third births hardly the second); [U] parities "
+        "0 and 3+, hand-set (docs/calibration.md)",
     )
     prob_with_son: float = lever(
         0.0, unit="probability", ge=0, le=1, meaning="the same for couples who already have a son"
@@ -365,7 +370,7 @@ class SexSelection(Section):
         meaning="month in which the fetus's sex can be seen",
     )
     price_response: float = lever(
-        0.129,
+        0.116,
         unit="per year of income",
         ge=0,
         le=10,

@@ -220,7 +220,7 @@ class Fertility(Section):
         source="[U] clinical range 10-15 %",
     )
     unintended_abortion: float = lever(
-        0.71,
+        0.724,
         unit="probability",
         ge=0,
         le=1,
@@ -259,7 +259,7 @@ class Migration(Section):
         meaning="chance that a married labour migrant's spouse (or a migrant's bride) goes too",
     )
     separated_contact: float = lever(
-        0.0568,
+        0.0879,
         unit="ratio",
         ge=0,
         le=1,
