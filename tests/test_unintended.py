@@ -11,7 +11,11 @@ import pytest
 
 import popsim
 from conftest import PARAMS
-from popsim.mechanisms.fertility import ABORTION_MONTH, pregnancy_outcomes
+from popsim.mechanisms.fertility import (
+    ABORTION_MONTH,
+    own_abortion_probability,
+    pregnancy_outcomes,
+)
 from popsim.outputs.statistics import statistics
 
 
@@ -75,3 +79,34 @@ def test_footprint_statistics_count_what_they_say(footprint):
         assert 0 <= stats["abortions_intended_share"] <= 1
     assert everything["abortion_ratio"] > nothing["abortion_ratio"]
     assert everything["abortions_intended_share"] < nothing["abortions_intended_share"]
+
+
+def test_a_son_scales_the_odds_of_ending_an_unintended_pregnancy():
+    has_son = np.array([True, False])
+    base = 0.4
+    for odds in (0.0, 0.5, 1.0, 3.0, 20.0):
+        with_son, without = own_abortion_probability(base, odds, has_son)
+        assert without == base, "a woman without a son keeps the base chance"
+        assert with_son / (1 - with_son) == pytest.approx(odds * base / (1 - base))
+    assert own_abortion_probability(0.724, 1.0, has_son).tolist() == [0.724, 0.724]
+
+
+def test_only_women_without_a_son_end_unintended_pregnancies_at_odds_zero():
+    """At odds 0 a woman who has a son never ends an unintended pregnancy herself; at odds 1
+    (the default) women with a son do, most of them being mothers of one or two."""
+
+    def own_abortions(odds):
+        scenario = popsim.load_scenario(
+            PARAMS / "baseline.yaml",
+            {
+                "demography.fertility.unintended_abortion": 0.7,
+                "demography.fertility.unintended_abortion_son_odds": odds,
+            },
+        )
+        events = popsim.simulate(scenario, seed=4, n_agents=8000, years=3).events
+        return events[(events["event"] == "abortion") & (events["reason"] == "unintended")]
+
+    none_with_son = own_abortions(0.0)
+    assert len(none_with_son) >= 5
+    assert (none_with_son["sons_before"] == 0).all()
+    assert (own_abortions(1.0)["sons_before"] > 0).sum() > 20

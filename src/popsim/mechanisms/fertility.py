@@ -56,6 +56,16 @@ def wants_another(u: np.ndarray, parity: np.ndarray, progression: np.ndarray) ->
     return u < progression[np.minimum(parity, len(progression) - 1)]
 
 
+def own_abortion_probability(base: float, son_odds: float, has_son: np.ndarray) -> np.ndarray:
+    """The chance a couple ends an unintended pregnancy: ``base`` without a son, and with one
+    the probability whose odds are ``son_odds`` times the odds of ``base``."""
+    if son_odds == 1.0 or base >= 1.0:
+        with_son = base
+    else:
+        with_son = son_odds * base / (1.0 - base + son_odds * base)
+    return np.where(has_son, with_son, base)
+
+
 def step_pregnancies(world: World) -> None:
     """Losses and terms of ongoing pregnancies (``asfr`` mode: births at the age rates).
 
@@ -77,7 +87,13 @@ def step_pregnancies(world: World) -> None:
         world.uniform("pregnancy_loss", pregnant),
         preg_month=p.preg_month[pregnant],
         loss_month=rates.loss_month,
-        abortion_prob=np.where(intended, 0.0, fert.unintended_abortion),
+        abortion_prob=np.where(
+            intended,
+            0.0,
+            own_abortion_probability(
+                fert.unintended_abortion, fert.unintended_abortion_son_odds, p.sons[pregnant] > 0
+            ),
+        ),
     )
     ended_mask = lost_mask | aborted_mask
     ended, born = pregnant[ended_mask], pregnant[born_mask]

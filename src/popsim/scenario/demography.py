@@ -226,12 +226,25 @@ class Fertility(Section):
         le=1,
         meaning="share of unintended pregnancies (conceived while the couple was not "
         "trying: a method's failure) that the couple ends by induced abortion of its own "
-        "accord (month 2); intended pregnancies are not ended this way",
+        "accord (month 2), for a woman without a son (with one: at the odds ratio "
+        "unintended_abortion_son_odds); intended pregnancies are not ended this way",
         source="[C] fitted with the targets unintended_aborted and "
         "abortions_intended_share: of married women's unintended pregnancies in China "
         "2010-2017, 67.1 % ended in induced abortion, this counting those the regime "
         "ended; fewer in rural areas (Wang, Zou, Liu and Chen, China Population and "
         "Development Studies 7(1), 2023, doi 10.1007/s42379-023-00126-3)",
+    )
+    unintended_abortion_son_odds: float = lever(
+        1.0,
+        unit="odds ratio",
+        ge=0,
+        le=100,
+        meaning="odds of ending an unintended pregnancy for a woman who has a son, relative "
+        "to one who has none (1: the same chance; above 1: a couple with its son wants the "
+        "pregnancy less); range 1-20",
+        source="[U] 1. Induced abortion of unintended pregnancies was more common among "
+        "women who had given birth to a boy and among those with more children (the same "
+        "survey: Wang, Zou, Liu and Chen 2023), which gives the direction, not the ratio",
     )
 
 
