@@ -57,8 +57,11 @@ def wants_another(u: np.ndarray, parity: np.ndarray, progression: np.ndarray) ->
 
 
 def own_abortion_probability(base: float, son_odds: float, has_son: np.ndarray) -> np.ndarray:
-    """The chance a couple ends an unintended pregnancy: ``base`` without a son, and with one
-    the probability whose odds are ``son_odds`` times the odds of ``base``."""
+    """The chance a couple ends an unintended pregnancy, by whether it has a son.
+
+    Without a son: ``base``; with one: the probability whose odds are ``son_odds`` times those
+    of ``base``.
+    """
     if son_odds == 1.0 or base >= 1.0:
         with_son = base
     else:
