@@ -45,7 +45,7 @@ class Contraception(Section):
         max_length=len(METHODS),
     )
     failure_scale: float = lever(
-        2.72,
+        3.1,
         unit="multiple",
         ge=0,
         le=10,
@@ -81,7 +81,7 @@ class Contraception(Section):
         source="[S] bulletin",
     )
     larc_rate: float = lever(
-        0.37,
+        0.383,
         unit="per month",
         ge=0,
         le=1,
@@ -89,7 +89,7 @@ class Contraception(Section):
         source="[C] popsim calibrate params/calibration/baseline.yaml (docs/calibration.md)",
     )
     sterilisation_rate: float = lever(
-        0.034,
+        0.0297,
         unit="per month",
         ge=0,
         le=1,
@@ -97,7 +97,7 @@ class Contraception(Section):
         source="[C] popsim calibrate params/calibration/baseline.yaml (docs/calibration.md)",
     )
     refusal: float = lever(
-        0.0846,
+        0.0935,
         unit="probability",
         ge=0,
         le=1,
@@ -159,7 +159,7 @@ class Decision(Section):
         meaning="distribution of desired family size 0, 1, 2, ... children, drawn at marriage",
     )
     son_preference: float = lever(
-        0.75,
+        0.678,
         unit="probability",
         ge=0,
         le=1,
@@ -187,7 +187,7 @@ class Decision(Section):
         "(docs/calibration.md)",
     )
     child_cost_years: float = lever(
-        1.73,
+        2.29,
         unit="years of income",
         gt=0,
         le=50,
@@ -333,14 +333,14 @@ class SexSelection(Section):
 
     enabled: bool = lever(True, unit="switch", meaning="allow sex-selective abortion")
     prob_no_son: tuple[Prob, ...] = lever(
-        (0.12, 0.202, 0.495, 0.6),
+        (0.12, 0.229, 0.537, 0.6),
         unit="probability",
         min_length=1,
         max_length=10,
         meaning="chance a son-preferring couple without a son "
         "aborts a female fetus, by parity 0, 1, 2, 3+",
         source="[C] parities 1 and 2: popsim calibrate params/calibration/baseline.yaml "
-        "(near-best 0.085-0.32 and 0.22-0.76: the SRB of second births and the male share "
+        "(near-best 0.11-0.36 and 0.30-0.74: the SRB of second births and the male share "
         "after a girl pin the first, the few third births hardly the second); [U] parities "
         "0 and 3+, hand-set (docs/calibration.md)",
     )
@@ -370,7 +370,7 @@ class SexSelection(Section):
         meaning="month in which the fetus's sex can be seen",
     )
     price_response: float = lever(
-        0.116,
+        0.148,
         unit="per year of income",
         ge=0,
         le=10,
