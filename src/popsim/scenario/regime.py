@@ -228,9 +228,9 @@ class Checkups(Section):
         "round (hides with relatives, stays away): the rounds reach her at (1 - evasion) "
         "x her participation, and couples weighing such a birth expect it",
         source="[C] popsim calibrate params/calibration/baseline.yaml: 0.296, near-best "
-        "0.003-0.75, so not pinned (hiding lowers the share of abortions ending an intended pregnancy but raises "
-        "the unregistered births); hiding from the cadres: Greenhalgh, Zhu and Li, Population "
-        "and Development Review 20(2), 1994 (docs/regime.md §6)",
+        "0.003-0.75, so not pinned (hiding lowers the share of abortions ending an intended "
+        "pregnancy but raises the unregistered births); hiding from the cadres: Greenhalgh, "
+        "Zhu and Li, Population and Development Review 20(2), 1994 (docs/regime.md §6)",
     )
     reinsertion: float = lever(
         0.9,
