@@ -1,7 +1,8 @@
 """Unintended pregnancies: who conceives them, how many couples end, and what the footprint counts.
 
 A pregnancy conceived while the couple was not trying (a method's failure) is unintended; the
-couple ends it in month 2 with ``demography.fertility.unintended_abortion``. The statistics
+couple ends it in month 2 with ``demography.fertility.unintended_abortion`` (at
+``unintended_abortion_son_odds`` times the odds once it has a son). The statistics
 the calibration fits (``abortion_ratio``, ``unintended_share``, ``unintended_aborted``,
 ``abortions_intended_share``) are read from the events and the ledger's conception counts.
 """
@@ -93,7 +94,7 @@ def test_a_son_scales_the_odds_of_ending_an_unintended_pregnancy():
 
 def test_only_women_without_a_son_end_unintended_pregnancies_at_odds_zero():
     """At odds 0 a woman who has a son never ends an unintended pregnancy herself; at odds 1
-    (the default) women with a son do, most of them being mothers of one or two."""
+    (the same chance as without a son) many such abortions are hers."""
 
     def own_abortions(odds):
         scenario = popsim.load_scenario(
