@@ -216,9 +216,9 @@ def test_unit_costs_are_bookkeeping_only():
 
 
 def test_remedial_abortions_are_priced_late_when_rounds_are_rare():
-    # With every woman at every round and every pregnancy seen, a pregnancy is found at the
-    # first round it meets: with a round every 3 months that is in its months 1-3 (early),
-    # with a round a year in any month 1-9, mostly later.
+    # With every woman at every round, none hiding, every pregnancy seen and every found one
+    # ended, a pregnancy is found at the first round it meets: with a round every 3 months
+    # that is in its months 1-3 (early), with a round a year in any month 1-9, mostly later.
     def late_share(interval):
         scenario = popsim.load_scenario(
             PARAMS / "baseline.yaml",
@@ -226,6 +226,8 @@ def test_remedial_abortions_are_priced_late_when_rounds_are_rare():
                 "policy.checkups.interval_months": interval,
                 "policy.checkups.participation": 1.0,
                 "policy.checkups.detection": 1.0,
+                "policy.checkups.evasion": 0.0,
+                "policy.checkups.remedial": 1.0,
             },
         )
         k = popsim.simulate(scenario, seed=2, n_agents=10_000, years=4).kpis
