@@ -749,3 +749,30 @@ def test_a_bad_entry_of_a_table_names_the_entry(tmp_path: Path) -> None:
     assert "less than or equal to 1" in above_one
     not_a_table = error_of(tmp_path, {}, None, {"policy.sex_selection.crackdown.2": 0.5})
     assert "overrides: field 'policy.sex_selection.crackdown'" in not_a_table
+
+
+def test_one_field_of_a_timeline_change_is_set_alone(tmp_path: Path) -> None:
+    """``timeline.N.field`` changes that field of change N; its other fields, and the other
+    changes, stay as the file gives them (how a profile varies an announcement's month)."""
+    write(
+        tmp_path,
+        {
+            "path.yaml": "timeline:\n"
+            "  - {date: 2010-01, announced: 2009-06, source: s0,"
+            " set: {policy.rules.regime: two_child}}\n"
+            "  - {date: 2012-01, source: s1, set: {policy.fee.enabled: false}}\n",
+        },
+    )
+    given = load_scenario(tmp_path / "path.yaml").timeline
+    moved = load_scenario(tmp_path / "path.yaml", {"timeline.0.announced": "2009-03"}).timeline
+    assert moved[0].announced == "2009-03" and given[0].announced == "2009-06"
+    assert (moved[0].date, moved[0].set, moved[0].source) == (
+        given[0].date,
+        given[0].set,
+        given[0].source,
+    )
+    assert moved[1] == given[1]
+    late = error_of(tmp_path, {}, "path.yaml", {"timeline.0.announced": "2011-01"})
+    assert "field 'timeline.0.announced' = '2011-01'" in late and "after its date" in late
+    beyond = error_of(tmp_path, {}, "path.yaml", {"timeline.2.announced": "2011-01"})
+    assert "field 'timeline.2'" in beyond and "2 entries, numbered 0 to 1" in beyond

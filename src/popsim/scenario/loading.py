@@ -161,13 +161,14 @@ def merge(base: dict, top: Mapping, origins: dict, source: str, prefix: tuple = 
 
     A mapping of indices set on a table (``prob_no_son: {2: 0.6}``, or the override
     ``policy.sex_selection.prob_no_son.2``) replaces those entries of the table below it, or of
-    the schema's default, so that a calibration or a sweep can vary one entry of a table.
+    the schema's default, so that a calibration or a sweep can vary one entry of a table; an
+    entry that is itself a mapping (a change of a ``timeline``) is merged field by field.
     """
     out = dict(base)
     for key, value in top.items():
         path = (*prefix, key)
         if _indices(value) and isinstance(table := out.get(key, _default(path)), list | tuple):
-            out[key] = _with_entries(table, value, source, path)
+            out[key] = _with_entries(table, value, source, path, origins)
             origins[path] = source
         elif isinstance(value, Mapping) and isinstance(out.get(key, {}), Mapping):
             if key not in out:
@@ -202,7 +203,13 @@ def _default(path: tuple) -> Any:
     return field.get_default(call_default_factory=True)
 
 
-def _with_entries(table: list | tuple, entries: Mapping, source: str, path: tuple) -> tuple:
+def _with_entries(
+    table: list | tuple, entries: Mapping, source: str, path: tuple, origins: dict
+) -> tuple:
+    """``table`` with the indexed ``entries`` replaced; a mapping is merged into its entry.
+
+    So ``timeline.1.announced`` changes one field of a timeline's second change.
+    """
     values = list(table)
     for key, value in entries.items():
         index = int(key)
@@ -211,6 +218,8 @@ def _with_entries(table: list | tuple, entries: Mapping, source: str, path: tupl
                 f"{source}: field '{'.'.join(map(str, (*path, key)))}': the table has "
                 f"{len(values)} entries, numbered 0 to {len(values) - 1}."
             )
+        if isinstance(value, Mapping) and isinstance(values[index], Mapping):
+            value = merge(values[index], value, origins, source, (*path, index))
         values[index] = value
     return tuple(values)
 
