@@ -2,10 +2,10 @@
 
     ./dev shell python scripts/calibration_table.py --replicates 8 --write docs/calibration_table.md
 
-Each replicate is a full run of the scenario (the baseline by default; its own seed); the
-table gives each target's range, the model's mean over replicates and the 95 % interval of
-that mean. Dated targets (``FIGURE@YEAR``, as in ``history_targets.yaml``) are computed for
-their year.
+Each replicate is a full run of the scenario (the baseline by default; its own seed), its
+burn-in under its own values as in a calibration; the table gives each target's range, the
+model's mean over replicates and the 95 % interval of that mean. Dated targets
+(``FIGURE@YEAR``, as in ``history_targets.yaml``) are computed for their year.
 """
 
 import argparse
@@ -21,6 +21,7 @@ import pandas as pd
 import popsim
 from popsim.calibration.targets import load_targets, table
 from popsim.outputs.statistics import dated, dated_name, statistics
+from popsim.scenario.timeline import OWN_PAST
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -43,7 +44,9 @@ def main() -> int:
     ap.add_argument("--workers", type=int, default=2, help="processes (default: 2)")
     ap.add_argument("--write", help="write the table as Markdown into this file")
     args = ap.parse_args()
-    overrides = dict(popsim.scenario.loading.parse_override(s) for s in args.set)
+    # burn in under the scenario's own values, as a calibration does: a --set behaviour then
+    # acts in the burn-in too (the baseline's past would leave its first years as they were)
+    overrides = OWN_PAST | dict(popsim.scenario.loading.parse_override(s) for s in args.set)
     scenario = popsim.load_scenario(args.scenario, overrides)
     targets = load_targets(args.targets)
     started = time.perf_counter()

@@ -587,3 +587,40 @@ def test_no_surge_of_pent_up_births_at_the_start():
     early, late = counts[:2].mean(), counts[3:].mean()
     # Poisson counts of about 150 a year: the ratio's sd is about 0.1
     assert early / late < 1.4, counts
+
+
+@pytest.mark.parametrize("persistence", [1.0, 4.0])
+def test_a_sonless_couples_wish_for_a_son_fades_at_its_own_half_life(persistence):
+    """Son-preferring couples with two daughters under the 1.5-child rule: their wish for a
+    son is blocked for good, so it fades at the blocked half-life times ``persistence``
+    (no fee: they start at the month's h). Births of month t + 9 are then
+    n (1 - a) h ((1 - a)(1 - h))^t with a = 1 - 2 ** (-1 / (12 x persistence x half-life))."""
+    n, years, blocked = 40_000, 4, 1.5
+    world = cohort(
+        {
+            "policy.rules.regime": "one_and_half",
+            "policy.incentives.enabled": False,
+            "policy.fee.enabled": False,
+            "policy.decision.try_rate": 0.02,
+            "policy.decision.blocked_half_life_years": blocked,
+            "policy.decision.son_wish_persistence": persistence,
+        },
+        n,
+        parity=2,
+        sons=0,
+        desired=2,
+        son_pref=True,
+    )
+    rows = np.arange(n)
+    h = decision.start_probability(world, rows, next_birth_out_of_plan(world, rows, 9))
+    assert np.ptp(h) == 0, "one family, one age: one chance to start"
+    births = run_months(world, 9 + 12 * years)[9:].reshape(years, 12).sum(axis=1)
+    a = decision.fading_probability(blocked * persistence)
+    assert decision.son_fading(world.scenario.policy.decision, np.array([0.0, 0.3]))[0] == 0.0
+    keep = (1 - a) * (1 - h[0])
+    t = np.arange(12 * years).reshape(years, 12)
+    expected = (n * (1 - a) * h[0] * keep**t).sum(axis=1)
+    se = np.sqrt(expected * (1 - expected / n))
+    assert (np.abs(births - expected) < Z * se).all(), (
+        f"births by year {births}, expected {np.round(expected)} (4 s.e. {np.round(Z * se)})"
+    )

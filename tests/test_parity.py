@@ -9,6 +9,7 @@ reproduce it.
 """
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import popsim
@@ -81,3 +82,39 @@ def test_simulated_lives_follow_the_progression_ratios(fertile_closed_township):
         "test set-up: women 45-49 at the end were children at the start"
     )
     check(parity_of_married_women_45_49(model), "simulated run")
+
+
+# ---- third births by the sexes of the first two ----------------------------------------------
+
+
+def test_the_third_birth_figure_is_the_rate_ratio_as_a_share():
+    """Mothers of two daughters with 3 third births in 100 woman-months, of two sons with 1 in
+    200: the rate ratio r is 6, so the figure is 6 / 7, whatever the groups' sizes."""
+    from popsim.outputs.statistics import _third_births_daughters_share
+
+    births = pd.DataFrame({"order": [3, 3, 3, 3, 2, 4], "sons_before": [0, 0, 0, 2, 0, 0]})
+    monthly = pd.DataFrame(
+        {
+            "month": [0, 1, 40],
+            "mothers_two_daughters": [60, 40, 999],
+            "mothers_two_sons": [120, 80, 1],
+        }
+    )
+    assert _third_births_daughters_share(births, monthly) == pytest.approx(6 / 7)
+    none_to_sons = births[births["sons_before"] == 0]
+    assert _third_births_daughters_share(none_to_sons, monthly) == 1.0, "finite without a ratio"
+
+
+def test_the_mothers_of_two_are_counted_as_the_person_table_says():
+    """The monthly counts of women under 50 with two daughters or two sons, against a count
+    written from the person table at the run's end."""
+    scenario = popsim.load_scenario(PARAMS / "baseline.yaml")
+    model = PopsimModel(popsim.outputs.runner.resize(scenario, 3000, 1), seed=4).run()
+    p, age = model.world.persons, model.world.age_years
+    frame = pd.DataFrame(
+        {"alive": p.alive, "female": p.sex == FEMALE, "parity": p.parity, "sons": p.sons}
+    )[age < 50]
+    two = frame[frame["alive"] & frame["female"] & (frame["parity"] == 2)]
+    last = model.datacollector.get_model_vars_dataframe().iloc[-1]
+    assert last["mothers_two_daughters"] == (two["sons"] == 0).sum() > 50
+    assert last["mothers_two_sons"] == (two["sons"] == 2).sum() > 50

@@ -46,9 +46,11 @@ outlives the couple's own spacing by t years with probability 2 ** (-t / half-li
 pent-up demand fades. The half-life is ``blocked_half_life_years`` while the
 rule in force forbids the next birth however long the couple waits (couples
 adapt their wishes to a rule that binds), ``desire_half_life_years`` otherwise
-(a couple waiting out a spacing interval is not blocked). Sterilised couples cannot try;
-a couple who starts trying stops its method (an IUD taken out for an
-out-of-plan birth stays on record: ``iud_missing``; one taken out for an in-plan
+(a couple waiting out a spacing interval is not blocked). A sonless couple's wish for a son
+may fade more slowly, its half-life ``son_wish_persistence`` times the other's (1: as one):
+couples with two daughters went on to a third child far more often than couples with two
+sons. Sterilised couples cannot try; a couple who starts trying stops its method (an IUD
+taken out for an out-of-plan birth stays on record: ``iud_missing``; one taken out for an in-plan
 birth is a removal by the service, counted for the cost lines).
 """
 
@@ -119,6 +121,17 @@ def fading_probability(half_life_years: float) -> float:
 def blocked_half_life(dec) -> float:
     """Half-life of a wish the rule forbids for good (0 in the field: the general one)."""
     return dec.blocked_half_life_years or dec.desire_half_life_years
+
+
+def son_fading(dec, fade: np.ndarray) -> np.ndarray:
+    """Monthly probability that a waiting couple gives up its wish for a son.
+
+    ``fade``: that of its wish for more children, whose half-life ``son_wish_persistence``
+    multiplies for the son's (1: the two are one wish).
+    """
+    if dec.son_wish_persistence == 1.0:
+        return fade
+    return 1.0 - (1.0 - fade) ** (1.0 / dec.son_wish_persistence)
 
 
 def desired_distribution(desired_size, shift: float) -> np.ndarray:
@@ -379,11 +392,12 @@ def settle_initial_wishes(world, wives: np.ndarray) -> None:
     stopped = wives[~trying & desire & (p.parity[wives] > 0)]
     # the chance that monthly fading has left the wish since the couple's own spacing ended
     months = np.maximum(world.t - p.last_birth_month[stopped] - dec.wait_after_birth_months, 0)
-    kept = (1.0 - fading_probability(blocked_half_life(dec))) ** months
-    kept = blocked_for_good(world, stopped) & (world.uniform("initial_wishes", stopped) < kept)
-    gave_up = stopped[~kept]
+    fade = np.full(stopped.size, fading_probability(blocked_half_life(dec)))
+    blocked = blocked_for_good(world, stopped)
+    u = world.uniform("initial_wishes", stopped)
+    gave_up = stopped[~(blocked & (u < (1.0 - fade) ** months))]
     p.desired[gave_up] = p.parity[gave_up]
-    p.son_pref[gave_up] = False
+    p.son_pref[stopped[~(blocked & (u < (1.0 - son_fading(dec, fade)) ** months))]] = False
 
 
 def step_decision(world) -> None:
@@ -421,9 +435,16 @@ def step_decision(world) -> None:
     if fade.any():
         gives_up = u_fade < fade
         p.desired[candidates[gives_up]] = p.parity[candidates[gives_up]]
-        p.son_pref[candidates[gives_up]] = False
-        candidates, out_plan = candidates[~gives_up], out_plan[~gives_up]
-        u_start, spacing = u_start[~gives_up], spacing[~gives_up]
+        p.son_pref[candidates[u_fade < son_fading(dec, fade)]] = False
+        still = ~gives_up | desires_another(
+            p.parity[candidates],
+            p.sons[candidates],
+            p.desired[candidates],
+            p.son_pref[candidates],
+            dec.son_seeking_max_parity,
+        )
+        candidates, out_plan = candidates[still], out_plan[still]
+        u_start, spacing = u_start[still], spacing[still]
     prob = start_probability(world, candidates, out_plan)
     prob[spacing] = 0.0
     starts = u_start < prob

@@ -49,7 +49,21 @@ def tally(model) -> None:
     model.flows = {name: totals[kind] - start[kind] for name, kind in FLOWS.items()}
     model.count_villages()
     if model.recording:
+        model.mothers_of_two = mothers_of_two(model.world)
         model.datacollector.collect(model)
+
+
+def mothers_of_two(world) -> tuple[int, int]:
+    """Women under 50 with two children: (both daughters, both sons).
+
+    The exposure of the third-birth rates by the children's sexes that a survey of rural
+    Anhui compares (``third_births_daughters_share`` in :mod:`popsim.outputs.statistics`).
+    """
+    p = world.persons
+    rows = np.flatnonzero(p.parity == 2)
+    rows = rows[p.alive[rows] & (p.sex[rows] == FEMALE) & (world.age_years[rows] < PARITY_AGES[1])]
+    sons = np.bincount(p.sons[rows], minlength=3)
+    return int(sons[0]), int(sons[2])
 
 
 def snapshot(model) -> None:

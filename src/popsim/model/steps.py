@@ -288,9 +288,9 @@ STEPS: tuple[Step, ...] = (
         "tally",
         records.tally,
         "model",
-        _cols("alive away village log"),
+        _cols("alive sex parity sons away village log"),
         _cols("records"),
-        "the month's flows and village populations; Mesa's DataCollector",
+        "the month's flows, village populations and mothers of two; Mesa's DataCollector",
         timer="indicators",
     ),
     Step(

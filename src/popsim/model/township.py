@@ -85,6 +85,7 @@ class PopsimModel(mesa.Model):
         self.recording = False
         self.villages = [Village(self, i) for i in range(scenario.township.n_villages)]
         self.flows = dict.fromkeys(FLOWS, 0)
+        self.mothers_of_two = (0, 0)  # (two daughters, two sons): records.mothers_of_two
         self.population_start = 0
         self.month_start_totals: dict[str, int] = {}
         self.exposure = np.zeros((scenario.township.years, 2, N_AGES))  # person-years
@@ -105,6 +106,8 @@ class PopsimModel(mesa.Model):
                     np.count_nonzero(m.world.persons.alive & m.world.persons.away)
                 ),
                 **{name: (lambda m, k=name: m.flows[k]) for name in FLOWS},
+                "mothers_two_daughters": lambda m: m.mothers_of_two[0],
+                "mothers_two_sons": lambda m: m.mothers_of_two[1],
             },
             agenttype_reporters=agent_reporters,
         )

@@ -46,6 +46,8 @@ STATISTICS = {
     "unintended_share": "unintended pregnancies (conceived while not trying), share of all",
     "unintended_aborted": "share of unintended pregnancies ended by induced abortion",
     "abortions_intended_share": "share of induced abortions that ended an intended pregnancy",
+    "third_births_daughters_share": "third-birth rate of mothers of two daughters over the sum "
+    "of it and that of mothers of two sons (r / (1 + r), r the rate ratio; women under 50)",
 }
 
 WINDOW_YEARS = 3  #: the targets describe 2009-2011: the first years of the baseline
@@ -173,6 +175,22 @@ def _tfr(births: pd.DataFrame, exposure: pd.DataFrame) -> float:
     return float(tfr(births_by_age(births), woman_years(exposure)).mean())
 
 
+def _third_births_daughters_share(births: pd.DataFrame, monthly: pd.DataFrame) -> float:
+    """The share of third births mothers of two daughters would have against two sons'.
+
+    That is r / (1 + r), r the ratio of the third-birth rates of mothers of two daughters and
+    of two sons, as if both groups were equally large. Each rate is third births per
+    woman-month over the window (the mothers counted at each month's end), as a survey of
+    birth histories measures it. The share stays finite in a run with no third birth to
+    mothers of two sons, where the ratio would not.
+    """
+    third = births[births["order"] == 3]
+    window = monthly[monthly["month"] < 12 * WINDOW_YEARS]
+    daughters = ratio(int((third["sons_before"] == 0).sum()), window["mothers_two_daughters"].sum())
+    sons = ratio(int((third["sons_before"] == 2).sum()), window["mothers_two_sons"].sum())
+    return ratio(daughters, daughters + sons)
+
+
 def statistics(result: Result) -> dict[str, float]:
     """Every figure of :data:`STATISTICS` from the first years of one run (NaN: none).
 
@@ -209,6 +227,7 @@ def statistics(result: Result) -> dict[str, float]:
         "male_share_2nd_after_girl": after_girl["sex"].mean(),
         "mean_age_first_marriage": (brides["age_months"] / 12).mean(),
         "mean_age_first_birth": (births[births["order"] == 1]["age_months"] / 12).mean(),
+        "third_births_daughters_share": _third_births_daughters_share(births, result.monthly),
     }
     if not k.empty:  # the regime's figures: the core has no registration, fees or methods
         total = {c: k[c].sum() for c in k.columns}  # pooled over the years

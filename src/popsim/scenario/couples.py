@@ -144,7 +144,8 @@ class Decision(Section):
     from ``fade_from_age`` to ``max_try_age``, and a couple with children who wants
     another but is not trying gives the wish up with a half-life of
     ``desire_half_life_years`` (``blocked_half_life_years`` while the rule forbids
-    the birth however long it waits). Desired size, son preference and sex selection may
+    the birth however long it waits); a sonless couple's wish for a son may last
+    ``son_wish_persistence`` times as long. Desired size, son preference and sex selection may
     follow linear trends in calendar time from ``trend_reference_year``.
     """
 
@@ -287,6 +288,20 @@ class Decision(Section):
         "desire_half_life_years); range 1-15",
         source="[U] hand-set so that a two-child rule raises births for a short while "
         "(docs/model.md, docs/regime.md §22)",
+    )
+    son_wish_persistence: float = lever(
+        1.0,
+        unit="ratio",
+        ge=1,
+        le=1000,
+        meaning="half-life of a sonless son-preferring couple's wish for a son while it waits, "
+        "as a multiple of the half-life of its wish for more children (1: the two are one "
+        "wish and fade together); range 1-50",
+        source="[C] direction: in rural Anhui couples with two girls were 5-6 times as likely "
+        "as couples with two boys to have a third child (Graham, Larsen and Xu, "
+        "International Family Planning Perspectives 24(2): 72-77, 1998): the wish for a son "
+        "outlasts a rule that forbids the birth; fitted to that figure and to the third "
+        "births' share and SRB",
     )
     trend_reference_year: int = lever(
         2009,
