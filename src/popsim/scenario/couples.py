@@ -45,7 +45,7 @@ class Contraception(Section):
         max_length=len(METHODS),
     )
     failure_scale: float = lever(
-        3.1,
+        2.07,
         unit="multiple",
         ge=0,
         le=10,
@@ -81,7 +81,7 @@ class Contraception(Section):
         source="[S] bulletin",
     )
     larc_rate: float = lever(
-        0.383,
+        0.448,
         unit="per month",
         ge=0,
         le=1,
@@ -89,7 +89,7 @@ class Contraception(Section):
         source="[C] popsim calibrate params/calibration/baseline.yaml (docs/calibration.md)",
     )
     sterilisation_rate: float = lever(
-        0.0297,
+        0.0367,
         unit="per month",
         ge=0,
         le=1,
@@ -97,7 +97,7 @@ class Contraception(Section):
         source="[C] popsim calibrate params/calibration/baseline.yaml (docs/calibration.md)",
     )
     refusal: float = lever(
-        0.0935,
+        0.104,
         unit="probability",
         ge=0,
         le=1,
@@ -160,7 +160,7 @@ class Decision(Section):
         meaning="distribution of desired family size 0, 1, 2, ... children, drawn at marriage",
     )
     son_preference: float = lever(
-        0.678,
+        0.629,
         unit="probability",
         ge=0,
         le=1,
@@ -188,7 +188,7 @@ class Decision(Section):
         "(docs/calibration.md)",
     )
     child_cost_years: float = lever(
-        2.29,
+        3.23,
         unit="years of income",
         gt=0,
         le=50,
@@ -290,7 +290,7 @@ class Decision(Section):
         "(docs/model.md, docs/regime.md §22)",
     )
     son_wish_persistence: float = lever(
-        1.0,
+        2.3,
         unit="ratio",
         ge=1,
         le=1000,
@@ -300,8 +300,9 @@ class Decision(Section):
         source="[C] direction: in rural Anhui couples with two girls were 5-6 times as likely "
         "as couples with two boys to have a third child (Graham, Larsen and Xu, "
         "International Family Planning Perspectives 24(2): 72-77, 1998): the wish for a son "
-        "outlasts a rule that forbids the birth; fitted to that figure and to the third "
-        "births' share and SRB",
+        "outlasts a rule that forbids the birth; popsim calibrate "
+        "params/calibration/baseline.yaml fits it to that figure and to the third births' "
+        "share and SRB: 2.3, near-best 1-41, so not pinned (docs/calibration.md)",
     )
     trend_reference_year: int = lever(
         2009,
@@ -348,14 +349,14 @@ class SexSelection(Section):
 
     enabled: bool = lever(True, unit="switch", meaning="allow sex-selective abortion")
     prob_no_son: tuple[Prob, ...] = lever(
-        (0.12, 0.229, 0.537, 0.6),
+        (0.12, 0.245, 0.569, 0.6),
         unit="probability",
         min_length=1,
         max_length=10,
         meaning="chance a son-preferring couple without a son "
         "aborts a female fetus, by parity 0, 1, 2, 3+",
         source="[C] parities 1 and 2: popsim calibrate params/calibration/baseline.yaml "
-        "(near-best 0.11-0.36 and 0.30-0.74: the SRB of second births and the male share "
+        "(near-best 0.06-0.43 and 0.27-0.69: the SRB of second births and the male share "
         "after a girl pin the first, the few third births hardly the second); [U] parities "
         "0 and 3+, hand-set (docs/calibration.md)",
     )
@@ -385,7 +386,7 @@ class SexSelection(Section):
         meaning="month in which the fetus's sex can be seen",
     )
     price_response: float = lever(
-        0.148,
+        0.125,
         unit="per year of income",
         ge=0,
         le=10,

@@ -220,7 +220,7 @@ class Fertility(Section):
         source="[U] clinical range 10-15 %",
     )
     unintended_abortion: float = lever(
-        0.528,
+        0.607,
         unit="probability",
         ge=0,
         le=1,
@@ -235,15 +235,15 @@ class Fertility(Section):
         "Development Studies 7(1), 2023, doi 10.1007/s42379-023-00126-3)",
     )
     unintended_abortion_son_odds: float = lever(
-        3.08,
+        3.18,
         unit="odds ratio",
         ge=0,
         le=100,
         meaning="odds of ending an unintended pregnancy for a woman who has a son, relative "
         "to one who has none (1: the same chance; above 1: a couple with its son wants the "
         "pregnancy less); range 1-20",
-        source="[C] popsim calibrate params/calibration/baseline.yaml: 3.08, near-best "
-        "1-13.9 (docs/calibration.md). Induced abortion of unintended pregnancies was more "
+        source="[C] popsim calibrate params/calibration/baseline.yaml: 3.18, near-best "
+        "1.1-9.7 (docs/calibration.md). Induced abortion of unintended pregnancies was more "
         "common among women who had given birth to a boy and among those with more children "
         "(the same survey: Wang, Zou, Liu and Chen 2023), which gives the direction, not "
         "the ratio",
@@ -274,7 +274,7 @@ class Migration(Section):
         meaning="chance that a married labour migrant's spouse (or a migrant's bride) goes too",
     )
     separated_contact: float = lever(
-        0.12,
+        0.0604,
         unit="ratio",
         ge=0,
         le=1,

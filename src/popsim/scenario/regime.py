@@ -187,7 +187,7 @@ class Checkups(Section):
     enabled: bool = lever(True, unit="switch", meaning="hold check-up rounds")
     interval_months: int = lever(3, unit="months", ge=1, le=24, meaning="months between rounds")
     participation: float = lever(
-        0.63,
+        0.411,
         unit="probability",
         ge=0,
         le=1,
@@ -204,7 +204,7 @@ class Checkups(Section):
         0.8, unit="probability", ge=0, le=1, meaning="migrants' participation under the agreement"
     )
     detection: float = lever(
-        0.854,
+        0.931,
         unit="probability",
         ge=0,
         le=1,
@@ -212,7 +212,7 @@ class Checkups(Section):
         source="[C] popsim calibrate params/calibration/baseline.yaml (docs/calibration.md)",
     )
     remedial: float = lever(
-        0.355,
+        0.207,
         unit="probability",
         ge=0,
         le=1,
@@ -220,15 +220,15 @@ class Checkups(Section):
         source="[C] popsim calibrate params/calibration/baseline.yaml (docs/calibration.md)",
     )
     evasion: float = lever(
-        0.296,
+        0.133,
         unit="probability",
         ge=0,
         le=1,
         meaning="chance a woman carrying a wanted out-of-plan pregnancy keeps away from a "
         "round (hides with relatives, stays away): the rounds reach her at (1 - evasion) "
         "x her participation, and couples weighing such a birth expect it",
-        source="[C] popsim calibrate params/calibration/baseline.yaml: 0.296, near-best "
-        "0.003-0.75, so not pinned (hiding lowers the share of abortions ending an intended "
+        source="[C] popsim calibrate params/calibration/baseline.yaml: 0.133, near-best "
+        "0.001-0.69, so not pinned (hiding lowers the share of abortions ending an intended "
         "pregnancy but raises the unregistered births); hiding from the cadres: Greenhalgh, "
         "Zhu and Li, Population and Development Review 20(2), 1994 (docs/regime.md §6)",
     )
@@ -287,7 +287,7 @@ class Reporting(Section):
     """Birth registration and the reported layer of every KPI (docs/regime.md §14)."""
 
     in_plan: float = lever(
-        0.999,
+        0.9995,
         unit="probability",
         ge=0,
         le=1,
@@ -295,7 +295,7 @@ class Reporting(Section):
         source="[C] popsim calibrate params/calibration/baseline.yaml (docs/calibration.md)",
     )
     out_of_plan: float = lever(
-        0.0745,
+        0.112,
         unit="probability",
         ge=0,
         le=1,
@@ -347,7 +347,7 @@ class Budget(Section):
         source="[S] bulletin",
     )
     wealth_years: float = lever(
-        56.2,
+        53.7,
         unit="years of income",
         gt=0,
         le=100,
