@@ -534,7 +534,8 @@ def _start(overrides, seed):
 def test_initial_wishes_agree_with_the_histories():
     """Couples still trying want another child; couples who stopped keep a wish only where
     the rule forbids the birth (the decision would otherwise have acted on it), with the
-    chance 2 ** (-t / blocked half-life) t years after their last birth."""
+    chance 2 ** (-t / H) t years after their last birth: H the blocked half-life, times
+    ``son_wish_persistence`` for a couple seeking a son (its longer-lived wish)."""
     world = _start({}, seed=3)
     p, dec = world.persons, world.scenario.policy.decision
     wives = np.flatnonzero(p.alive & (p.sex == FEMALE) & (p.marital == MARRIED))
@@ -558,12 +559,21 @@ def test_initial_wishes_agree_with_the_histories():
     settled = p.desired.copy(), p.son_pref.copy()
     decision._draw_preferences(world, stopped)
     fresh = desire(stopped)
+    seeking = (
+        p.son_pref[stopped]
+        & (p.sons[stopped] == 0)
+        & (p.parity[stopped] < dec.son_seeking_max_parity)
+    )
     p.desired[:], p.son_pref[:] = settled
     assert not kept[~fresh].any(), "no wish is made up"
     blocked = fresh & rules.blocked_for_good(world, stopped)
     assert not kept[fresh & ~blocked].any(), "a wish the rule allows has been acted on or given up"
     years = (world.t - p.last_birth_month[stopped[blocked]]) / 12
-    chance = 2.0 ** (-years / dec.blocked_half_life_years)
+    half_life = dec.blocked_half_life_years * np.where(
+        seeking[blocked], dec.son_wish_persistence, 1.0
+    )
+    assert dec.son_wish_persistence > 1 and seeking[blocked].sum() > 50, "both kinds of wish"
+    chance = 2.0 ** (-years / half_life)
     sd = np.sqrt((chance * (1 - chance)).sum())
     assert blocked.sum() > 300
     assert abs(kept[blocked].sum() - chance.sum()) < Z * sd, (kept[blocked].sum(), chance.sum())

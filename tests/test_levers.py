@@ -160,8 +160,10 @@ def test_larc_campaign_raises_iud_and_sterilisation():
 
 
 def test_hidden_wanted_pregnancies_escape_the_remedial_measures():
-    seen = run({"policy.checkups.evasion": 0.0})
-    hidden = run({"policy.checkups.evasion": 1.0})
+    # every found pregnancy ended, independent of the calibrated reach
+    reach = {"policy.checkups.participation": 0.9, "policy.checkups.remedial": 1.0}
+    seen = run({**reach, "policy.checkups.evasion": 0.0})
+    hidden = run({**reach, "policy.checkups.evasion": 1.0})
 
     def remedial(result, intended):
         e = result.events

@@ -30,6 +30,8 @@ STATISTICS = {
     "srb_order_3plus": "SRB of third and later births",
     "share_order_2": "second births, share of all births",
     "share_order_3plus": "third and later births, share of all births",
+    "third_births_daughters_share": "third-birth rate of mothers of two daughters over the sum "
+    "of it and that of mothers of two sons (r / (1 + r), r the rate ratio; women under 50)",
     "male_share_2nd_after_girl": "male share of 2nd births after a girl",
     "contraceptive_prevalence": "married women 15-49 using a method",
     "share_iud": "IUD, share of married women 15-49",
@@ -46,8 +48,6 @@ STATISTICS = {
     "unintended_share": "unintended pregnancies (conceived while not trying), share of all",
     "unintended_aborted": "share of unintended pregnancies ended by induced abortion",
     "abortions_intended_share": "share of induced abortions that ended an intended pregnancy",
-    "third_births_daughters_share": "third-birth rate of mothers of two daughters over the sum "
-    "of it and that of mothers of two sons (r / (1 + r), r the rate ratio; women under 50)",
 }
 
 WINDOW_YEARS = 3  #: the targets describe 2009-2011: the first years of the baseline
