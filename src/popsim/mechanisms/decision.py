@@ -123,11 +123,11 @@ def blocked_half_life(dec) -> float:
     return dec.blocked_half_life_years or dec.desire_half_life_years
 
 
-def son_fading(dec, fade: np.ndarray) -> np.ndarray:
+def son_fading(dec, fade):
     """Monthly probability that a waiting couple gives up its wish for a son.
 
-    ``fade``: that of its wish for more children, whose half-life ``son_wish_persistence``
-    multiplies for the son's (1: the two are one wish).
+    ``fade`` (a number or one per couple): that of its wish for more children, whose
+    half-life ``son_wish_persistence`` multiplies for the son's (1: the two are one wish).
     """
     if dec.son_wish_persistence == 1.0:
         return fade
@@ -392,7 +392,7 @@ def settle_initial_wishes(world, wives: np.ndarray) -> None:
     stopped = wives[~trying & desire & (p.parity[wives] > 0)]
     # the chance that monthly fading has left the wish since the couple's own spacing ended
     months = np.maximum(world.t - p.last_birth_month[stopped] - dec.wait_after_birth_months, 0)
-    fade = np.full(stopped.size, fading_probability(blocked_half_life(dec)))
+    fade = fading_probability(blocked_half_life(dec))
     blocked = blocked_for_good(world, stopped)
     u = world.uniform("initial_wishes", stopped)
     gave_up = stopped[~(blocked & (u < (1.0 - fade) ** months))]
