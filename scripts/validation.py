@@ -28,6 +28,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from popsim.outputs.statistics import BASE_YEARS
+
 ROOT = Path(__file__).resolve().parents[1]
 HISTORY = ROOT / "params" / "scenarios" / "history.yaml"
 TARGETS = ROOT / "params" / "calibration" / "history_targets.yaml"
@@ -72,15 +74,20 @@ def scenarios() -> dict[str, dict]:
     return out
 
 
+def births_index(history: pd.DataFrame) -> pd.Series:
+    """Births per 100 of the run's mean year over the base years, by seed and year."""
+    base = history["births"].unstack("year")[list(BASE_YEARS)].mean(axis=1)
+    return 100 * history["births"] / base.reindex(history.index, level="seed")
+
+
 def dated_table(runs: pd.DataFrame) -> pd.DataFrame:
     """Each history target against the history's replicates."""
     from popsim.analysis.intervals import t975
     from popsim.calibration.targets import load_targets
 
     history = runs[runs["label"] == "history"].set_index(["seed", "year"])
-    base = history["births"].xs(2015, level="year")
     per_seed = {
-        "births_index": 100 * history["births"] / base.reindex(history.index, level="seed"),
+        "births_index": births_index(history),
         "share_order_2": history["second"] / history["births"],
         "share_order_3plus": history["third_plus"] / history["births"],
         "srb": 100 * history["male"] / (history["births"] - history["male"]),
@@ -125,14 +132,13 @@ def figures(runs: pd.DataFrame, effects: pd.DataFrame) -> None:
 
     targets = {t.name: t for t in load_targets(TARGETS)}
     history = runs[runs["label"] == "history"].set_index(["seed", "year"])
-    base = history["births"].xs(2015, level="year")
     series = {
-        "births_index": 100 * history["births"] / base.reindex(history.index, level="seed"),
+        "births_index": births_index(history),
         "share_order_2": history["second"] / history["births"],
         "srb": 100 * history["male"] / (history["births"] - history["male"]),
     }
     titles = {
-        "births_index": "Births, index 2015 = 100",
+        "births_index": f"Births, index {BASE_YEARS[0]}-{BASE_YEARS[-1]} = 100",
         "share_order_2": "Second births, share of all",
         "srb": "Sex ratio at birth (boys per 100 girls)",
     }
