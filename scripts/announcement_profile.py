@@ -6,7 +6,7 @@ against 37.9 % in 2015, a rise of 6.8 points (National Health and Family Plannin
 Commission, China Daily 2016-10-31: "some families got started early in their planning for
 a second child, before the policy became official"). For each candidate month of the history
 scenario's 2016 change (``timeline.1.announced``: from then couples plan under the rule),
-this prints the same rise in the township, over paired seeds, and the births index of 2016.
+this prints the same rise in the township, over paired seeds, and 2016's births per 100 of 2015's.
 
     ./dev shell python scripts/announcement_profile.py --months 2015-11,2015-06,2015-04
 """
@@ -57,7 +57,7 @@ def main() -> None:
     args = parser.parse_args()
     print(f"source: second-child share +{SOURCE_RISE:.3f} (37.9 % in 2015, 44.7 % in H1 2016)")
     print(f"{args.replicates} seeds x {args.agents:,} persons; pooled births of the seeds")
-    print("announced   share 2015  share H1 2016    rise  (single seeds)      index 2016")
+    print("announced   share 2015  share H1 2016    rise  (single seeds)  2016 per 100 of 2015")
     with Pool(args.workers) as pool:
         for month in args.months.split(","):
             runs = pool.map(

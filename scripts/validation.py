@@ -38,7 +38,7 @@ YEARS = 14  # 2009-2022
 TOTAL = "baseline (1.5 children throughout)"  # history minus it: all changes together
 
 
-def _run(job: tuple[str, dict, int, int]) -> pd.DataFrame:
+def run_history(job: tuple[str, dict, int, int]) -> pd.DataFrame:
     """One run's births by year and order and sex, with the dated figures' inputs."""
     import popsim
 
@@ -203,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
         for seed in range(args.replicates)
     ]
     with ProcessPoolExecutor(args.workers, mp_context=get_context("spawn")) as pool:
-        runs = pd.concat(pool.map(_run, jobs), ignore_index=True)
+        runs = pd.concat(pool.map(run_history, jobs), ignore_index=True)
     table = dated_table(runs)
     effects = contributions(runs)
     met = int(table["within"].sum())
