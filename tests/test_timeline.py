@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 import popsim
-from conftest import PARAMS
+from conftest import PARAMS, ROOT
 from popsim.mechanisms.rules import next_birth_out_of_plan, only_child_couple, out_of_plan
 from popsim.model import PopsimModel
 from popsim.outputs.runner import resize
@@ -486,3 +486,27 @@ def test_the_history_raises_second_births_after_2016_and_births_above_the_baseli
     assert sum(by_year["h"][y] for y in late) > 1.05 * sum(by_year["b"][y] for y in late)
     share = {n: (f[f["year"].isin(late)]["order"] == 2).mean() for n, f in (("h", h), ("b", b))}
     assert share["h"] > share["b"] + 0.05, share
+
+
+def test_the_enforcement_wind_down_variant_of_the_history(monkeypatch):
+    """scripts/enforcement_profile.py: from 2016-01 the enforcement levers hold the fraction
+    of the baseline's values asked for, and from the end month the history's ended values."""
+    monkeypatch.syspath_prepend(str(ROOT / "scripts"))
+    from enforcement_profile import ENDED, wind_down
+
+    history = popsim.load_scenario(PARAMS / "scenarios" / "history.yaml")
+    timeline = [c.model_dump(exclude_none=True) for c in history.timeline]
+    variant = popsim.load_scenario(
+        PARAMS / "scenarios" / "history.yaml", {"timeline": wind_down(timeline, 0.25, "2018-01")}
+    )
+    base = popsim.load_scenario(PARAMS / "baseline.yaml").policy
+    in_force = dict(schedule(variant))
+    y2016, y2018 = (month_of(d, variant.township.start_year) for d in ("2016-01", "2018-01"))
+    during, after = in_force[y2016].policy, in_force[y2018].policy
+    assert during.contraception.larc and during.rules.regime == "two_child"
+    assert during.contraception.larc_rate == pytest.approx(0.25 * base.contraception.larc_rate)
+    assert during.checkups.remedial == pytest.approx(0.25 * base.checkups.remedial)
+    assert during.checkups.reinsertion == pytest.approx(0.25 * base.checkups.reinsertion)
+    assert not after.contraception.larc and after.checkups.remedial == 0
+    assert after.checkups.reinsertion == ENDED["policy.checkups.reinsertion"]
+    assert [c.date for c in variant.timeline] == ["2014-02", "2016-01", "2018-01", "2021-09"]
