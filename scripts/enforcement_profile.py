@@ -25,6 +25,7 @@ import yaml
 from validation import HISTORY, ROOT, dated_table, run_history
 
 import popsim
+from popsim.explorer.settings import value_at
 
 CHANGE = 1  #: the history's timeline entry of 2016-01
 #: the enforcement levers the history ends in 2016, and their value once ended
@@ -42,14 +43,6 @@ SCALED = (
 )
 
 
-def baseline_value(scenario, dotted: str) -> float:
-    """The value of a dotted field (``policy.checkups.remedial``) in ``scenario``."""
-    value = scenario
-    for part in dotted.split("."):
-        value = getattr(value, part)
-    return float(value)
-
-
 def wind_down(timeline: list[dict], fraction: float, end: str) -> list[dict]:
     """The timeline with enforcement at ``fraction`` of the baseline's from 2016 to ``end``."""
     baseline = popsim.load_scenario(ROOT / "params" / "baseline.yaml")
@@ -58,7 +51,7 @@ def wind_down(timeline: list[dict], fraction: float, end: str) -> list[dict]:
     if not all(change["set"].get(k) == v for k, v in ENDED.items()):
         raise SystemExit(f"{HISTORY}: entry {CHANGE} no longer ends enforcement as expected")
     change["set"] = {k: v for k, v in change["set"].items() if k not in ENDED}
-    change["set"].update({k: fraction * baseline_value(baseline, k) for k in SCALED})
+    change["set"].update({k: fraction * value_at(baseline, k) for k in SCALED})
     ended = {"date": end, "set": dict(ENDED), "source": "[U] enforcement ends (a variant)"}
     later = [i for i, e in enumerate(out) if e["date"] > end]
     out.insert(later[0] if later else len(out), ended)
