@@ -190,5 +190,5 @@ def update_only_children(world, mothers: np.ndarray, newborns: np.ndarray) -> No
     p.only_child[newborns] = p.parity[mothers] == 1
     again = p.pid[mothers[p.parity[mothers] > 1]]
     if again.size:
-        siblings = np.flatnonzero(np.isin(p.mother, again) & p.only_child)
-        p.only_child[siblings] = False
+        only = np.flatnonzero(p.only_child)  # the few flagged: the lookup spares the rest
+        p.only_child[only[np.isin(p.mother[only], again)]] = False

@@ -76,8 +76,11 @@ def step_sex_selection(world) -> int:
         reward_boost=reward_boost(pol),
         crackdown=ss.crackdown,
     )
-    if ss.price_response > 0 and seen.size:
-        prob = np.minimum(1.0, prob * (1.0 + ss.price_response * _price_after(world, seen)))
+    if ss.price_response > 0:
+        some = np.flatnonzero(prob > 0)  # the others stay at 0: no price to work out
+        prob[some] = np.minimum(
+            1.0, prob[some] * (1.0 + ss.price_response * _price_after(world, seen[some]))
+        )
     trend = selection_factor(world)
     if trend != 1.0:
         prob = np.minimum(1.0, prob * trend)

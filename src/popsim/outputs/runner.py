@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from popsim.model.cadres import Cadre
-from popsim.model.township import PopsimModel, Village
+from popsim.model.records import agent_tables
+from popsim.model.township import PopsimModel
 from popsim.outputs import burn_in, guards, indicators
 from popsim.outputs.kpis import annual_kpis
 from popsim.outputs.results import Result
@@ -106,15 +106,9 @@ def collect(model: PopsimModel, cpu_seconds: float = float("nan")) -> Result:
     s = model.given  # as given: its hash, and the KPIs' reporting assumptions
     start = s.township.start_year
     monthly = model.datacollector.get_model_vars_dataframe().reset_index(drop=True)
-    villages = model.datacollector.get_agenttype_vars_dataframe(Village).reset_index()
-    villages = villages.rename(columns={"Step": "step", "AgentID": "agent"})
+    agents = agent_tables(model)
     regime = model.regime
     records = pd.DataFrame(model.world.ledger.records if regime is not None else {"month": []})
-    if regime is not None:
-        cadres = model.datacollector.get_agenttype_vars_dataframe(Cadre).reset_index()
-        cadres = cadres.rename(columns={"Step": "step", "AgentID": "agent"})
-    else:
-        cadres = pd.DataFrame({"step": [], "agent": [], "village": [], "effectiveness": []})
     events = model.world.log.frame()
     events.insert(1, "year", (events["month"] // 12 + start).astype(np.int32))
     exposure = indicators.exposure_frame(model.exposure, start)
@@ -137,13 +131,13 @@ def collect(model: PopsimModel, cpu_seconds: float = float("nan")) -> Result:
         asfr5=indicators.asfr_5year(events, exposure),
         events=events,
         monthly=monthly,
-        villages=villages,
+        villages=agents["villages"],
         exposure=exposure,
         pyramid=pyramid,
         parity=indicators.parity_distribution(model.snapshots["parity"], start),
         kpis=annual_kpis(events, records, s),
         policy_monthly=records,
-        cadres=cadres,
+        cadres=agents["cadres"],
         manifest=manifest,
     )
 
