@@ -12,6 +12,7 @@ import os
 import sys
 from pathlib import Path
 
+import dask
 import numpy as np
 import pandas as pd
 from distributed import get_task_stream
@@ -21,6 +22,7 @@ from popsim.sweeps.cluster import (
     MODULES,
     MOST,
     PER_WORKER,
+    PROFILER,
     STOPPED,
     Chunk,
     DaskExecutor,
@@ -90,6 +92,15 @@ def test_the_local_cluster_leaves_glibc_its_malloc_thresholds(dask_client, monke
     assert on_workers(dask_client, trim) == {"65536"}, "Dask's default, for a plain LocalCluster"
     with open_executor(2, "local-dask") as executor:
         assert on_workers(executor.client, trim) == {None}
+
+
+def test_the_local_cluster_runs_no_profiler(dask_client):
+    def profiling():
+        return dask.config.get(PROFILER)
+
+    assert on_workers(dask_client, profiling) == {True}, "Dask's default, for a plain LocalCluster"
+    with open_executor(2, "local-dask") as executor:
+        assert on_workers(executor.client, profiling) == {False}
 
 
 # --- the job travels once ----------------------------------------------------------------

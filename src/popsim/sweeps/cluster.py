@@ -55,6 +55,10 @@ STOPPED = "not run: its chunk stopped when the output folder's marker file was g
 #: afresh. A run of 38,000 persons took 1.3 to 1.5 times the CPU (benchmarks/README.md), so
 #: the local cluster started here leaves it unset (a variable set by the user still wins).
 TRIM = "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_"
+#: a worker's statistical profiler walks the task thread's stack every 10 ms, for the
+#: dashboard's profile page; the local cluster has no dashboard, and the profiler cost its
+#: workers about 8 % of a sweep's runs per minute (benchmarks/README.md), so it is off there
+PROFILER = "distributed.worker.profile.enabled"
 
 
 class ImportPopsim(WorkerPlugin):
@@ -265,7 +269,7 @@ def open_dask(workers: int, scheduler: Any) -> Iterator[DaskExecutor]:
         return
     if scheduler == LOCAL_DASK:
         with (
-            dask.config.set({TRIM: None}),  # glibc's own malloc thresholds: see TRIM
+            dask.config.set({TRIM: None, PROFILER: False}),  # see TRIM and PROFILER
             LocalCluster(
                 n_workers=workers,
                 threads_per_worker=1,
