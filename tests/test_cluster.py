@@ -145,27 +145,33 @@ def test_the_shared_job_reaches_each_worker_once(dask_client):
 # --- chunks -------------------------------------------------------------------------------
 
 
-def test_chunks_are_consecutive_runs_about_four_per_worker():
+def test_chunks_shrink_from_a_share_of_the_runs_left_to_single_runs():
     tasks = list(range(60))
     parts = chunked(tasks, 2)
-    assert [len(p) for p in parts] == [8] * 7 + [4]
+    sizes = [len(p) for p in parts]
+    assert sizes == [8, 7, 6, 5, 5, 4, 4, 3, 3, 2, 2, 2, 2] + [1] * 7
+    left = [60 - sum(sizes[:i]) for i in range(len(sizes))]
+    assert all(s == -(-n // (PER_WORKER * 2)) for s, n in zip(sizes, left, strict=True))
     assert [t for p in parts for t in p] == tasks, "every run once, in order"
     assert len(chunked(tasks, 16)) == 60, "more slots than chunks of one: one run a chunk"
-    assert {len(p) for p in chunked(list(range(10_000)), 2)} == {MOST}
+    many = [len(p) for p in chunked(list(range(10_000)), 2)]
+    assert many[:150] == [MOST] * 150 and many[-1] == 1 and sum(many) == 10_000
+    assert len(many) < 250, "a long sweep still goes in few tasks"
     assert chunked([], 2) == []
     assert PER_WORKER == 4
 
 
 def test_a_dask_sweep_runs_in_chunks_that_send_no_table_back(tmp_path, dask_client):
-    path = grid_sweep(tmp_path, levels=21)  # x = 0, 0.05, ..., 1: runs 16-20 fail
+    path = grid_sweep(tmp_path, levels=33)  # x = 0, 1/32, ..., 1: runs 25-32 fail
     serial = run_sweep(path, tmp_path / "serial", workers=1, progress=False, echo=None)
     with get_task_stream(dask_client) as stream:
         dask = run_sweep(path, tmp_path / "dask", scheduler=dask_client, progress=False, echo=None)
     chunks = [t for t in stream.data if t["key"].startswith("run_chunk")]
-    assert len(chunks) == len(chunked(list(range(21)), 2)) == 7, "21 runs in 7 tasks of 3"
+    assert len(chunks) == len(chunked(list(range(33)), 2)) == 16, "33 runs in 16 tasks, 5 to 1"
+    assert (24, 25) in chunked(list(range(33)), 2), "a chunk with a success and a failure"
     table = ROWS * 16  # bytes of one run's table
     assert max(t["nbytes"] for t in chunks) < table / 100, "the workers kept the tables"
-    assert dask.failed == serial.failed == [16, 17, 18, 19, 20], "run 15 of 15-17 is done"
+    assert dask.failed == serial.failed == list(range(25, 33)), "run 24 of 24-25 is done"
     for read in (read_runs, lambda out: read_table(out, "annual")):
         assert_frame_equal(read(tmp_path / "dask"), read(tmp_path / "serial"), check_exact=True)
     failures = read_failures(tmp_path / "dask")

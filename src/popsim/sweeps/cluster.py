@@ -8,8 +8,9 @@ unpickled and written by the sweep's process alone, one run after another. So he
 - the :class:`~popsim.sweeps.executors.Job` goes to every worker once
   (``scatter(broadcast=True)``, kept while the executor lives, so that a calibration's
   batches share it); the tasks only refer to it;
-- runs go out in chunks of consecutive runs (:func:`chunked`: about :data:`PER_WORKER`
-  per worker thread, at most :data:`MOST` runs), each chunk's result arriving as it ends;
+- runs go out in chunks of consecutive runs (:func:`chunked`), large at first and
+  shrinking to single runs at the end, so that no worker idles long while another
+  finishes a large last chunk; each chunk's result arrives as it ends;
 - a worker writes each run into the output folder as soon as it is done, through the
   folder's own :meth:`~popsim.sweeps.store.Store.record` (atomic files, then the run's
   check file of sizes and SHA-256), and sends back only whether each run succeeded.
@@ -47,7 +48,8 @@ MODULES = (
     "popsim.sweeps.store",
     "pyarrow.parquet",
 )
-PER_WORKER = 4  #: chunks per worker thread: few tasks, yet the last chunks end close together
+#: a chunk takes at most 1 / (PER_WORKER x worker threads) of the runs still to be done
+PER_WORKER = 4
 MOST = 50  #: runs per chunk at most, so the progress bar still moves in a long sweep
 STOPPED = "not run: its chunk stopped when the output folder's marker file was gone"
 #: Dask's nannies start workers with ``MALLOC_TRIM_THRESHOLD_=65536``, which also stops glibc
@@ -56,8 +58,8 @@ STOPPED = "not run: its chunk stopped when the output folder's marker file was g
 #: the local cluster started here leaves it unset (a variable set by the user still wins).
 TRIM = "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_"
 #: a worker's statistical profiler walks the task thread's stack every 10 ms, for the
-#: dashboard's profile page; the local cluster has no dashboard, and the profiler cost its
-#: workers about 8 % of a sweep's runs per minute (benchmarks/README.md), so it is off there
+#: dashboard's profile page. The local cluster has no dashboard, and the same sampling slowed
+#: a run by about a tenth (benchmarks/README.md), so it is off there
 PROFILER = "distributed.worker.profile.enabled"
 
 
@@ -129,10 +131,20 @@ class Done(NamedTuple):
 
 
 def chunked(tasks: Sequence[Task], slots: int) -> list[tuple[Task, ...]]:
-    """``tasks`` in order, in chunks of about ``len / (PER_WORKER * slots)``, at most MOST."""
-    size = math.ceil(len(tasks) / (PER_WORKER * max(slots, 1)))
-    size = min(MOST, max(1, size))
-    return [tuple(tasks[i : i + size]) for i in range(0, len(tasks), size)]
+    """``tasks`` in order, in chunks that shrink as fewer runs are left (guided scheduling).
+
+    Each chunk is ``1 / (PER_WORKER x slots)`` of the runs after it, rounded up, at most
+    :data:`MOST`: few tasks while many runs are left, and single runs at the end, so the
+    workers finish within about a run of each other (Polychronopoulos and Kuck, *IEEE Trans.
+    Computers* 36, 1987). Chunks of one size throughout left a worker idle for up to a chunk.
+    """
+    share = PER_WORKER * max(slots, 1)
+    parts, start = [], 0
+    while start < len(tasks):
+        size = min(MOST, math.ceil((len(tasks) - start) / share))
+        parts.append(tuple(tasks[start : start + size]))
+        start += size
+    return parts
 
 
 def run_chunk(job: Job, chunk: Chunk) -> Done:
