@@ -7,7 +7,8 @@
 The sweep is a Latin hypercube over four baseline levers, runs/2 points x 2 replicates. It
 runs with 1 local worker (in the sweep's process), 2 local processes and a two-worker Dask
 LocalCluster; with ``--old-src``, the last two run with the old code as well, the codes
-alternating and swapping order from one invocation to the next. Each sweep is a fresh
+alternating. The codes and the two parallel executors swap order from one invocation to
+the next, so that a trend in the machine's load favours neither. Each sweep is a fresh
 subprocess with ``PYTHONPATH`` set to its code's ``src``, writing into a fresh temporary
 folder. Wall time is ``run_sweep``'s, the workers' (and cluster's) start included; CPU time
 is the subprocess's and its workers', imports included.
@@ -19,6 +20,9 @@ Per run it prints two overheads, against 1 local worker in the same invocation:
   scheduling, pickling, writing, and waiting for a core the machine's other load holds.
 - **CPU**: CPU seconds per run minus 1 local worker's. This is the extra work (each
   worker's imports, the scheduler, pickling) and moves far less with other load.
+
+At the end it prints Dask's runs per minute over 2 local processes', new code, paired within
+each invocation: the figure to hold within 10 %.
 
 ``--tiny`` sweeps the Ishigami function (``popsim.sweeps.sensitivity.ishigami``) instead of
 the model: a run takes microseconds, so nearly all of a run's time is the executor's and the
@@ -179,8 +183,11 @@ def main() -> None:
         earlier = [json.loads(x) for x in args.record.read_text().splitlines() if x.strip()]
         earlier = [r for r in earlier if {"tiny": False} | r["size"] == size]
     codes = {"new": str(ROOT / "src")} | ({"old": args.old_src} if args.old_src else {})
-    order = list(codes) if len({r["invocation"] for r in earlier}) % 2 == 0 else list(codes)[::-1]
-    plan = [(SERIAL, "new")] + [(label, c) for label in list(EXECUTORS)[1:] for c in order]
+    odd = len({r["invocation"] for r in earlier}) % 2 == 1
+    order, parallel = list(codes), list(EXECUTORS)[1:]
+    if odd:  # what ran first runs last, so that a trend in the machine's load favours neither
+        order, parallel = order[::-1], parallel[::-1]
+    plan = [(SERIAL, "new")] + [(label, c) for label in parallel for c in order]
     if args.tiny:
         print(f"{args.runs} runs of the Ishigami function (one figure each)")
     else:
@@ -220,6 +227,28 @@ def main() -> None:
             rs = [r for r in every if r["executor"] == label and r["code"] == code]
             if rs:
                 print(line(label, code, rs))
+    print(paired(every))
+
+
+def paired(records: list[dict]) -> str:
+    """Dask's runs per minute over 2 local processes', new code, paired within invocations."""
+    dask, local = list(EXECUTORS)[2], list(EXECUTORS)[1]
+    ratios = []
+    for invocation in sorted({r["invocation"] for r in records}):
+        rate = {
+            r["executor"]: r["ran"] / r["seconds"]
+            for r in records
+            if r["invocation"] == invocation and r["code"] == "new"
+        }
+        if dask in rate and local in rate:
+            ratios.append(rate[dask] / rate[local])
+    if not ratios:
+        return ""
+    each = ", ".join(f"{x:.3f}" for x in ratios)
+    return (
+        f"\nDask over 2 local processes (runs per minute, new code, paired within each "
+        f"invocation): median {statistics.median(ratios):.3f} of {len(ratios)} ({each})"
+    )
 
 
 if __name__ == "__main__":
