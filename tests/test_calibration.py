@@ -471,6 +471,32 @@ def test_real_model_recovers_a_known_failure_scale(tmp_path):
     assert "policy.contraception.failure_scale" in report and "| unintended_share |" in report
 
 
+def test_a_value_a_dated_change_sets_is_fitted_and_written_into_that_change(tmp_path):
+    """The history fits the pandemic's period factor, a value its third change sets: the
+    search starts from it, and ``fitted.yaml`` replaces it in that change alone."""
+    calibration = load_calibration(PARAMS / "calibration" / "history.yaml")
+    name, field = "timeline.2.set.policy.decision.period_factor", "policy.decision.period_factor"
+    changes = calibration.scenario.timeline
+    assert calibration.base_values()[name] == changes[2].set[field]
+    adopted = pd.DataFrame(
+        {"candidate": ["raced"], "trial": [1], "fresh_loss": [1.0], "adopted": [True]}
+    )
+    fitted_values = {**calibration.base_values(), name: 0.4}
+    fit = Fit(
+        tmp_path,
+        pd.DataFrame(),
+        pd.DataFrame(),
+        pd.DataFrame({"within": [True]}),
+        fitted_values,
+        1,
+        adopted,
+    )
+    written = write(tmp_path, "fitted.yaml", fitted_yaml(fit, calibration))
+    fitted = popsim.load_scenario(written)
+    assert fitted.timeline[2].set == {**changes[2].set, field: 0.4}
+    assert fitted.timeline[:2] == changes[:2] and fitted.timeline[3:] == changes[3:]
+
+
 def test_an_entry_of_a_table_is_fitted_and_written_as_the_whole_table(tmp_path):
     """A calibration may fit entry N of a table (``prob_no_son.2``): trial 0 starts from the
     scenario's entry, and ``fitted.yaml`` writes the whole table with that entry replaced."""

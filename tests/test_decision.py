@@ -194,6 +194,51 @@ def test_couples_count_the_rewards_at_their_weight():
     assert prices[0.25] - prices[0.0] == pytest.approx(0.25 * rewards)
 
 
+def test_the_period_factor_scales_every_couples_monthly_chance_first_births_included():
+    """Exactly f times the chance, first births in plan too (they start at once without it)."""
+    probs = {}
+    for factor in (1.0, 0.3):
+        world = cohort({"policy.decision.period_factor": factor}, 0)
+        p = world.persons
+        for parity, sons in ((0, 0), (1, 0), (1, 1), (2, 1)):
+            p.add(
+                1,
+                key=np.uint64(p.n + 11),
+                sex=FEMALE,
+                birth_month=-(12 * AGE + 6),
+                marital=MARRIED,
+                parity=parity,
+                sons=sons,
+                daughters=parity - sons,
+                first_birth_month=-30 if parity else NEVER,
+                last_birth_month=-30 if parity else NEVER,
+                desired=4,
+            )
+        world.t = 0
+        rows = np.arange(p.n)
+        probs[factor] = decision.start_probability(
+            world, rows, next_birth_out_of_plan(world, rows, months_ahead=9)
+        )
+    assert probs[1.0][0] == 1.0, "a first child in plan is tried for at once"
+    np.testing.assert_allclose(probs[0.3], 0.3 * probs[1.0], rtol=1e-12)
+
+
+def test_the_period_factor_delays_first_births_geometrically():
+    """Newly-weds start trying with chance f a month, so the first birth comes (1 - f) / f
+    months later on average than at f = 1 (conception is certain here)."""
+    n, factor, months = 4000, 0.25, 40
+    mean_month = {}
+    for f in (1.0, factor):
+        world = cohort({"policy.decision.period_factor": f}, n, parity=0, sons=0)
+        run_months(world, months)
+        first = world.persons.first_birth_month[:n]
+        assert (first != NEVER).mean() > 0.999, "nearly all have their first child in the run"
+        mean_month[f] = first[first != NEVER].mean()
+    expected = (1 - factor) / factor  # the mean of a geometric number of failures
+    se = np.sqrt(1 - factor) / factor / np.sqrt(n)
+    assert abs(mean_month[factor] - mean_month[1.0] - expected) < Z * se, (mean_month, expected)
+
+
 def test_forfeited_rewards_by_hand():
     inc = popsim.load_scenario(PARAMS / "baseline.yaml").policy.incentives
     r = inc.discount_rate

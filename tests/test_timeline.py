@@ -356,6 +356,27 @@ def test_a_good_timeline_loads_with_each_scenario_validated(tmp_path):
     assert third.policy.fee.multiple == 3.0, "a change keeps what earlier changes set"
 
 
+def test_an_override_reaches_one_field_a_change_sets(tmp_path):
+    """``timeline.N.set.FIELD`` (as sweeps and calibrations name it) changes that value only."""
+    from popsim.sweeps.design import is_integer_field, scenario_field
+
+    path = _write(tmp_path, ENTRIES)
+    name = "timeline.0.set.policy.fee.multiple"
+    scenario = popsim.load_scenario(path, {name: 2.5})
+    assert scenario.timeline[0].set == {"policy.fee.multiple": 2.5}
+    assert scenario.timeline[1] == popsim.load_scenario(path).timeline[1]
+    assert dict(schedule(scenario))[36].policy.fee.multiple == 2.5
+    info, problem = scenario_field(name)
+    assert problem is None and info.annotation is float and not is_integer_field(name)
+    for bad, expected in (
+        ({name: -1.0}, "timeline.0.set.policy.fee.multiple"),
+        ({"timeline.0.set.policy.fee.multipel": 3.0}, "multipel"),
+        ({"timeline.2.set.policy.fee.multiple": 3.0}, "2 entries"),
+    ):
+        with pytest.raises(popsim.ScenarioError, match=expected):
+            popsim.load_scenario(path, bad)
+
+
 # ---- the rules ----------------------------------------------------------------------------
 
 LEGAL, SPACING, MIN_AGE = 20, 48, 24
@@ -509,4 +530,11 @@ def test_the_enforcement_wind_down_variant_of_the_history(monkeypatch):
     assert during.checkups.reinsertion == pytest.approx(0.25 * base.checkups.reinsertion)
     assert not after.contraception.larc and after.checkups.remedial == 0
     assert after.checkups.reinsertion == ENDED["policy.checkups.reinsertion"]
-    assert [c.date for c in variant.timeline] == ["2014-02", "2016-01", "2018-01", "2021-09"]
+    assert [c.date for c in variant.timeline] == [
+        "2014-02",
+        "2016-01",
+        "2018-01",
+        "2020-02",
+        "2021-09",
+        "2023-01",
+    ]

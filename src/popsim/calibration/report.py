@@ -18,6 +18,7 @@ import yaml
 from popsim.calibration.spec import Calibration
 from popsim.calibration.targets import CalibrationError
 from popsim.outputs.results import atomic_write
+from popsim.scenario.loading import override_keys
 from popsim.sweeps import store as sweepstore
 
 NEAR_LEVEL = 0.95  #: near-best trials: loss within the chi-square quantile of the best
@@ -100,7 +101,7 @@ def fitted_yaml(fit: Fit, calibration: Calibration) -> str:
     base = calibration.scenario.model_dump() if calibration.scenario is not None else {}
     nested: dict[str, Any] = {}
     for name, value in fit.fitted.items():
-        *parents, leaf = name.split(".")
+        *parents, leaf = override_keys(name)
         if leaf.isdigit() and base:  # an entry of a table: write the whole table
             *parents, table = parents
             node = _section(nested, parents)

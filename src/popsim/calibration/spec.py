@@ -36,7 +36,7 @@ from pydantic import Field, StrictInt, model_validator
 
 from popsim.calibration.targets import CalibrationError, Target, load_targets
 from popsim.outputs.statistics import STATISTICS, WINDOW_YEARS
-from popsim.scenario.loading import ScenarioError, load_scenario, read_yaml
+from popsim.scenario.loading import ScenarioError, load_scenario, override_keys, read_yaml
 from popsim.scenario.timeline import OWN_PAST
 from popsim.sweeps.design import is_integer_field, scenario_field
 from popsim.sweeps.executors import apply_overrides
@@ -175,9 +175,9 @@ class Calibration:
         values = {}
         for name, param in self.spec.parameters.items():
             value = data
-            for part in name.split("."):
-                value = value[int(part)] if isinstance(value, list | tuple) else value[part]
-            if not param.low <= value <= param.high:
+            for part in override_keys(name):
+                value = value[int(part)] if isinstance(value, list | tuple) else value.get(part)
+            if value is None or not param.low <= value <= param.high:  # unset, or out of range
                 return None
             values[name] = value
         return values

@@ -30,7 +30,10 @@ price / (C + price), which is ε at price = R. The month's probability is h = 1 
 (1 - P) ** (1/12): twelve monthly chances make P. A start becomes a birth through
 conception and pregnancy, whose timing does not depend on the price, so the
 annual probability of a birth responds to the price as P does (the tests measure
-it on births). First children in plan are tried for at once.
+it on births). First children in plan are tried for at once. A period effect
+(``period_factor``, below 1 in the pandemic years of the history) scales every couple's
+monthly chance, first children's included: it moves when births come, not how many are
+wanted.
 
 **Spacing.** A couple with children does not start before ``wait_after_birth_months``
 have passed since its last birth, whatever the rule allows: couples space their
@@ -324,6 +327,8 @@ def start_probability(world, rows: np.ndarray, out_plan: np.ndarray) -> np.ndarr
     )
     prob = monthly_from_annual(annual)
     prob[(p.parity[rows] == 0) & ~out_plan] = 1.0
+    if dec.period_factor != 1.0:
+        prob *= dec.period_factor
     return prob
 
 

@@ -138,6 +138,8 @@ class Decision(Section):
     that the elasticity of P with respect to the policy price is ``elasticity``
     at the reference price; the monthly probability is ``1 - (1 - P) ** (1/12)``.
     A couple with children starts only ``wait_after_birth_months`` after its last birth.
+    ``period_factor`` scales every monthly probability, first births' included (a period
+    effect on timing, such as the pandemic's).
     The price (years of income) is the expected fee plus the share ``reward_weight`` of
     the rewards the birth would forfeit for every couple eligible to claim them, less the
     value of a son to a son-preferring couple without one. Desire fades: P falls linearly to zero
@@ -250,6 +252,17 @@ class Decision(Section):
         "births is at least about 2 years on average (Liu Shuang and Zou Mingru, Population "
         "Research 35(2): 83-93, 2011), the shortest mean second-birth interval 1.2-1.7 years "
         "by age (Huang Kuangshi and Liu Hongyan, Population Research 42(2), 2018)",
+    )
+    period_factor: float = lever(
+        1.0,
+        unit="factor",
+        ge=0,
+        le=1,
+        meaning="multiplier of every desiring couple's monthly chance of starting to try, "
+        "first births included: a period effect that makes couples wait (1: none). The "
+        "history sets it for the pandemic years 2020-2022",
+        source="[C] popsim calibrate params/calibration/history.yaml, in the history's "
+        "timeline only; 1 elsewhere",
     )
     max_try_age: int = lever(
         44,

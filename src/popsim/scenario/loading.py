@@ -253,11 +253,23 @@ def _read_tree(path: Path, chain: tuple[Path, ...], origins: dict) -> dict:
     return merge(base, data, origins, str(path))
 
 
+def override_keys(dotted: str) -> list[str]:
+    """The keys a dotted override follows into a scenario's values.
+
+    A timeline change sets dotted fields, so in ``timeline.3.set.policy.decision.try_rate``
+    everything after ``set`` is one key: the field the fourth change sets.
+    """
+    parts = str(dotted).split(".")
+    if len(parts) > 4 and parts[0] == "timeline" and parts[2] == "set":
+        return [*parts[:3], ".".join(parts[3:])]
+    return parts
+
+
 def nest(overrides: Mapping[str, Any]) -> dict:
     """Dotted overrides (``{"demography.srb": 1.07}``) as the nested mapping :func:`merge` takes."""
     nested: dict = {}
     for dotted, value in overrides.items():
-        parts = str(dotted).split(".")
+        parts = override_keys(dotted)
         if not all(parts):
             raise ScenarioError(
                 f"{OVERRIDE}: {dotted!r} is not a dotted field path such as 'demography.srb'."

@@ -20,7 +20,7 @@ from pydantic.fields import FieldInfo
 
 from popsim.outputs.results import TABLES
 from popsim.outputs.statistics import STATISTICS, is_figure
-from popsim.scenario.loading import ScenarioError
+from popsim.scenario.loading import ScenarioError, override_keys
 from popsim.sweeps.executors import Task, apply_overrides
 from popsim.sweeps.spec import (
     MAX_RUNS,
@@ -34,10 +34,15 @@ from popsim.sweeps.spec import (
 
 
 def scenario_field(dotted: str) -> tuple[Any, str | None]:
-    """The schema field at a dotted path, or (None, why not); ``table.N`` is entry N of a table."""
+    """The schema field at a dotted path, or (None, why not); ``table.N`` is entry N of a table.
+
+    ``timeline.N.set.FIELD``, the value FIELD takes from the N+1-th dated change on, is FIELD's.
+    """
     from popsim.scenario.demography import Scenario
 
-    parts = dotted.split(".")
+    parts = override_keys(dotted)
+    if len(parts) == 4 and parts[0] == "timeline":
+        return scenario_field(parts[3])
     if len(parts) > 1 and parts[-1].isdigit():  # one entry of a table: 'prob_no_son.2'
         table, problem = scenario_field(".".join(parts[:-1]))
         if problem or typing.get_origin(table.annotation) is not tuple:
