@@ -23,6 +23,7 @@ from popsim.sweeps.cluster import (
     MOST,
     PER_WORKER,
     PROFILER,
+    QUIET,
     STOPPED,
     Chunk,
     DaskExecutor,
@@ -101,6 +102,34 @@ def test_the_local_cluster_runs_no_profiler(dask_client):
     assert on_workers(dask_client, profiling) == {True}, "Dask's default, for a plain LocalCluster"
     with open_executor(2, "local-dask") as executor:
         assert on_workers(executor.client, profiling) == {False}
+
+
+def test_the_local_cluster_keeps_house_once_a_second(dask_client):
+    """Its servers tick, and its monitors read, at QUIET's intervals rather than Dask's."""
+
+    def intervals(dask_worker=None, dask_scheduler=None):
+        server = dask_worker or dask_scheduler
+        callbacks = server.periodic_callbacks
+        return {
+            name: callbacks[name].callback_time
+            for name in ("tick", "monitor", "memory_monitor")
+            if name in callbacks
+        }
+
+    default = dask_client.run(intervals)
+    assert {v["tick"] for v in default.values()} == {20}, "Dask's default, a plain LocalCluster"
+    with open_executor(2, "local-dask") as executor:
+        workers = executor.client.run(intervals)
+        scheduler = executor.client.run_on_scheduler(intervals)
+    ms = {k: 1000 * dask.utils.parse_timedelta(v) for k, v in QUIET.items()}
+    assert scheduler["tick"] == ms["distributed.admin.tick.interval"]
+    assert scheduler["monitor"] == ms["distributed.admin.system-monitor.interval"]
+    for values in workers.values():
+        assert values == {
+            "tick": ms["distributed.admin.tick.interval"],
+            "monitor": ms["distributed.admin.system-monitor.interval"],
+            "memory_monitor": ms["distributed.worker.memory.monitor-interval"],
+        }
 
 
 # --- the job travels once ----------------------------------------------------------------

@@ -61,6 +61,16 @@ TRIM = "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_"
 #: dashboard's profile page. The local cluster has no dashboard, and the same sampling slowed
 #: a run by about a tenth (benchmarks/README.md), so it is off there
 PROFILER = "distributed.worker.profile.enabled"
+#: the local cluster's housekeeping, slowed: every server's event loop wakes every 20 ms to
+#: check that it is not blocked, the system monitors read the machine's counters every 0.5 s
+#: and the memory monitors read their worker's memory every 0.1 s. An idle one-worker cluster
+#: spent about 6 % of a core on them, and the wake-ups slowed the run's thread by 2-5 %
+#: (benchmarks/README.md); a cluster that only runs popsim needs them once a second at most
+QUIET = {
+    "distributed.admin.tick.interval": "1s",
+    "distributed.admin.system-monitor.interval": "5s",
+    "distributed.worker.memory.monitor-interval": "1s",
+}
 
 
 class ImportPopsim(WorkerPlugin):
@@ -281,7 +291,7 @@ def open_dask(workers: int, scheduler: Any) -> Iterator[DaskExecutor]:
         return
     if scheduler == LOCAL_DASK:
         with (
-            dask.config.set({TRIM: None, PROFILER: False}),  # see TRIM and PROFILER
+            dask.config.set({TRIM: None, PROFILER: False, **QUIET}),  # see each of them
             LocalCluster(
                 n_workers=workers,
                 threads_per_worker=1,
