@@ -36,10 +36,18 @@ def cohort(overrides, n, *, parity=1, sons=1, desired=2, son_pref=False, seed=7)
     """A world of ``n`` married women aged AGE, all with the same family, at month 0."""
     scenario = popsim.load_scenario(PARAMS / "baseline.yaml", {**PIPELINE, **overrides})
     world = World(scenario, seed)
-    first = -24 if parity > 0 else NEVER
-    world.persons.add(
-        n,
-        key=np.arange(1, n + 1, dtype=np.uint64) * np.uint64(7919),
+    keys = np.arange(1, n + 1, dtype=np.uint64) * np.uint64(7919)
+    add_wives(world, keys, parity, sons, -24, desired=desired, son_pref=son_pref)
+    return world
+
+
+def add_wives(world, keys, parity, sons, first_birth_month, **fields):
+    """Married women aged AGE, one per key, with ``parity`` children (``sons`` of them sons),
+    the first (and last) born in ``first_birth_month`` if any."""
+    first = first_birth_month if parity > 0 else NEVER
+    return world.persons.add(
+        len(keys),
+        key=keys,
         sex=FEMALE,
         birth_month=-(12 * AGE + 6),
         marital=MARRIED,
@@ -48,10 +56,14 @@ def cohort(overrides, n, *, parity=1, sons=1, desired=2, son_pref=False, seed=7)
         daughters=parity - sons,
         first_birth_month=first,
         last_birth_month=first,
-        desired=desired,
-        son_pref=son_pref,
+        **fields,
     )
-    return world
+
+
+def add_wife(world, parity, sons, **fields):
+    """One more wife, who wants four children, her children born 30 months ago."""
+    key = np.array([world.persons.n + 11], dtype=np.uint64)
+    return add_wives(world, key, parity, sons, -30, desired=4, **fields)
 
 
 def run_months(world, months):
@@ -122,21 +134,7 @@ def test_incentives_lower_eligible_couples_trying_by_the_elasticity_and_no_one_e
         world = cohort({"policy.incentives.scale": scale}, 0)
         p = world.persons
         for parity, sons, cert in groups:
-            rows = p.add(
-                1,
-                key=np.uint64(p.n + 11),
-                sex=FEMALE,
-                birth_month=-(12 * AGE + 6),
-                marital=MARRIED,
-                parity=parity,
-                sons=sons,
-                daughters=parity - sons,
-                first_birth_month=-30,
-                last_birth_month=-30,
-                desired=4,
-                certificate=cert,
-            )
-            assert rows.size == 1
+            add_wife(world, parity, sons, certificate=cert)
         world.t = 0
         rows = np.arange(p.n)
         out_plan = next_birth_out_of_plan(world, rows, months_ahead=9)
@@ -173,20 +171,7 @@ def test_couples_count_the_rewards_at_their_weight():
     prices = {}
     for weight in (0.0, 0.25, 1.0):
         world = cohort({"policy.decision.reward_weight": weight}, 0)
-        p = world.persons
-        rows = p.add(
-            1,
-            key=np.uint64(p.n + 11),
-            sex=FEMALE,
-            birth_month=-(12 * AGE + 6),
-            marital=MARRIED,
-            parity=1,
-            sons=1,
-            daughters=0,
-            first_birth_month=-30,
-            last_birth_month=-30,
-            desired=4,
-        )
+        rows = add_wife(world, 1, 1)
         world.t = 0
         prices[weight] = decision.birth_price(world, rows, np.zeros(1, dtype=bool))[0]
     rewards = prices[1.0] - prices[0.0]
@@ -199,23 +184,10 @@ def test_the_period_factor_scales_every_couples_monthly_chance_first_births_incl
     probs = {}
     for factor in (1.0, 0.3):
         world = cohort({"policy.decision.period_factor": factor}, 0)
-        p = world.persons
         for parity, sons in ((0, 0), (1, 0), (1, 1), (2, 1)):
-            p.add(
-                1,
-                key=np.uint64(p.n + 11),
-                sex=FEMALE,
-                birth_month=-(12 * AGE + 6),
-                marital=MARRIED,
-                parity=parity,
-                sons=sons,
-                daughters=parity - sons,
-                first_birth_month=-30 if parity else NEVER,
-                last_birth_month=-30 if parity else NEVER,
-                desired=4,
-            )
+            add_wife(world, parity, sons)
         world.t = 0
-        rows = np.arange(p.n)
+        rows = np.arange(world.persons.n)
         probs[factor] = decision.start_probability(
             world, rows, next_birth_out_of_plan(world, rows, months_ahead=9)
         )
