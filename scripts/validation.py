@@ -8,6 +8,8 @@ Usage (from the repository root; about 2 CPU-minutes per scenario at the default
    (births index on 2015, second-birth share, SRB, TFR) are set against
    ``params/calibration/history_targets.yaml`` (a table: target, range, model mean and its
    95 % interval, z) and drawn with the replicates' range (``docs/figures/validation_history.png``).
+   A check that is not a target follows: the township's first marriages in 2021 and 2022 per
+   100 of 2013's, against China's (:data:`FIRST_MARRIAGES`).
 2. Each of the history's dated changes is removed in turn, on the same seeds: the paired
    difference in births by year between the history and the history without that change is
    what the change contributes (``docs/figures/validation_contributions.png``). The 1.5-child
@@ -40,6 +42,9 @@ LAST = "2022-12"  #: the last month run: later changes contribute nothing
 TOTAL = "baseline (1.5 children throughout)"  # history minus it: all changes together
 #: the dated events marked on the figure
 MARKS = ((2014, "selective"), (2016, "two-child"), (2020.08, "pandemic"), (2021.67, "three-child"))
+#: China's first marriages, persons (NBS, China Statistical Yearbook 2023, as reported by
+#: Yicai 2023-11-19): 23.8596 M in 2013, the peak, 11.58 M in 2021 and 10.5176 M in 2022
+FIRST_MARRIAGES = {2013: 23.8596, 2021: 11.58, 2022: 10.5176}
 #: changes of the township's world, not of the regime: the baseline keeps them
 WORLD = ("policy.decision.", "demography.")
 
@@ -60,6 +65,8 @@ def run_history(job: tuple[str, dict, int, int]) -> pd.DataFrame:
         third_plus=("order", lambda o: int((o >= 3).sum())),
     )
     by_year["tfr"] = result.annual.set_index("year")["tfr"]
+    marriages = result.events[result.events["event"] == "marriage"].groupby("year").size()
+    by_year["marriages"] = marriages.reindex(by_year.index, fill_value=0)
     return by_year.reset_index().assign(label=label, seed=seed)
 
 
@@ -122,6 +129,29 @@ def dated_table(runs: pd.DataFrame) -> pd.DataFrame:
                 "z": (mean - target.centre) / target.sd,
                 "within": bool(target.low <= mean <= target.high),
                 "source": target.source,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def marriages_check(runs: pd.DataFrame) -> pd.DataFrame:
+    """First marriages per 100 of 2013's, the history's against China's (not a target)."""
+    from popsim.analysis.intervals import t975
+
+    history = runs[runs["label"] == "history"].pivot(
+        index="seed", columns="year", values="marriages"
+    )
+    rows = []
+    for year in sorted(FIRST_MARRIAGES)[1:]:
+        values = 100 * history[year] / history[2013]
+        half = t975(len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values))
+        rows.append(
+            {
+                "year": year,
+                "China": 100 * FIRST_MARRIAGES[year] / FIRST_MARRIAGES[2013],
+                "model_mean": values.mean(),
+                "ci95_low": values.mean() - half,
+                "ci95_high": values.mean() + half,
             }
         )
     return pd.DataFrame(rows)
@@ -227,6 +257,11 @@ def main(argv: list[str] | None = None) -> int:
             f"{met} of {len(table)} dated targets met (`scripts/validation.py`).",
             "",
             markdown(table),
+            "",
+            "A check, not a target: first marriages per 100 of 2013's (the township's marriages "
+            "of its persons, China's persons marrying for the first time; NBS yearbook 2023):",
+            "",
+            markdown(marriages_check(runs)),
             "",
             "What each change contributes, births a year (history minus the history without "
             "it, mean over the paired seeds):",
