@@ -104,7 +104,7 @@ def test_the_local_cluster_runs_no_profiler(dask_client):
         assert on_workers(executor.client, profiling) == {False}
 
 
-def test_the_local_cluster_keeps_house_once_a_second(dask_client):
+def test_the_local_cluster_keeps_house_every_few_seconds(dask_client):
     """Its servers tick, and its monitors read, at QUIET's intervals rather than Dask's."""
 
     def intervals(dask_worker=None, dask_scheduler=None):

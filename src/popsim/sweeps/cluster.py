@@ -64,8 +64,8 @@ PROFILER = "distributed.worker.profile.enabled"
 #: the local cluster's housekeeping, slowed: every server's event loop wakes every 20 ms to
 #: check that it is not blocked, the system monitors read the machine's counters every 0.5 s
 #: and the memory monitors read their worker's memory every 0.1 s. An idle one-worker cluster
-#: spent about 6 % of a core on them, and the wake-ups slowed the run's thread by 2-5 %
-#: (benchmarks/README.md); a cluster that only runs popsim needs them once a second at most
+#: spent 3-7 % of a core on them, and the wake-ups slowed the run's thread by 2-5 %
+#: (benchmarks/README.md); a cluster that only runs popsim needs them every 1-5 s
 QUIET = {
     "distributed.admin.tick.interval": "1s",
     "distributed.admin.system-monitor.interval": "5s",

@@ -36,7 +36,7 @@ from popsim.sweeps.spec import (
 def scenario_field(dotted: str) -> tuple[Any, str | None]:
     """The schema field at a dotted path, or (None, why not); ``table.N`` is entry N of a table.
 
-    ``timeline.N.set.FIELD``, the value FIELD takes from the N+1-th dated change on, is FIELD's.
+    ``timeline.N.set.FIELD``, the value dated change N (from 0) sets, has FIELD's schema.
     """
     from popsim.scenario.demography import Scenario
 
