@@ -39,7 +39,7 @@ TARGETS = ROOT / "params" / "calibration" / "history_targets.yaml"
 FIGURES = ROOT / "docs" / "figures"
 YEARS = 14  # 2009-2022
 LAST = "2022-12"  #: the last month run: later changes contribute nothing
-TOTAL = "baseline (1.5 children throughout)"  # history minus it: all changes together
+TOTAL = "baseline (1.5 children throughout)"  # history minus it: the regime's changes together
 #: the dated events marked on the figure
 MARKS = ((2014, "selective"), (2016, "two-child"), (2020.08, "pandemic"), (2021.67, "three-child"))
 #: China's first marriages, persons (NBS, China Statistical Yearbook 2023, as reported by
@@ -100,9 +100,17 @@ def births_index(history: pd.DataFrame) -> pd.Series:
     return 100 * history["births"] / base.reindex(history.index, level="seed")
 
 
+def mean_interval(values: pd.Series) -> dict[str, float]:
+    """The replicates' mean and the 95 % interval of that mean (Student's t)."""
+    from popsim.analysis.intervals import t975
+
+    n, mean = len(values), values.mean()
+    half = t975(n - 1) * values.std(ddof=1) / np.sqrt(n)
+    return {"model_mean": mean, "ci95_low": mean - half, "ci95_high": mean + half}
+
+
 def dated_table(runs: pd.DataFrame) -> pd.DataFrame:
     """Each history target against the history's replicates."""
-    from popsim.analysis.intervals import t975
     from popsim.calibration.targets import load_targets
 
     history = runs[runs["label"] == "history"].set_index(["seed", "year"])
@@ -117,15 +125,12 @@ def dated_table(runs: pd.DataFrame) -> pd.DataFrame:
     for target in load_targets(TARGETS):
         figure, year = target.name.split("@")
         values = per_seed[figure].xs(int(year), level="year")
-        n, mean, sd = len(values), values.mean(), values.std(ddof=1)
-        half = t975(n - 1) * sd / np.sqrt(n)
+        mean = values.mean()
         rows.append(
             {
                 "target": target.name,
                 "range": f"{target.low:g}-{target.high:g}",
-                "model_mean": mean,
-                "ci95_low": mean - half,
-                "ci95_high": mean + half,
+                **mean_interval(values),
                 "z": (mean - target.centre) / target.sd,
                 "within": bool(target.low <= mean <= target.high),
                 "source": target.source,
@@ -136,24 +141,14 @@ def dated_table(runs: pd.DataFrame) -> pd.DataFrame:
 
 def marriages_check(runs: pd.DataFrame) -> pd.DataFrame:
     """First marriages per 100 of 2013's, the history's against China's (not a target)."""
-    from popsim.analysis.intervals import t975
-
     history = runs[runs["label"] == "history"].pivot(
         index="seed", columns="year", values="marriages"
     )
     rows = []
     for year in sorted(FIRST_MARRIAGES)[1:]:
+        china = 100 * FIRST_MARRIAGES[year] / FIRST_MARRIAGES[2013]
         values = 100 * history[year] / history[2013]
-        half = t975(len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values))
-        rows.append(
-            {
-                "year": year,
-                "China": 100 * FIRST_MARRIAGES[year] / FIRST_MARRIAGES[2013],
-                "model_mean": values.mean(),
-                "ci95_low": values.mean() - half,
-                "ci95_high": values.mean() + half,
-            }
-        )
+        rows.append({"year": year, "China": china, **mean_interval(values)})
     return pd.DataFrame(rows)
 
 
