@@ -9,6 +9,8 @@ from importlib.resources import files
 import numpy as np
 import pytest
 
+from conftest import PARAMS
+from popsim.calibration.targets import load_targets
 from popsim.scenario import tables
 
 SEXES = ("male", "female")
@@ -180,6 +182,29 @@ def test_mean_age_at_first_marriage(sex: str, low: float, high: float) -> None:
     mean = tables.mean_age_at_first_marriage(tables.first_marriage_hazard(sex))
     print(f"mean age at first marriage, {sex}: {mean:.2f}")
     assert math.isfinite(mean) and low < mean < high
+
+
+def test_mean_age_of_mothers_counts_every_woman_of_the_census_table() -> None:
+    """The single years carry the table's own totals, so no age is lost from the mean."""
+    rows = read_csv("china_2010_census_women_giving_birth_by_residence_age_order_sex.csv")
+    for residence in tables.RESIDENCES:
+        mine = [r for r in rows if r["residence"] == residence]
+        total = next(r for r in mine if r["mother_age"] == "total")
+        for column in ("order1_total", "order2_total", "order3plus_total"):
+            years = sum(float(r[column] or 0) for r in mine if r["mother_age"].isdigit())
+            assert years == float(total[column]), (residence, column)
+    means = {r: [tables.mean_age_of_mothers(r, o) for o in (1, 2, 3)] for r in tables.RESIDENCES}
+    print({r: [round(m, 2) for m in ms] for r, ms in means.items()})
+    for ms in means.values():
+        assert ms[0] < ms[1] < ms[2], "later births come at older ages"
+    assert means["rural"][0] < means["town"][0] < means["city"][0]
+
+
+def test_first_birth_target_is_the_rural_census_mean() -> None:
+    """The calibration's target for the mean age at first birth is centred on rural China."""
+    targets = load_targets(PARAMS / "calibration" / "targets.yaml")
+    target = next(t for t in targets if t.name == "mean_age_first_birth")
+    assert target.centre == pytest.approx(tables.mean_age_of_mothers("rural", 1), abs=0.05)
 
 
 def test_mean_age_at_first_marriage_of_single_year() -> None:

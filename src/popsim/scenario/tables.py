@@ -27,6 +27,8 @@ _ANHUI_FILE = "anhui_china_2010_census_population_by_agegroup_sex.csv"
 _CHINA_AGE_FILE = "china_2010_census_population_by_age_sex.csv"
 _MARITAL_FILE = "china_2010_census_15plus_by_residence_sex_age_marital.csv"
 _BIRTHS_FILE = "china_2010_census_births_by_age_order.csv"
+_MOTHERS_FILE = "china_2010_census_women_giving_birth_by_residence_age_order_sex.csv"
+RESIDENCES = ("all", "city", "town", "rural")
 
 
 def _rows(name: str) -> list[dict[str, str]]:
@@ -226,6 +228,28 @@ def mean_age_at_first_marriage(hazard: np.ndarray) -> float:
     if not married.sum() > 0:
         return math.nan
     return float(np.sum((np.arange(h.size) + 0.5) * married) / married.sum())
+
+
+@lru_cache(maxsize=8)
+def mean_age_of_mothers(residence: str = "rural", order: int = 1) -> float:
+    """Mean age of the women who had a birth of this order (1, 2, or 3 for 3+) in the 2010 census.
+
+    Women who gave birth from November 2009 to October 2010, by completed age at the census;
+    a birth came on average half a year before it, so the mean of completed ages is the mean
+    exact age at the birth. The calibration's ``mean_age_first_birth`` target is the rural
+    figure for order 1 (the township is rural).
+    """
+    if residence not in RESIDENCES:
+        raise ValueError(f"residence must be one of {RESIDENCES}, got {residence!r}")
+    if order not in (1, 2, 3):
+        raise ValueError(f"order must be 1, 2 or 3 (3 and later), got {order!r}")
+    column = f"order{order}_total" if order < 3 else "order3plus_total"
+    ages, women = [], []
+    for r in _rows(_MOTHERS_FILE):
+        if r["residence"] == residence and r["mother_age"].isdigit():
+            ages.append(int(r["mother_age"]))
+            women.append(float(r[column] or 0))  # an empty cell is no woman
+    return float(np.average(ages, weights=women))
 
 
 @lru_cache(maxsize=1)
