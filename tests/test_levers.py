@@ -12,12 +12,14 @@ import pytest
 import popsim
 from conftest import PARAMS
 from popsim.mechanisms.checkups import attendance_probability, birth_known_probability
-from popsim.mechanisms.contraception import relative_failure
+from popsim.mechanisms.contraception import refusal_probability, relative_failure
 from popsim.mechanisms.decision import annuity_value
 from popsim.mechanisms.fees import collectable, lognormal_wealth
 from popsim.mechanisms.fertility import conception_factor
 from popsim.model.cadres import replace_weakest, village_effort
-from popsim.scenario.couples import METHODS
+from popsim.model.township import PopsimModel
+from popsim.outputs.runner import resize
+from popsim.scenario.couples import METHODS, is_larc
 
 
 def run(overrides, seed=3, n=6000, years=6):
@@ -157,6 +159,61 @@ def test_larc_campaign_raises_iud_and_sterilisation():
     assert on.kpis[larc].sum(axis=1).mean() > off.kpis[larc].sum(axis=1).mean() + 0.2, (
         "the campaign's targets are completed: long-acting methods replace short-acting ones"
     )
+
+
+def test_refusal_odds_apply_to_son_seekers_only():
+    seeking = np.array([True, False])
+    assert refusal_probability(0.1, 1.0, seeking).tolist() == pytest.approx([0.1, 0.1])
+    # odds 0.1 / 0.9 times 9 = 1: a probability of one half
+    assert refusal_probability(0.1, 9.0, seeking).tolist() == pytest.approx([0.5, 0.1])
+    assert refusal_probability(1.0, 5.0, seeking).tolist() == [1.0, 1.0]
+    assert refusal_probability(0.0, 5.0, seeking).tolist() == [0.0, 0.0]
+
+
+def _larc_by_refusal_draw(son_odds: float) -> tuple[np.ndarray, ...]:
+    """Mothers' refusal draws, whether they prefer a son and seek one, and whether they have
+    LARC, after a burn-in and two years under ``son_odds``."""
+    scenario = popsim.load_scenario(
+        PARAMS / "baseline.yaml",
+        {
+            "township.burn_in_policy": "own",
+            "policy.contraception.refusal_son_odds": son_odds,
+            "policy.contraception.fake_certificate_prob": 0.0,  # every LARC is a method
+        },
+    )
+    world = PopsimModel(resize(scenario, 6000, 2), seed=5).run().world
+    p = world.persons
+    rows = np.flatnonzero(p.alive & (p.sex == 0) & (p.parity >= 1))
+    (u,) = world.streams.keyed_many((("larc_refusal", 0),), p.key[rows])
+    prefer = p.son_pref[rows]
+    return u, prefer, prefer & (p.sons[rows] == 0), is_larc(p.method[rows])
+
+
+def test_son_seekers_refuse_larc_at_the_raised_odds():
+    """Refusal is a trait: a mother whose draw lies below her threshold never has LARC.
+
+    With odds 25 the threshold of a son-preferring mother without a son rises from 0.104 to
+    0.744, so those with draws between the two lose the LARC they had at odds 1, and the other
+    mothers keep theirs: those without son preference, whom the odds never reach.
+    """
+    base = popsim.load_scenario(PARAMS / "baseline.yaml").policy.contraception.refusal
+    raised = float(refusal_probability(base, 25.0, np.array([True]))[0])
+    u1, prefer1, seeking1, larc1 = _larc_by_refusal_draw(1.0)
+    u25, prefer25, seeking25, larc25 = _larc_by_refusal_draw(25.0)
+    band1 = seeking1 & (u1 >= base) & (u1 < raised)
+    band25 = seeking25 & (u25 >= base) & (u25 < raised)
+    print(
+        f"son seekers with draws in [{base}, {raised:.3f}): LARC {larc1[band1].mean():.2f} "
+        f"at odds 1 ({band1.sum()}), {larc25[band25].mean():.3f} at odds 25 ({band25.sum()})"
+    )
+    assert band1.sum() > 50 and larc1[band1].mean() > 0.5, "the band had LARC at odds 1"
+    assert not larc25[band25].any(), "and none at odds 25"
+    assert not larc25[u25 < base].any(), "below the base threshold nobody has LARC"
+    others1, others25 = ~prefer1 & (u1 >= base), ~prefer25 & (u25 >= base)
+    share1, share25 = larc1[others1].mean(), larc25[others25].mean()
+    se = np.sqrt(share1 * (1 - share1) / others1.sum() + share25 * (1 - share25) / others25.sum())
+    print(f"other mothers above it: LARC {share1:.3f} and {share25:.3f} (se {se:.3f})")
+    assert abs(share25 - share1) < 4 * se, "the other mothers complete theirs as before"
 
 
 def test_hidden_wanted_pregnancies_escape_the_remedial_measures():

@@ -6,7 +6,8 @@ one (IUD, female or male sterilisation) when the campaign reaches them. The
 campaign lists every woman with one child and no IUD or sterilisation as an IUD
 target, and every woman with two or more children as a sterilisation target
 (docs/regime.md §5); a listed target is completed with a monthly hazard scaled by
-the village cadres' effort. Women trying for an in-plan child are not listed
+the village cadres' effort, unless the woman refuses (a trait; more often while her couple
+wants a son and has none). Women trying for an in-plan child are not listed
 for an IUD. An away woman completes her target with an out-of-area certificate,
 which is fake with some probability (the reported layer counts it, the true one
 does not) until a verification catches it.
@@ -44,6 +45,16 @@ def relative_failure(
     rel = np.minimum(1.0, scale * np.asarray(failure, dtype=float) / max(peak_fecundability, 1e-12))
     rel[0] = 1.0  # no method: the couple's own fecundability
     return rel
+
+
+def refusal_probability(refusal: float, son_odds: float, seeking: np.ndarray) -> np.ndarray:
+    """Each listed woman's chance of refusing LARC.
+
+    ``refusal``, or for a son-preferring woman without a son (``seeking``) the probability
+    whose odds are ``son_odds`` times its odds.
+    """
+    raised = son_odds * refusal / (1.0 - refusal + son_odds * refusal)  # odds x son_odds
+    return np.where(seeking, raised, refusal)
 
 
 def wives_of_reproductive_age(world) -> np.ndarray:
@@ -101,7 +112,11 @@ def _campaign(world, wives: np.ndarray) -> None:
     effort = world.effort[p.village[targets]]
     to_sterilise = sterilise[targets] & (u_sterilise < c.sterilisation_rate * effort)
     to_iud = iud[targets] & (u_iud < c.larc_rate * effort)
-    done_mask = (u_refusal >= c.refusal) & (to_sterilise | to_iud)
+    refusal = c.refusal
+    if c.refusal_son_odds != 1:  # refusal is a trait: the same draw, a threshold by status
+        seeking = p.son_pref[targets] & (p.sons[targets] == 0)
+        refusal = refusal_probability(c.refusal, c.refusal_son_odds, seeking)
+    done_mask = (u_refusal >= refusal) & (to_sterilise | to_iud)
     done, sterilised = targets[done_mask], to_sterilise[done_mask]
     u_fake, u_side = world.uniforms(("fake_certificate", "sterilisation_side"), done)
     fake = p.away[done] & (u_fake < c.fake_certificate_prob)

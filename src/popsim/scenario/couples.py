@@ -105,6 +105,17 @@ class Contraception(Section):
         "LARC targets",
         source="[C] popsim calibrate params/calibration/baseline.yaml (docs/calibration.md)",
     )
+    refusal_son_odds: float = lever(
+        1.0,
+        unit="odds ratio",
+        ge=1,
+        le=100,
+        meaning="odds that a son-preferring woman without a son refuses LARC, against the "
+        "others' odds (refusal): 1, the same for all",
+        source="[C] popsim calibrate params/calibration/baseline.yaml (docs/calibration.md); "
+        "couples with two girls were 5-6 times as likely as those with two boys to have a "
+        "third child in rural Anhui (Graham, Larsen and Xu 1998)",
+    )
     larc_grace_months: int = lever(
         3, unit="months", ge=0, le=60, meaning="months after a birth before the target is listed"
     )
