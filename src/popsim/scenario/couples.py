@@ -106,7 +106,7 @@ class Contraception(Section):
         source="[C] popsim calibrate params/calibration/baseline.yaml (docs/calibration.md)",
     )
     refusal_son_odds: float = lever(
-        1.0,
+        8.0,
         unit="odds ratio",
         ge=1,
         le=100,
