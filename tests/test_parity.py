@@ -109,8 +109,10 @@ def test_the_mothers_of_two_are_counted_as_the_person_table_says():
     """The monthly counts of women under 50 with two daughters or two sons, against a count
     written from the person table at the run's end."""
     scenario = popsim.load_scenario(PARAMS / "baseline.yaml")
-    model = PopsimModel(popsim.outputs.runner.resize(scenario, 3000, 1), seed=4).run()
-    p, age = model.world.persons, model.world.age_years
+    model = PopsimModel(popsim.outputs.runner.resize(scenario, 4000, 1), seed=4).run()
+    p = model.world.persons
+    # ages in the last recorded month, when it counted (the world's clock is one month on)
+    age = (model.world.t - 1 - p.birth_month) // 12
     frame = pd.DataFrame(
         {"alive": p.alive, "female": p.sex == FEMALE, "parity": p.parity, "sons": p.sons}
     )[age < 50]

@@ -131,12 +131,12 @@ STEPS: tuple[Step, ...] = (
         contraception.step_contraception,
         "world",
         _cols(
-            "key alive month.wives effort away village preg_month iud_missing "
+            "key alive month.wives effort away village preg_month iud_missing son_pref "
             "last_birth_month " + RULE
         ),
         _cols("method larc_fake wants_more ledger"),
-        "IUD expulsion, short-acting uptake, LARC campaign (its surgeries counted), fake "
-        "certificates caught",
+        "IUD expulsion, short-acting uptake, LARC campaign (its surgeries counted; son seekers "
+        "refuse more often), fake certificates caught",
         present=lever("contraception"),
     ),
     Step(
