@@ -20,6 +20,7 @@ from popsim.model.cadres import replace_weakest, village_effort
 from popsim.model.township import PopsimModel
 from popsim.outputs.runner import resize
 from popsim.scenario.couples import METHODS, is_larc
+from popsim.state.population import FEMALE
 
 
 def run(overrides, seed=3, n=6000, years=6):
@@ -183,7 +184,7 @@ def _larc_by_refusal_draw(son_odds: float) -> tuple[np.ndarray, ...]:
     )
     world = PopsimModel(resize(scenario, 6000, 2), seed=5).run().world
     p = world.persons
-    rows = np.flatnonzero(p.alive & (p.sex == 0) & (p.parity >= 1))
+    rows = np.flatnonzero(p.alive & (p.sex == FEMALE) & (p.parity >= 1))
     (u,) = world.streams.keyed_many((("larc_refusal", 0),), p.key[rows])
     prefer = p.son_pref[rows]
     return u, prefer, prefer & (p.sons[rows] == 0), is_larc(p.method[rows])
@@ -192,9 +193,10 @@ def _larc_by_refusal_draw(son_odds: float) -> tuple[np.ndarray, ...]:
 def test_son_seekers_refuse_larc_at_the_raised_odds():
     """Refusal is a trait: a mother whose draw lies below her threshold never has LARC.
 
-    With odds 25 the threshold of a son-preferring mother without a son rises from 0.104 to
-    0.744, so those with draws between the two lose the LARC they had at odds 1, and the other
-    mothers keep theirs: those without son preference, whom the odds never reach.
+    With odds 25 the threshold of a son-preferring mother without a son rises from the base
+    refusal (0.104) to about 0.74, so those with draws between the two lose the LARC they had
+    at odds 1, and the other mothers keep theirs: those without son preference, whom the odds
+    never reach.
     """
     base = popsim.load_scenario(PARAMS / "baseline.yaml").policy.contraception.refusal
     raised = float(refusal_probability(base, 25.0, np.array([True]))[0])
