@@ -154,27 +154,41 @@ def census_single(sex: str) -> dict[int, float]:
 
 
 @pytest.mark.parametrize("sex", SEXES)
-def test_marriage_hazard_reproduces_census_proportion_single(sex: str) -> None:
+def test_marriage_schedule_fits_census_proportion_single(sex: str) -> None:
+    """The fitted Coale-McNeil schedule's group means meet the census's 15-19 .. 45-49."""
+    a0, k, c = tables.coale_mcneil_fit(sex)
+    single = census_single(sex)
+    within = np.linspace(0.0, 5.0, 51)
+    misses = {}
+    for a in range(15, 50, 5):
+        model = 1.0 - tables.coale_mcneil_ever_married(a + within, a0, k, c).mean()
+        misses[a] = model - single[a]
+    shown = {a: round(m, 4) for a, m in misses.items()}
+    print(f"{sex}: a0 {a0:.2f}, k {k:.3f}, c {c:.4f}; misses", shown)
+    # Three parameters for seven groups: a schedule that ignored a group would miss it by
+    # more than the cross-section's cohort noise (largest miss 0.011, men 45-49).
+    assert max(abs(m) for m in misses.values()) < 0.015
+    assert 0.9 < c <= 1.0 and 10 < a0 < 25 and 0.3 < k < 1.5
+
+
+@pytest.mark.parametrize("sex", SEXES)
+def test_marriage_hazard_reproduces_its_schedule(sex: str) -> None:
+    """Survival through the single-year hazards is the schedule's proportion single."""
     h = tables.first_marriage_hazard(sex)
     assert h.shape == (101,) and (h >= 0).all()
     assert (h[:12] == 0).all() and (h[65:] == 0).all()
-    ln_surv = -np.concatenate(([0.0], np.cumsum(h)))  # ln S at whole ages 0..101
-    single = census_single(sex)
-    reproduced = []
-    lowest = 1.0
-    for a, s in single.items():
-        # ln S is linear between midpoints, so on [a+1, a+2.5] it keeps the slope of year
-        # a+1: ln S(a+2.5) = ln S(a+2) - h[a+1] / 2.
-        implied = math.exp(ln_surv[a + 2] - 0.5 * h[a + 1])
-        if s <= lowest:  # inside the interpolated (non-increasing) range
-            assert implied == pytest.approx(s, rel=1e-9, abs=1e-12), (sex, a)
-            reproduced.append(a)
-            lowest = s
-        else:  # a cross-sectional rise: held at the running minimum, hazard 0
-            assert implied == pytest.approx(lowest, rel=1e-9), (sex, a)
-    print(f"{sex}: census proportion single reproduced for groups starting at {reproduced}")
-    # Guard against silently dropping groups: all groups before the first rise must count.
-    assert reproduced[:7] == list(range(15, 50, 5))
+    ages = np.arange(12, 66)
+    surv = np.exp(-np.cumsum(h)[ages - 1])  # S at exact age x: hazards of ages 0..x-1
+    expected = 1.0 - tables.coale_mcneil_ever_married(ages, *tables.coale_mcneil_fit(sex))
+    np.testing.assert_allclose(surv, expected / expected[0], rtol=1e-9)
+
+
+def test_coale_mcneil_mean_age_is_a0_plus_11_36_k() -> None:
+    """The standard schedule's mean is 11.36 years after a0 (Coale and McNeil 1972)."""
+    ages = np.linspace(0.0, 120.0, 240_001)
+    ever = tables.coale_mcneil_ever_married(ages, 15.0, 1.0, 1.0)
+    mean = float(np.sum(0.5 * (ages[1:] + ages[:-1]) * np.diff(ever)) / (ever[-1] - ever[0]))
+    assert mean == pytest.approx(15.0 + 11.36, abs=0.02)
 
 
 @pytest.mark.parametrize(("sex", "low", "high"), [("female", 20.0, 26.0), ("male", 22.0, 29.0)])

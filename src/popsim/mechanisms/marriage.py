@@ -151,6 +151,27 @@ def step_marriage(world: World) -> None:
     _external_brides(world, men)
 
 
+def external_bride_months(
+    u: np.ndarray, groom_months: np.ndarray, cdf: np.ndarray, min_age: int
+) -> np.ndarray:
+    """Ages in months of brides from outside: the women's ages at first marriage up to the groom's.
+
+    A bride's age is drawn from the women's first-marriage schedule (``cdf``, from
+    :func:`popsim.state.world.first_marriage_age_cdf`) cut at her groom's age, by inverting
+    the distribution with her uniform ``u``, linearly within each year of age. She is at
+    least ``min_age`` (the legal minimum) and never older than he is, unless he is under it.
+    """
+    year, month = np.divmod(groom_months, 12)
+    year = np.minimum(year, cdf.size - 2)
+    cap = cdf[year] + (cdf[year + 1] - cdf[year]) * (month / 12.0)
+    share = u * cap
+    age = np.clip(np.searchsorted(cdf, share, side="right") - 1, 0, cdf.size - 2)
+    step = cdf[age + 1] - cdf[age]
+    within = np.divide(share - cdf[age], step, out=np.zeros_like(share), where=step > 0)
+    months = age * 12 + np.minimum((within * 12).astype(np.int64), 11)
+    return np.maximum(np.minimum(months, groom_months), min_age * 12)
+
+
 def _external_brides(world: World, men: np.ndarray) -> None:
     """Never-married men (of ``men``, the month's single men) who marry a bride from outside."""
     p, t, mar = world.persons, world.t, world.scenario.demography.marriage
@@ -162,8 +183,12 @@ def _external_brides(world: World, men: np.ndarray) -> None:
     grooms = eligible[world.uniform("external_bride", eligible) < p_month]
     if grooms.size == 0:
         return
-    younger = (world.uniform("external_bride_age", grooms) * 60).astype(np.int64)  # 0-59 months
-    bride_months = np.maximum(world.age_months[grooms] - younger, mar.min_age_female * 12)
+    bride_months = external_bride_months(
+        world.uniform("external_bride_age", grooms),
+        world.age_months[grooms],
+        world.rates.bride_age_cdf,
+        mar.min_age_female,
+    )
     birth_month = t - bride_months
     keys = derive(p.key[grooms], TAG_BRIDE)
     brides = p.add(

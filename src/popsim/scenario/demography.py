@@ -117,13 +117,15 @@ class Marriage(Section):
         lambda: tuple(tables.first_marriage_hazard("female")),
         unit="per year",
         meaning="first-marriage hazard of never-married women by age",
-        source="[D] rural China 2010 census, proportions never married",
+        source="[D] rural China 2010 census, proportions never married: Coale-McNeil schedule "
+        "fitted to 15-19 .. 45-49 (tables.coale_mcneil_fit)",
     )
     hazard_male: AgeRates = lever(
         lambda: tuple(tables.first_marriage_hazard("male")),
         unit="per year",
         meaning="relative propensity of never-married men to be chosen as grooms, by age",
-        source="[D] rural China 2010 census, proportions never married",
+        source="[D] rural China 2010 census, proportions never married: Coale-McNeil schedule "
+        "fitted to 15-19 .. 45-49 (tables.coale_mcneil_fit)",
     )
     underage_factor: float = lever(
         1.0,

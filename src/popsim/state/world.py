@@ -30,6 +30,18 @@ def monthly_probability(annual_rate: np.ndarray | float) -> np.ndarray:
     return -np.expm1(-np.asarray(annual_rate, dtype=float) / 12.0)
 
 
+def first_marriage_age_cdf(hazard, min_age: int) -> np.ndarray:
+    """Cumulative distribution of women's ages at first marriage, at whole ages 0..N_AGES.
+
+    The marriages of a cohort that follows ``hazard`` (annual, by single year) from the
+    legal minimum age ``min_age`` on; entry x is the share married before exact age x.
+    """
+    h = np.asarray(hazard, dtype=float).copy()
+    h[:min_age] = 0.0
+    ever = -np.expm1(-np.concatenate(([0.0], np.cumsum(h))))
+    return ever / ever[-1]
+
+
 @dataclass(frozen=True)
 class Rates:
     """Scenario values converted once into the monthly, age-indexed arrays kernels use."""
@@ -43,6 +55,7 @@ class Rates:
     marriage_female: np.ndarray  #: [age] monthly first-marriage probability of women
     groom_weight: np.ndarray  #: [age] relative chance a single man is chosen as a groom
     external_bride: float  #: monthly probability of marrying a bride from outside
+    bride_age_cdf: np.ndarray  #: [age] women's first marriages before each age
     labour_out: float
     labour_return: float
     separated_contact: float  #: relative conception rate of couples living apart
@@ -69,6 +82,7 @@ class Rates:
             marriage_female=marriage_female,
             groom_weight=groom_weight,
             external_bride=float(monthly_probability(mar.external_bride_rate)),
+            bride_age_cdf=first_marriage_age_cdf(mar.hazard_female, mar.min_age_female),
             labour_out=float(monthly_probability(mig.labour_out_rate)),
             labour_return=float(monthly_probability(mig.labour_return_rate)),
             separated_contact=mig.separated_contact if mig.enabled else 1.0,

@@ -1,0 +1,38 @@
+"""Brides from outside: their ages follow the women's first-marriage schedule up to the groom's."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from popsim.mechanisms.marriage import external_bride_months
+from popsim.scenario import tables
+from popsim.state.world import first_marriage_age_cdf
+
+MIN_AGE = 20
+CDF = first_marriage_age_cdf(tables.first_marriage_hazard("female"), MIN_AGE)
+
+
+def test_cdf_starts_at_the_legal_age_and_ends_at_one() -> None:
+    assert (CDF[: MIN_AGE + 1] == 0).all() and CDF[-1] == pytest.approx(1.0)
+    assert (np.diff(CDF) >= 0).all() and (np.diff(CDF[MIN_AGE:66]) > 0).all()
+
+
+@pytest.mark.parametrize("groom_months", [45 * 12, 26 * 12 + 6, 33 * 12 + 11])
+def test_bride_ages_invert_the_schedule_cut_at_the_groom(groom_months: int) -> None:
+    """Evenly spaced uniforms give the schedule's shares below each age, within 1/n."""
+    n = 20_000
+    u = (np.arange(n) + 0.5) / n
+    grooms = np.full(n, groom_months)
+    brides = external_bride_months(u, grooms, CDF, MIN_AGE)
+    assert (brides <= grooms).all() and (brides >= MIN_AGE * 12).all()
+    year, month = divmod(groom_months, 12)
+    cap = CDF[year] + (CDF[year + 1] - CDF[year]) * month / 12
+    for age in range(MIN_AGE + 1, year + 1):
+        expected = CDF[age] / cap  # share of the cut schedule married before exact age
+        assert (brides < age * 12).mean() == pytest.approx(expected, abs=2 / n), age
+
+
+def test_bride_of_a_groom_under_the_legal_age_is_at_it() -> None:
+    brides = external_bride_months(np.array([0.3, 0.9]), np.array([18 * 12, 19 * 12]), CDF, 20)
+    assert (brides == 20 * 12).all()
