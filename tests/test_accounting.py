@@ -12,9 +12,10 @@ from popsim.mechanisms.costs import COST_LINES
 from popsim.mechanisms.incentives import LINES
 from popsim.model.township import PopsimModel
 from popsim.outputs.kpis import SPENDING
-from popsim.outputs.runner import collect
+from popsim.outputs.runner import collect, resize
+from popsim.outputs.statistics import single_women
 from popsim.scenario.regime import Costs
-from popsim.state.population import FEMALE, MALE, MARRIED, Persons
+from popsim.state.population import FEMALE, MALE, MARRIED, SINGLE, Persons
 
 
 @pytest.fixture(scope="module")
@@ -238,3 +239,35 @@ def test_remedial_abortions_are_priced_late_when_rounds_are_rare():
     frequent, rare = late_share(3), late_share(12)
     assert frequent < 0.2, f"rounds every 3 months find pregnancies early: {frequent:.2f} late"
     assert rare > 0.4, f"yearly rounds find most pregnancies after month 3: {rare:.2f} late"
+
+
+def test_pyramid_counts_residents_and_never_married_of_the_final_state():
+    """The last year-end pyramid's residents and never married are the final state's."""
+    scenario = popsim.load_scenario(PARAMS / "baseline.yaml")
+    model = PopsimModel(resize(scenario, 3_000, 2), seed=4)
+    model.run()
+    pyramid = collect(model).pyramid
+    last = pyramid[pyramid["year"] == pyramid["year"].max()].groupby("sex")
+    p = model.world.persons
+    present = p.alive & ~p.away
+    for sex, counts in last:
+        mine = present & (p.sex == sex)
+        assert counts["persons"].sum() == np.count_nonzero(p.alive & (p.sex == sex))
+        assert counts["residents"].sum() == np.count_nonzero(mine)
+        assert counts["never_married"].sum() == np.count_nonzero(mine & (p.marital == SINGLE))
+    children = pyramid[pyramid["age_group"].isin(["0-4", "5-9"])]
+    assert (children["never_married"] == children["residents"]).all()
+    assert (pyramid["residents"] < pyramid["persons"]).any(), "some are away"
+
+
+def testsingle_women_shares_pool_the_year_ends():
+    """Each share is never married over residents, women only, pooled over the window."""
+    rows = []
+    for year, (res, single) in {2009: (100, 60), 2010: (300, 120), 2011: (200, 40)}.items():
+        for sex, factor in ((FEMALE, 1), (MALE, 2)):
+            rows.append((year, "25-29", sex, res * factor, res * factor, single))
+    pyramid = pd.DataFrame(
+        rows, columns=["year", "age_group", "sex", "persons", "residents", "never_married"]
+    )
+    assert single_women(pyramid) == {"single_women_25_29": pytest.approx(220 / 600)}
+    assert single_women(pyramid.drop(columns="never_married")) == {}

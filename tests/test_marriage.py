@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -36,3 +38,24 @@ def test_bride_ages_invert_the_schedule_cut_at_the_groom(groom_months: int) -> N
 def test_bride_of_a_groom_under_the_legal_age_is_at_it() -> None:
     brides = external_bride_months(np.array([0.3, 0.9]), np.array([18 * 12, 19 * 12]), CDF, 20)
     assert (brides == 20 * 12).all()
+
+
+def test_in_migrants_arrive_at_the_ages_the_levers_give() -> None:
+    """Never-married in-migrants come at ages spread evenly over immigrant_age_min..max."""
+    import popsim
+
+    scenario = popsim.load_scenario(
+        None,
+        {
+            "demography.migration.immigration_rate": 0.05,
+            "demography.migration.immigrant_age_min": 30,
+            "demography.migration.immigrant_age_max": 31,
+        },
+    )
+    events = popsim.simulate(scenario, seed=3, n_agents=3_000, years=2).events
+    arrivals = events[(events["event"] == "in_migration") & (events["reason"] == "immigration")]
+    years = arrivals["age_months"] // 12
+    assert len(arrivals) > 200 and years.between(30, 31).all()
+    # two years of age, evenly: each holds half of them, within 4 binomial sd
+    half = len(arrivals) / 2
+    assert abs((years == 30).sum() - half) < 4 * math.sqrt(half / 2)

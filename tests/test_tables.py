@@ -221,6 +221,16 @@ def test_first_birth_target_is_the_rural_census_mean() -> None:
     assert target.centre == pytest.approx(tables.mean_age_of_mothers("rural", 1), abs=0.05)
 
 
+def test_single_women_targets_contain_the_rural_census_shares() -> None:
+    """The never-married targets hold rural China's 2010 shares of women 20-24 .. 30-34."""
+    targets = {t.name: t for t in load_targets(PARAMS / "calibration" / "targets.yaml")}
+    single = census_single("female")
+    for a in (20, 25, 30):
+        target = targets[f"single_women_{a}_{a + 4}"]
+        assert target.low < single[a] < target.high
+        assert f"{100 * single[a]:.1f} %" in target.source
+
+
 def test_mean_age_at_first_marriage_of_single_year() -> None:
     h = np.zeros(101)
     h[24] = 5.0  # everyone marries at 24, counted at 24.5

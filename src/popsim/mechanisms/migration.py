@@ -17,7 +17,6 @@ from popsim.state.rng import derive
 from popsim.state.world import World
 
 HOUSEHOLD, IMMIGRATION = REASONS.index("household"), REASONS.index("immigration")
-IMMIGRANT_AGES = (18, 36)  #: in-migrants are never-married adults of these ages [U]
 
 
 def labour_moves(
@@ -84,8 +83,7 @@ def step_migration(world: World) -> None:
     n = rng.poisson(rates.immigration * residents)
     if n == 0:
         return
-    lo, hi = IMMIGRANT_AGES
-    birth_month = t - rng.integers(lo * 12, hi * 12, n)
+    birth_month = t - rng.integers(mig.immigrant_age_min * 12, (mig.immigrant_age_max + 1) * 12, n)
     sex = np.where(rng.random(n) < 0.5, MALE, FEMALE)
     village = rng.integers(0, world.scenario.township.n_villages, n).astype(np.int16)
     month_tag = np.uint64((t % (1 << 32)) << 32)  # t < 0 during the burn-in

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from popsim.scenario.demography import N_AGES
-from popsim.state.population import FEMALE
+from popsim.state.population import FEMALE, SINGLE
 
 FLOWS = {
     "births": "birth",
@@ -106,11 +106,20 @@ def mothers_of_two(world) -> tuple[int, int]:
 
 
 def snapshot(model) -> None:
-    """Year-end age pyramid by sex and parity distribution of women 45-49."""
+    """Year-end age pyramid by sex and parity distribution of women 45-49.
+
+    The pyramid counts everyone registered, those present (not away, as a census counts
+    residents) and the present who never married, by sex and single year of age.
+    """
     p, age = model.world.persons, model.world.age_years
     alive = p.alive
-    cell = model.world.age_cell[alive]
-    model.snapshots["pyramid"].append(np.bincount(cell, minlength=2 * N_AGES).reshape(2, N_AGES))
+    present = alive & ~p.away
+    cells = model.world.age_cell
+    counts = [
+        np.bincount(cells[rows], minlength=2 * N_AGES).reshape(2, N_AGES)
+        for rows in (alive, present, present & (p.marital == SINGLE))
+    ]
+    model.snapshots["pyramid"].append(np.stack(counts))
     women = alive & (p.sex == FEMALE) & (age >= PARITY_AGES[0]) & (age < PARITY_AGES[1])
     model.snapshots["parity"].append(
         np.bincount(np.minimum(p.parity[women], MAX_PARITY), minlength=MAX_PARITY + 1)

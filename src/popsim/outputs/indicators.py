@@ -131,8 +131,15 @@ def annual(
     return out[columns + [c for c in out.columns if c not in columns]]
 
 
+PYRAMID_COUNTS = ("persons", "residents", "never_married")  #: the snapshot's layers
+
+
 def pyramid(snapshots: list[np.ndarray], start_year: int) -> pd.DataFrame:
-    """Year-end persons by 5-year age group and sex (tidy)."""
+    """Year-end persons by 5-year age group and sex (tidy).
+
+    All registered (``persons``), those present (``residents``, not away) and the present
+    never married.
+    """
     rows = []
     for i, counts in enumerate(snapshots):
         for sex in (0, 1):
@@ -142,10 +149,10 @@ def pyramid(snapshots: list[np.ndarray], start_year: int) -> pd.DataFrame:
                         start_year + i,
                         f"{lo}-{hi}" if lo < 100 else "100+",
                         sex,
-                        int(counts[sex, lo : hi + 1].sum()),
+                        *(int(layer[sex, lo : hi + 1].sum()) for layer in counts),
                     )
                 )
-    return pd.DataFrame(rows, columns=["year", "age_group", "sex", "persons"])
+    return pd.DataFrame(rows, columns=["year", "age_group", "sex", *PYRAMID_COUNTS])
 
 
 def parity_distribution(snapshots: list[np.ndarray], start_year: int) -> pd.DataFrame:

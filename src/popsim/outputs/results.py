@@ -48,7 +48,8 @@ class Result:
         monthly: stocks and flows of every month (Mesa's DataCollector).
         villages: population of every village every month.
         exposure: person-years by year, sex and single age.
-        pyramid: year-end persons by 5-year age group and sex.
+        pyramid: year-end persons by 5-year age group and sex: registered, present
+            (residents) and present never married.
         parity: year-end women 45-49 by parity.
         kpis: one row per year of the family-planning KPIs, true and reported
             (compliance, SRB by order, check-up participation, contraception and

@@ -39,6 +39,9 @@ STATISTICS = {
     "share_condom": "condom, share",
     "share_pill": "pill, share",
     "mean_age_first_marriage": "women's mean age at first marriage",
+    "single_women_20_24": "never-married share of the women 20-24 present at the year ends",
+    "single_women_25_29": "never-married share of the women 25-29 present at the year ends",
+    "single_women_30_34": "never-married share of the women 30-34 present at the year ends",
     "mean_age_first_birth": "women's mean age at first birth",
     "fee_collection_rate": "social maintenance fee collected / levied",
     "compliance_reported": "in-plan share of registered births",
@@ -180,6 +183,28 @@ def _window(frame: pd.DataFrame, first_year: int) -> pd.DataFrame:
     return frame[frame["year"] < first_year + WINDOW_YEARS] if "year" in frame else frame
 
 
+SINGLE_GROUPS = ("20-24", "25-29", "30-34")  #: age groups of the never-married shares
+
+
+def single_women(pyramid: pd.DataFrame) -> dict[str, float]:
+    """Never-married share of the women present in each of :data:`SINGLE_GROUPS`.
+
+    Pooled over the window's year ends, as a census counts its residents (those away for
+    work are counted where they are). Empty without the columns (tables saved before them).
+    """
+    if "never_married" not in pyramid:
+        return {}
+    women = pyramid[pyramid["sex"] == 0]  # 0: female
+    totals = women.groupby("age_group")[["residents", "never_married"]].sum()
+    return {
+        f"single_women_{group.replace('-', '_')}": ratio(
+            int(totals.at[group, "never_married"]), int(totals.at[group, "residents"])
+        )
+        for group in SINGLE_GROUPS
+        if group in totals.index
+    }
+
+
 def _tfr(births: pd.DataFrame, exposure: pd.DataFrame) -> float:
     """Mean over the years of the TFR of ``births``."""
     return float(tfr(births_by_age(births), woman_years(exposure)).mean())
@@ -238,6 +263,7 @@ def statistics(result: Result) -> dict[str, float]:
         "mean_age_first_marriage": (brides["age_months"] / 12).mean(),
         "mean_age_first_birth": (births[births["order"] == 1]["age_months"] / 12).mean(),
         "third_births_daughters_share": _third_births_daughters_share(births, result.monthly),
+        **single_women(_window(result.pyramid, first)),
     }
     if not k.empty:  # the regime's figures: the core has no registration, fees or methods
         total = {c: k[c].sum() for c in k.columns}  # pooled over the years

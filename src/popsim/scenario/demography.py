@@ -298,11 +298,31 @@ class Migration(Section):
         meaning="hazard that a household leaves the township for good",
     )
     immigration_rate: float = lever(
-        0.002,
+        0.000373,
         unit="per person-year",
         ge=0,
         le=1,
-        meaning="in-migrants (never-married adults 18-35) per resident per year",
+        meaning="in-migrants (never-married adults, immigrant_age_min..max) per resident per year",
+        source="[C] popsim calibrate params/calibration/baseline.yaml: 0.000373, near-best "
+        "0.0001-0.0024 (docs/calibration.md); no source counts who moves into a rural "
+        "township unmarried. The women's never-married shares at 25-34 and the mean age at "
+        "first birth pin it",
+    )
+    immigrant_age_min: int = lever(
+        18,
+        unit="years",
+        ge=12,
+        le=64,
+        meaning="youngest age of an in-migrant on arrival",
+        source="[U] adults",
+    )
+    immigrant_age_max: int = lever(
+        35,
+        unit="years",
+        ge=12,
+        le=64,
+        meaning="oldest age of an in-migrant on arrival (ages spread evenly from the youngest)",
+        source="[U] young adults; with few in-migrants the span barely matters",
     )
 
 
