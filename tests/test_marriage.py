@@ -35,6 +35,12 @@ def test_bride_ages_invert_the_schedule_cut_at_the_groom(groom_months: int) -> N
         assert (brides < age * 12).mean() == pytest.approx(expected, abs=2 / n), age
 
 
+def test_without_marriages_in_the_schedule_brides_are_at_the_legal_age() -> None:
+    cdf = first_marriage_age_cdf(np.zeros(101), MIN_AGE)
+    brides = external_bride_months(np.array([0.01, 0.99]), np.array([30 * 12, 40 * 12]), cdf, 20)
+    assert (brides // 12 == MIN_AGE).all()
+
+
 def test_bride_of_a_groom_under_the_legal_age_is_at_it() -> None:
     brides = external_bride_months(np.array([0.3, 0.9]), np.array([18 * 12, 19 * 12]), CDF, 20)
     assert (brides == 20 * 12).all()

@@ -35,11 +35,14 @@ def first_marriage_age_cdf(hazard, min_age: int) -> np.ndarray:
 
     The marriages of a cohort that follows ``hazard`` (annual, by single year) from the
     legal minimum age ``min_age`` on; entry x is the share married before exact age x.
+    A hazard of zero at every age puts them all in the year of ``min_age``.
     """
     h = np.asarray(hazard, dtype=float).copy()
     h[:min_age] = 0.0
     ever = -np.expm1(-np.concatenate(([0.0], np.cumsum(h))))
-    return ever / ever[-1]
+    if ever[-1] > 0:
+        return ever / ever[-1]
+    return (np.arange(ever.size) > min_age).astype(float)
 
 
 @dataclass(frozen=True)
