@@ -65,3 +65,18 @@ def test_in_migrants_arrive_at_the_ages_the_levers_give() -> None:
     # two years of age, evenly: each holds half of them, within 4 binomial sd
     half = len(arrivals) / 2
     assert abs((years == 30).sum() - half) < 4 * math.sqrt(half / 2)
+
+
+def test_shifted_hazard_moves_survival_by_the_shift() -> None:
+    """Survival to x + s under the shifted hazard is survival to x under the original."""
+    from popsim.state.world import shifted_hazard
+
+    h = tables.first_marriage_hazard("female")
+    assert np.allclose(shifted_hazard(h, 0.0), h)
+    assert np.allclose(shifted_hazard(h, 3)[3:], h[:-3])  # whole years: a plain move
+    earlier = shifted_hazard(h, -0.5)
+    cum, cum_earlier = np.cumsum(h), np.cumsum(earlier)
+    # the cumulative hazard to age 25 under the earlier schedule is the original's to 25.5
+    assert cum_earlier[24] == pytest.approx((cum[24] + cum[25]) / 2)
+    mean = tables.mean_age_at_first_marriage
+    assert mean(earlier) == pytest.approx(mean(h) - 0.5, abs=0.05)

@@ -221,6 +221,16 @@ def test_first_birth_target_is_the_rural_census_mean() -> None:
     assert target.centre == pytest.approx(tables.mean_age_of_mothers("rural", 1), abs=0.05)
 
 
+def test_first_marriage_target_is_china_less_the_rural_gap() -> None:
+    """The marriage target's centre is China's 23.9 less the rural gap in singulate means."""
+    rural = tables.singulate_mean_age_at_marriage("rural")
+    china = tables.singulate_mean_age_at_marriage("total")
+    assert rural == pytest.approx(23.87, abs=0.01) and china == pytest.approx(24.67, abs=0.01)
+    targets = {t.name: t for t in load_targets(PARAMS / "calibration" / "targets.yaml")}
+    centre = targets["mean_age_first_marriage"].centre
+    assert centre == pytest.approx(23.9 + rural - china, abs=0.05)
+
+
 def test_single_women_targets_contain_the_rural_census_shares() -> None:
     """The never-married targets hold rural China's 2010 shares of women 20-24 .. 30-34."""
     targets = {t.name: t for t in load_targets(PARAMS / "calibration" / "targets.yaml")}

@@ -127,6 +127,17 @@ class Marriage(Section):
         source="[D] rural China 2010 census, proportions never married: Coale-McNeil schedule "
         "fitted to 15-19 .. 45-49 (tables.coale_mcneil_fit)",
     )
+    schedule_shift: float = lever(
+        -0.5,
+        unit="years",
+        ge=-5,
+        le=5,
+        meaning="moves both sexes' first-marriage hazards this many years later (negative: "
+        "earlier); range -1 to 0",
+        source="[C] profile against rural China's never-married women 20-34, the mean ages at "
+        "first marriage and first birth (docs/calibration.md): -0.5. The census schedule is a "
+        "synthetic cohort of rural residents; the township's brides also marry out and in",
+    )
     underage_factor: float = lever(
         1.0,
         unit="ratio",

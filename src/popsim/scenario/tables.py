@@ -253,6 +253,31 @@ def first_marriage_hazard(sex: str) -> np.ndarray:
     return _frozen(np.clip(hazard, 0.0, None))  # S is non-increasing: only rounding is < 0
 
 
+def singulate_mean_age_at_marriage(residence: str = "rural", sex: str = "female") -> float:
+    """Hajnal's singulate mean age at marriage from the 2010 census's proportions single.
+
+    SMAM = (15 + 5 x the sum of S over 15-19 .. 45-49 - 50 S50) / (1 - S50), with S50 the
+    mean of S at 45-49 and 50-54 (Hajnal, "Age at marriage and proportions marrying",
+    Population Studies 7(2), 1953). ``residence``: "total", "urban" or "rural".
+    """
+    _check_sex(sex)
+    single: dict[str, float] = {}
+    total: dict[str, float] = {}
+    for r in _rows(_MARITAL_FILE):
+        if r["residence"] != residence or r["sex"] != sex or "-" not in r["age_group"]:
+            continue
+        if r["marital_status"] == "Single (never married)":
+            single[r["age_group"]] = float(r["persons"])
+        elif r["marital_status"] == "Total":
+            total[r["age_group"]] = float(r["persons"])
+    if not total:
+        raise ValueError(f"residence must be total, urban or rural, got {residence!r}")
+    s = {g: single[g] / total[g] for g in total}
+    s50 = (s["45-49"] + s["50-54"]) / 2
+    years = 5 * sum(s[f"{a}-{a + 4}"] for a in range(15, 50, 5))
+    return float((15 + years - 50 * s50) / (1 - s50))
+
+
 def mean_age_at_first_marriage(hazard: np.ndarray) -> float:
     """Mean age at first marriage of those who marry by 50, marrying at age x + 0.5.
 

@@ -30,6 +30,20 @@ def monthly_probability(annual_rate: np.ndarray | float) -> np.ndarray:
     return -np.expm1(-np.asarray(annual_rate, dtype=float) / 12.0)
 
 
+def shifted_hazard(hazard, years: float) -> np.ndarray:
+    """A single-year hazard moved ``years`` later (earlier if negative).
+
+    The cumulative hazard at whole ages is read ``years`` back, linearly between whole
+    ages, so survival to age x + years under the result is survival to x under ``hazard``.
+    """
+    h = np.asarray(hazard, dtype=float)
+    if years == 0:
+        return h.copy()
+    ages = np.arange(h.size + 1, dtype=float)
+    cumulative = np.concatenate(([0.0], np.cumsum(h)))
+    return np.diff(np.interp(ages - years, ages, cumulative))
+
+
 def first_marriage_age_cdf(hazard, min_age: int) -> np.ndarray:
     """Cumulative distribution of women's ages at first marriage, at whole ages 0..N_AGES.
 
@@ -71,9 +85,10 @@ class Rates:
         d = s.demography
         mar, mig, fert = d.marriage, d.migration, d.fertility
         ages = np.arange(N_AGES)
-        marriage_female = monthly_probability(mar.hazard_female)
+        hazard_female = shifted_hazard(mar.hazard_female, mar.schedule_shift)
+        marriage_female = monthly_probability(hazard_female)
         marriage_female[ages < mar.min_age_female] *= mar.underage_factor
-        groom_weight = np.asarray(mar.hazard_male, dtype=float).copy()
+        groom_weight = shifted_hazard(mar.hazard_male, mar.schedule_shift)
         groom_weight[ages < mar.min_age_male] *= mar.underage_factor
         return cls(
             q_month=monthly_probability(d.mortality.rates_in(s.township.start_year)),
@@ -85,7 +100,7 @@ class Rates:
             marriage_female=marriage_female,
             groom_weight=groom_weight,
             external_bride=float(monthly_probability(mar.external_bride_rate)),
-            bride_age_cdf=first_marriage_age_cdf(mar.hazard_female, mar.min_age_female),
+            bride_age_cdf=first_marriage_age_cdf(hazard_female, mar.min_age_female),
             labour_out=float(monthly_probability(mig.labour_out_rate)),
             labour_return=float(monthly_probability(mig.labour_return_rate)),
             separated_contact=mig.separated_contact if mig.enabled else 1.0,
