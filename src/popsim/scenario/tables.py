@@ -164,24 +164,32 @@ def registered_age_sex(away_share: float = OUT_OF_PROVINCE_SHARE) -> tuple[np.nd
 
 
 @lru_cache(maxsize=8)
-def rural_proportion_single(sex: str) -> tuple[np.ndarray, np.ndarray]:
-    """(group midpoints, proportion never married), rural China 2010, groups 15-19 .. 60-64.
-
-    The open group 65+ is left out because it has no midpoint.
-    """
+def _proportion_single(residence: str, sex: str) -> dict[str, float]:
+    """Proportion never married by 5-year group (15-19 .. 60-64), 2010 census."""
     _check_sex(sex)
     single: dict[str, float] = {}
     total: dict[str, float] = {}
     for r in _rows(_MARITAL_FILE):
-        if r["residence"] != "rural" or r["sex"] != sex or "-" not in r["age_group"]:
+        if r["residence"] != residence or r["sex"] != sex or "-" not in r["age_group"]:
             continue
         if r["marital_status"] == "Single (never married)":
             single[r["age_group"]] = float(r["persons"])
         elif r["marital_status"] == "Total":
             total[r["age_group"]] = float(r["persons"])
+    if not total:
+        raise ValueError(f"residence must be total, urban or rural, got {residence!r}")
     groups = sorted(total, key=lambda g: _age_span(g)[0])
-    mids = [_age_span(g)[0] + 2.5 for g in groups]
-    return _frozen(mids), _frozen([single[g] / total[g] for g in groups])
+    return {g: single[g] / total[g] for g in groups}
+
+
+def rural_proportion_single(sex: str) -> tuple[np.ndarray, np.ndarray]:
+    """(group midpoints, proportion never married), rural China 2010, groups 15-19 .. 60-64.
+
+    The open group 65+ is left out because it has no midpoint.
+    """
+    single = _proportion_single("rural", sex)
+    mids = [_age_span(g)[0] + 2.5 for g in single]
+    return _frozen(mids), _frozen(list(single.values()))
 
 
 #: The standard Coale-McNeil schedule of first marriages in its generalised log-gamma form
@@ -260,19 +268,7 @@ def singulate_mean_age_at_marriage(residence: str = "rural", sex: str = "female"
     mean of S at 45-49 and 50-54 (Hajnal, "Age at marriage and proportions marrying",
     Population Studies 7(2), 1953). ``residence``: "total", "urban" or "rural".
     """
-    _check_sex(sex)
-    single: dict[str, float] = {}
-    total: dict[str, float] = {}
-    for r in _rows(_MARITAL_FILE):
-        if r["residence"] != residence or r["sex"] != sex or "-" not in r["age_group"]:
-            continue
-        if r["marital_status"] == "Single (never married)":
-            single[r["age_group"]] = float(r["persons"])
-        elif r["marital_status"] == "Total":
-            total[r["age_group"]] = float(r["persons"])
-    if not total:
-        raise ValueError(f"residence must be total, urban or rural, got {residence!r}")
-    s = {g: single[g] / total[g] for g in total}
+    s = _proportion_single(residence, sex)
     s50 = (s["45-49"] + s["50-54"]) / 2
     years = 5 * sum(s[f"{a}-{a + 4}"] for a in range(15, 50, 5))
     return float((15 + years - 50 * s50) / (1 - s50))
