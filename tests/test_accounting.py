@@ -260,7 +260,7 @@ def test_pyramid_counts_residents_and_never_married_of_the_final_state():
     assert (pyramid["residents"] < pyramid["persons"]).any(), "some are away"
 
 
-def testsingle_women_shares_pool_the_year_ends():
+def test_single_women_shares_pool_the_year_ends():
     """Each share is never married over residents, women only, pooled over the window."""
     rows = []
     for year, (res, single) in {2009: (100, 60), 2010: (300, 120), 2011: (200, 40)}.items():

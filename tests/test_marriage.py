@@ -1,4 +1,4 @@
-"""Brides from outside: their ages follow the women's first-marriage schedule up to the groom's."""
+"""Marriage timing: outside brides' ages, in-migrants' ages and the schedule's shift."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ import math
 import numpy as np
 import pytest
 
+import popsim
 from popsim.mechanisms.marriage import external_bride_months
 from popsim.scenario import tables
-from popsim.state.world import first_marriage_age_cdf
+from popsim.state.world import first_marriage_age_cdf, shifted_hazard
 
 MIN_AGE = 20
 CDF = first_marriage_age_cdf(tables.first_marriage_hazard("female"), MIN_AGE)
@@ -48,8 +49,6 @@ def test_bride_of_a_groom_under_the_legal_age_is_at_it() -> None:
 
 def test_in_migrants_arrive_at_the_ages_the_levers_give() -> None:
     """Never-married in-migrants come at ages spread evenly over immigrant_age_min..max."""
-    import popsim
-
     scenario = popsim.load_scenario(
         None,
         {
@@ -69,8 +68,6 @@ def test_in_migrants_arrive_at_the_ages_the_levers_give() -> None:
 
 def test_shifted_hazard_moves_survival_by_the_shift() -> None:
     """Survival to x + s under the shifted hazard is survival to x under the original."""
-    from popsim.state.world import shifted_hazard
-
     h = tables.first_marriage_hazard("female")
     assert np.allclose(shifted_hazard(h, 0.0), h)
     assert np.allclose(shifted_hazard(h, 3)[3:], h[:-3])  # whole years: a plain move
