@@ -12,7 +12,9 @@ import pytest
 
 import popsim
 from conftest import PARAMS
+from popsim.mechanisms.plan_kernel import REGIMES, out_of_plan_rows
 from popsim.mechanisms.rules import out_of_plan
+from popsim.state.population import MARRIED
 
 LEGAL, SPACING, MIN_AGE = 20, 48, 24
 ADULT = 30  # an age at which every age condition is met
@@ -98,6 +100,61 @@ def test_out_of_plan_is_elementwise():
         )
         single = [flag(regime, **{k: v[i] for k, v in cols.items()}) for i in range(n)]
         np.testing.assert_array_equal(whole, single, err_msg=regime)
+
+
+@pytest.mark.parametrize("regime", REGIMES)
+@pytest.mark.parametrize("ahead", ["one", "each"])
+def test_compiled_rows_agree_with_the_rule(regime, ahead):
+    """The compiled pass over rows gives the flags of ``out_of_plan`` on the gathered columns.
+
+    A table of persons with every combination the rule looks at: unmarried, under the legal
+    or second-child age, inside the spacing interval, a son first, parities 0-4, a husband
+    outside the township (spouse -1), only children on either side.
+    """
+    rng = np.random.default_rng(1)
+    n, t = 4000, 300
+    sons = rng.integers(0, 2, n).astype(np.int8)
+    first_birth = (t - rng.integers(0, 3 * SPACING, n)).astype(np.int32)
+    age_months = rng.integers(15 * 12, 50 * 12, n).astype(np.int32)
+    marital = np.where(rng.random(n) < 0.85, MARRIED, 0).astype(np.int8)
+    only_child = rng.random(n) < 0.4
+    spouse = np.where(rng.random(n) < 0.8, rng.integers(0, n, n), -1).astype(np.int32)
+    rows = rng.choice(n, 1500, replace=False).astype(np.intp)
+    parity = rng.integers(0, 5, rows.size).astype(np.int8)
+    months = rng.integers(0, 30, rows.size) if ahead == "each" else np.array([9])
+    husband_only = np.zeros(rows.size, dtype=bool)
+    linked = spouse[rows] >= 0
+    husband_only[linked] = only_child[spouse[rows][linked]]
+    expected = out_of_plan(
+        regime,
+        parity=parity,
+        first_is_son=(parity == 1) & (sons[rows] == 1),
+        months_since_first=t + months - first_birth[rows],
+        mother_age=(age_months[rows] + months) // 12,
+        married=marital[rows] == MARRIED,
+        legal_age=LEGAL,
+        spacing_months=SPACING,
+        second_child_min_age=MIN_AGE,
+        only_child_couple=only_child[rows] | husband_only,
+    )
+    compiled = out_of_plan_rows(
+        REGIMES.index(regime),
+        rows,
+        parity,
+        sons,
+        first_birth,
+        age_months,
+        marital,
+        only_child,
+        spouse,
+        t,
+        months.astype(np.int64),
+        LEGAL,
+        SPACING,
+        MIN_AGE,
+    )
+    assert 0.05 < expected.mean() < 0.95 or regime == "none"
+    np.testing.assert_array_equal(compiled, expected)
 
 
 # ---- the rule in the model --------------------------------------------------------------

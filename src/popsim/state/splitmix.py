@@ -28,7 +28,7 @@ _S30, _S27, _S31, _S11 = np.uint64(30), np.uint64(27), np.uint64(31), np.uint64(
 _TO_UNIT = 1.0 / (1 << 53)
 
 
-def _kernel(signature: str) -> Callable[[Callable], Callable]:
+def kernel(signature: str) -> Callable[[Callable], Callable]:
     """``numba.njit`` with ``signature``, cached on disk if any cache folder is writable.
 
     An explicit signature compiles (or loads from the cache) once, when this module is
@@ -47,7 +47,7 @@ def _kernel(signature: str) -> Callable[[Callable], Callable]:
     return compile_
 
 
-@_kernel("uint64(uint64)")
+@kernel("uint64(uint64)")
 def _mix(z: int) -> int:
     """SplitMix64's finaliser of one value (:func:`popsim.state.rng.mix`)."""
     z = (z ^ (z >> _S30)) * _M1
@@ -55,7 +55,7 @@ def _mix(z: int) -> int:
     return z ^ (z >> _S31)
 
 
-@_kernel("float64(uint64)")
+@kernel("float64(uint64)")
 def _unit(z: int) -> float:
     """The uniform of one pre-mixed value: its hash's top 53 bits over 2**53."""
     return nb.float64(_mix(z) >> _S11) * _TO_UNIT
@@ -63,7 +63,7 @@ def _unit(z: int) -> float:
 
 # The keys must be C-contiguous (the callers make them so): the loops then vectorise, twice as
 # fast as over arrays of any layout at 14,000 keys.
-@_kernel("float64[::1](uint64[::1], uint64)")
+@kernel("float64[::1](uint64[::1], uint64)")
 def keyed_unit(keys: np.ndarray, counter: int) -> np.ndarray:
     """Uniforms in [0, 1) of ``keys + counter`` (mod 2**64)."""
     out = np.empty(keys.shape[0], dtype=np.float64)
@@ -72,7 +72,7 @@ def keyed_unit(keys: np.ndarray, counter: int) -> np.ndarray:
     return out
 
 
-@_kernel("float64[:, ::1](uint64[:, ::1], uint64[::1])")
+@kernel("float64[:, ::1](uint64[:, ::1], uint64[::1])")
 def keyed_unit_rows(keys: np.ndarray, counters: np.ndarray) -> np.ndarray:
     """Row ``j``: the uniforms of ``keys[j] + counters[j]``; one row of ``keys`` serves all."""
     n_rows, n = counters.shape[0], keys.shape[1]
@@ -86,7 +86,7 @@ def keyed_unit_rows(keys: np.ndarray, counters: np.ndarray) -> np.ndarray:
     return out
 
 
-@_kernel("boolean[::1](uint64[::1], uint64, float64[::1], intp[::1], boolean[::1])")
+@kernel("boolean[::1](uint64[::1], uint64, float64[::1], intp[::1], boolean[::1])")
 def keyed_below(
     keys: np.ndarray, counter: int, p: np.ndarray, cell: np.ndarray, where: np.ndarray
 ) -> np.ndarray:
@@ -97,7 +97,7 @@ def keyed_below(
     return out
 
 
-@_kernel("uint64[::1](uint64[::1], uint64[::1])")
+@kernel("uint64[::1](uint64[::1], uint64[::1])")
 def derive(keys: np.ndarray, tags: np.ndarray) -> np.ndarray:
     """``mix(keys + mix(tags))``; one tag for all the keys, or one per key."""
     out = np.empty(keys.shape[0], dtype=np.uint64)
