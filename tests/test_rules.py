@@ -12,7 +12,7 @@ import pytest
 
 import popsim
 from conftest import PARAMS
-from popsim.mechanisms.plan_kernel import REGIMES, out_of_plan_rows
+from popsim.mechanisms.kernels import REGIMES, out_of_plan_rows
 from popsim.mechanisms.rules import out_of_plan
 from popsim.state.population import MARRIED
 

@@ -127,7 +127,7 @@ def next_birth_out_of_plan(
 def _out_of_plan_under(world, rules, rows, months_ahead, parity) -> np.ndarray:
     """:func:`out_of_plan` under ``rules`` for ``rows``, in one compiled pass over them."""
     p, demography = world.persons, world.scenario.demography
-    from popsim.mechanisms.plan_kernel import REGIMES, out_of_plan_rows  # imports numba
+    from popsim.mechanisms.kernels import REGIMES, out_of_plan_rows  # imports numba
 
     return out_of_plan_rows(
         REGIMES.index(rules.regime),
