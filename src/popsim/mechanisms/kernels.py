@@ -83,4 +83,3 @@ def out_of_plan_rows(
                 refused = not (only_child[row] or (husband >= 0 and only_child[husband]))
             out[i] = refused
     return out
-
