@@ -280,8 +280,10 @@ STEPS: tuple[Step, ...] = (
         _cols("alive sex marital parity method iud_missing larc_fake certificate cadres"),
         _cols("ledger"),
         "the month's cost lines priced from its counts (cadres, check-ups, surgeries, running "
-        "costs); the month's record of money and counts; in December the stocks",
+        "costs); the month's record of money and counts; in December the stocks (not in the "
+        "burn-in, whose books are dropped)",
         present=REGIME,
+        when=RECORDED,
         timer="indicators",
     ),
     Step(

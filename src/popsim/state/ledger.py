@@ -40,5 +40,10 @@ class Ledger:
         return record
 
     def clear(self) -> None:
-        """Forget every record (the end of the burn-in)."""
+        """Forget every record and what is booked so far (the end of the burn-in).
+
+        The burn-in's months are not closed (nobody reads their records): what they booked
+        is dropped here.
+        """
         self.records.clear()
+        self._month = defaultdict(float)
