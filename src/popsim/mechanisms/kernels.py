@@ -1,14 +1,16 @@
 """The month's compiled passes: questions numpy would answer in many small calls.
 
-At 10,000 persons about two thirds of a month's time is a fixed cost (a month of 2,000
-persons takes 1.3 ms, of 10,000 2.1 ms): Python's work around numpy's calls, which at this
-size cost a microsecond or less each. A pass here replaces a function that made a few dozen
-of them with one call. So far that is the birth rules by row, asked five or six times a
-month (the couples' decision, the LARC campaign, sex selection, the classification of
-conceptions and of births), each for a few hundred rows: a loop that reads each row's
-columns once instead of gathers and fifteen small passes. It does no arithmetic on floats,
-so its flags are those of :func:`popsim.mechanisms.rules.out_of_plan`, which stays the
-rule's statement; ``tests/test_rules.py`` checks that the two agree for every regime.
+At 10,000 persons over half of a month's time is a fixed cost (a month of 2,000 persons
+takes 1.3 ms, of 10,000 2.0 ms; benchmarks/README.md): Python's work around numpy's calls,
+which at this size cost a microsecond or less each. A pass here replaces a function that
+made a few dozen of them with one call. So far that is the birth rules by row, asked five
+or six times a month (the couples' decision, the LARC campaign, sex selection, the
+classification of conceptions and of births), each for a few hundred rows: a loop that
+reads each row's columns once instead of gathers and fifteen small passes. It does no
+arithmetic on floats, so its flags are those of :func:`popsim.mechanisms.rules.out_of_plan`,
+which stays the rule's statement; ``tests/test_rules.py`` checks that the two agree for
+every regime. (Passes with ``exp``, ``log`` or ``**`` would not be bit for bit numpy's:
+numba's differ from numpy's in the last bit for a few per cent of inputs.)
 
 The steps import this module at their first call (numba is imported with it); the loops
 compile once, or load from numba's disk cache, as :mod:`popsim.state.splitmix`'s do.

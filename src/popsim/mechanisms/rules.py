@@ -48,7 +48,8 @@ def out_of_plan(
     """Whether the next birth of each woman (now at ``parity``) would be out of plan.
 
     ``only_child_couple``: whether the wife or her husband is an only child (needed by
-    ``selective_two_child``; ``None`` reads as no).
+    ``selective_two_child``; ``None`` reads as no). The month asks the same question by row
+    through :func:`popsim.mechanisms.kernels.out_of_plan_rows`, which must agree with this.
     """
     if regime == "none":
         return np.zeros(parity.shape, dtype=bool)

@@ -31,7 +31,7 @@ _TO_UNIT = 1.0 / (1 << 53)
 def kernel(signature: str) -> Callable[[Callable], Callable]:
     """``numba.njit`` with ``signature``, cached on disk if any cache folder is writable.
 
-    An explicit signature compiles (or loads from the cache) once, when this module is
+    An explicit signature compiles (or loads from the cache) once, when the kernel's module is
     imported, and never again for a new argument type. Without a writable folder numba refuses
     ``cache=True``; the kernels are then compiled in memory, in every process (about 1.4 CPU-s).
     """
