@@ -81,6 +81,32 @@ def populate(world: World) -> None:
     """
     s, rng = world.scenario, world.streams["initial"]
     n = s.township.n_persons
+    rows, sex = _first_persons(world, rng)
+    rates = world.rates
+    p_month = (rates.marriage_female, monthly_probability(rates.groom_weight))
+    if s.demography.fertility.mode == "marriage":
+        marriage_age = np.empty(n, dtype=np.int64)
+        for code in (FEMALE, MALE):
+            who = sex == code
+            marriage_age[who] = draw_marriage_age(rng.random(who.sum()), p_month[code])
+        married = marriage_age < world.t - world.persons.birth_month[rows]
+        _pair_couples(world, rows[married & (sex == FEMALE)], rows[married & (sex == MALE)], rng)
+    else:
+        marriage_age = np.full(n, np.iinfo(np.int32).max)
+    _simulate_histories(world, rows[sex == FEMALE], marriage_age[sex == FEMALE], rates)
+    if s.policy.enabled and s.policy.decision.enabled and s.demography.fertility.mode == "marriage":
+        settle_initial_wishes(world, rows[(sex == FEMALE) & married])
+    _assign_households(world, rng)
+
+
+def _first_persons(world: World, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Add the township's persons by age, sex and village; returns (their rows, their sexes).
+
+    A function of its own so that its arrays of every person (cells, ages, keys: about 50 MB
+    at a million persons) are freed before the histories are drawn, the construction's peak.
+    """
+    s = world.scenario
+    n = s.township.n_persons
     back = s.back_projection_years()
     first = s.township.start_year - s.township.burn_in_years
     # [year, sex, age]: the death rates from the burn-in's start to the structure's date
@@ -101,10 +127,9 @@ def populate(world: World) -> None:
     months_into_year = np.where(age_years == 0, 1 + rng.integers(0, 11, n), rng.integers(0, 12, n))
     age_months = age_years * 12 + months_into_year
     village = rng.integers(0, s.township.n_villages, n).astype(np.int16)
-    p = world.persons
     keys = derive(np.arange(n, dtype=np.uint64), TAG_INITIAL)
     birth_month = world.t - age_months
-    rows = p.add(
+    rows = world.persons.add(
         n,
         key=keys,
         sex=sex,
@@ -112,22 +137,7 @@ def populate(world: World) -> None:
         village=village,
         only_child=only_child_of(world, keys, birth_month),
     )
-
-    rates = world.rates
-    p_month = (rates.marriage_female, monthly_probability(rates.groom_weight))
-    if s.demography.fertility.mode == "marriage":
-        marriage_age = np.empty(n, dtype=np.int64)
-        for code in (FEMALE, MALE):
-            who = sex == code
-            marriage_age[who] = draw_marriage_age(rng.random(who.sum()), p_month[code])
-        married = marriage_age < age_months
-        _pair_couples(world, rows[married & (sex == FEMALE)], rows[married & (sex == MALE)], rng)
-    else:
-        marriage_age = np.full(n, np.iinfo(np.int32).max)
-    _simulate_histories(world, rows[sex == FEMALE], marriage_age[sex == FEMALE], rates)
-    if s.policy.enabled and s.policy.decision.enabled and s.demography.fertility.mode == "marriage":
-        settle_initial_wishes(world, rows[(sex == FEMALE) & married])
-    _assign_households(world, rng)
+    return rows, sex
 
 
 def _pair_couples(
