@@ -182,16 +182,6 @@ def _proportion_single(residence: str, sex: str) -> dict[str, float]:
     return {g: single[g] / total[g] for g in groups}
 
 
-def rural_proportion_single(sex: str) -> tuple[np.ndarray, np.ndarray]:
-    """(group midpoints, proportion never married), rural China 2010, groups 15-19 .. 60-64.
-
-    The open group 65+ is left out because it has no midpoint.
-    """
-    single = _proportion_single("rural", sex)
-    mids = [_age_span(g)[0] + 2.5 for g in single]
-    return _frozen(mids), _frozen(list(single.values()))
-
-
 #: The standard Coale-McNeil schedule of first marriages in its generalised log-gamma form
 #: (Kaneko, "Elaboration of the Coale-McNeil nuptiality model as the generalized log gamma
 #: distribution", Demographic Research 9(10), 2003): density
@@ -227,7 +217,7 @@ def coale_mcneil_fit(sex: str) -> tuple[float, float, float]:
     """
     from scipy.optimize import least_squares
 
-    _, single = rural_proportion_single(sex)
+    single = np.array(list(_proportion_single("rural", sex).values()))
     lows = np.arange(15, 15 + 5 * _CM_GROUPS, 5, dtype=np.float64)
     within = np.linspace(0.0, 5.0, 51)
     ages = lows[:, None] + within[None, :]
